@@ -1,0 +1,209 @@
+"""People every permission test needs (healthchecks' alice/bob/charlie, in our domain).
+
+Tree:  总公司 ─┬─ 销售部 ─── 华东区
+              └─ 技术部
+- hr:            HR admin (auth group HR管理员), sees and changes everything
+- auditor:       auditor (auth group 审计), sees everything, changes nothing
+- head_sales:    head of 销售部 (and so of 华东区)
+- head_tech:     head of 技术部, the sibling department
+- group_admin:   an employee of 技术部 who administers the sales group 销售部工作群
+- employee_user: a plain employee of 华东区
+- outsider_user: a login with no employee record
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+
+POSTGRES_SCHEMES = ("postgres://", "postgresql://", "pgsql://", "postgis://")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that need a service run only where it is configured: deselected (and reported), never skipped.
+
+    - ``postgres``: DATABASE_URL points at PostgreSQL;
+    - ``redis``: REDIS_URL is set;
+    - ``worker``: both (a real Celery worker shares the test database).
+    scripts/test.sh runs the suite both ways, so each of them runs in CI.
+    """
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith(POSTGRES_SCHEMES)
+    has_redis = bool(os.environ.get("REDIS_URL"))
+    available = {"postgres": on_postgres, "redis": has_redis, "worker": on_postgres and has_redis}
+    keep, deselected = [], []
+    for item in items:
+        missing = [name for name, ok in available.items() if not ok and item.get_closest_marker(name)]
+        (deselected if missing else keep).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = keep
+
+
+@pytest.fixture(autouse=True)
+def _celery_in_process(request, monkeypatch):
+    """Tasks run in-process in tests, even when REDIS_URL is set; ``worker`` tests use the real broker."""
+    if request.node.get_closest_marker("worker"):
+        return
+    from portal.celery import app
+
+    monkeypatch.setattr(app.conf, "task_always_eager", True)
+    monkeypatch.setattr(app.conf, "task_eager_propagates", True)
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    # Password hashing dominates fixture set-up; tests don't need a slow hash.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Throttle counters and other cached state must not leak between tests (or test runs) via Redis.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+@pytest.fixture
+def org(db):
+    from groups.models import ChatGroup, Employee
+    from groups.services import create_department
+
+    root = create_department("总公司")
+    sales = create_department("销售部", parent=root)
+    east = create_department("华东区", parent=sales)
+    tech = create_department("技术部", parent=root)
+    sales.refresh_from_db()
+
+    def emp(no, name, dept, **kw):
+        return Employee.objects.create(employee_no=no, name=name, department=dept, **kw)
+
+    people = {
+        "ceo": emp("E0001", "王总", root, title="总经理"),
+        "sales_head": emp("E0100", "李销售", sales, title="销售总监", wechat_id="wx_li"),
+        "east_rep": emp("E0101", "张三", east, title="销售代表", wechat_id="wx_zhangsan"),
+        "east_departed": emp("E0102", "赵六", east, status="departed", wechat_id="wx_zhaoliu"),
+        "tech_head": emp("E0200", "陈技术", tech, title="技术总监"),
+        "tech_dev": emp("E0201", "孙七", tech, title="工程师"),
+    }
+    sales.head = people["sales_head"]
+    sales.save()
+    tech.head = people["tech_head"]
+    tech.save()
+    sales_group = ChatGroup.objects.create(
+        name="销售部工作群", platform="wechat", kind="department", department=sales, owner=people["sales_head"]
+    )
+    sales_group.admins.add(people["tech_dev"])
+    tech_group = ChatGroup.objects.create(name="技术部工作群", platform="wecom", kind="department", department=tech)
+    return {
+        "root": root,
+        "sales": sales,
+        "east": east,
+        "tech": tech,
+        "sales_group": sales_group,
+        "tech_group": tech_group,
+        **people,
+    }
+
+
+def _user(django_user_model, username, *, employee=None, role=None, staff=False):
+    user = django_user_model.objects.create_user(username=username, password="pw-Qungui-2026!", is_staff=staff)
+    if role:
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    if employee is not None:
+        employee.user = user
+        employee.save(update_fields=["user"])
+    return user
+
+
+@pytest.fixture
+def hr(db, django_user_model, org):
+    return _user(django_user_model, "hr", role=settings.ROLE_HR_ADMIN, staff=True)
+
+
+@pytest.fixture
+def auditor(db, django_user_model, org):
+    return _user(django_user_model, "auditor", role=settings.ROLE_AUDITOR, staff=True)
+
+
+@pytest.fixture
+def head_sales(db, django_user_model, org):
+    return _user(django_user_model, "head_sales", employee=org["sales_head"])
+
+
+@pytest.fixture
+def head_tech(db, django_user_model, org):
+    return _user(django_user_model, "head_tech", employee=org["tech_head"])
+
+
+@pytest.fixture
+def group_admin(db, django_user_model, org):
+    return _user(django_user_model, "group_admin", employee=org["tech_dev"])
+
+
+@pytest.fixture
+def employee_user(db, django_user_model, org):
+    return _user(django_user_model, "employee", employee=org["east_rep"])
+
+
+@pytest.fixture
+def outsider_user(db, django_user_model, org):
+    return _user(django_user_model, "outsider")
+
+
+# --- Real-browser tests (Playwright driving Debian's Chromium) ------------------------------------
+
+SCREENSHOT_DIR = Path(__file__).resolve().parent / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; Django would then refuse ORM calls
+    # made by the test itself (fixtures creating data), which are safe here.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (scripts/test.sh does)")
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN", base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page):
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+
+    def take(name: str, *, target=None) -> Path:
+        path = SCREENSHOT_DIR / f"{name}.png"
+        (target or page).screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
+
+
+def browser_login(page, username: str, password: str = "pw-Qungui-2026!") -> None:
+    page.goto("/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit].primary")
+    page.wait_for_load_state("networkidle")

@@ -1,0 +1,532 @@
+"""Read services behind the dashboard: one function per section, each a fixed number of queries.
+
+Every section starts from ``Model.objects.visible_to(user)`` and narrows it to the dashboard's
+``Area`` (one or more department subtrees, or the whole company). Counts are conditional aggregates
+and group-bys on the materialised tree path, so the number of queries never grows with the data:
+``tests/test_dashboard_queries.py`` asserts it with 2 and with 20 departments.
+
+Sections return plain dicts and lists; ``ListLinks`` builds the admin list URLs behind each number.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.core.exceptions import ValidationError
+from django.db.models import Case, Count, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from groups.choices import FindingKind, FindingStatus
+from groups.models import ChatGroup, Department, Employee, Membership, RosterFinding
+from portal.rollups import GroupMonthCell, LadderStanding, ViolationCell
+from portal.scoping import scope_for
+from violations.choices import VOID_STATUSES, AppealStatus, RuleCategory, SanctionKind, ViolationStatus
+from violations.models import Appeal, CompanySettings, Sanction, Violation
+
+LIST_LIMIT = 10
+# Groups with the most violations of the month considered for "most violations per member".
+GROUP_CANDIDATES = 200
+AT_RISK_LIMIT = 30
+TREND_MONTHS = 12
+# Findings that are not about a departed member count as overdue after this long.
+FINDING_OVERDUE_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Area:
+    """The part of the organisation a dashboard shows.
+
+    ``roots`` are subtree roots (their descendants included). ``whole_company`` means no department
+    restriction beyond the user's scope (HR and auditors without a department chosen).
+    """
+
+    roots: tuple[Department, ...]
+    whole_company: bool = False
+
+    @property
+    def single(self) -> Department | None:
+        return self.roots[0] if len(self.roots) == 1 and not self.whole_company else None
+
+    def q(self, prefix: str) -> Q:
+        """Rows whose department (reached through ``prefix``, e.g. ``employee__department__``) lie in the area."""
+        if self.whole_company:
+            return Q()
+        query = Q(pk__in=[])
+        for root in self.roots:
+            query |= Q(**{f"{prefix}path__startswith": root.path})
+        return query
+
+
+def parse_month(value: str | None, *, today: datetime.date | None = None) -> datetime.date:
+    """``"2026-10"`` → 2026-10-01; empty → the current month. Bad input names the parameter."""
+    if not value:
+        return (today or timezone.localdate()).replace(day=1)
+    try:
+        month = datetime.datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise ValidationError(
+            _("参数 month 格式应为 YYYY-MM(例如 2026-10),收到: %(value)s"), params={"value": value[:20]}
+        ) from None
+    if not 2000 <= month.year <= 2100:
+        raise ValidationError(_("参数 month 超出范围: %(value)s"), params={"value": value[:20]})
+    return month
+
+
+def shift_month(month: datetime.date, delta: int) -> datetime.date:
+    index = month.year * 12 + month.month - 1 + delta
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def resolve_area(user, dept_id: str | None) -> Area | None:
+    """The area a user's dashboard shows; ``None`` if a requested department is not visible to them.
+
+    HR and auditors: the whole company, or any department they pick. Department heads: their
+    subtrees, or a department inside them. Others have no department scope: an empty area.
+    """
+    scope = scope_for(user)
+    if dept_id:
+        if not str(dept_id).isdigit():
+            return None
+        dept = Department.objects.visible_to(user).filter(pk=dept_id).first()
+        return Area(roots=(dept,)) if dept else None
+    if scope.everything:
+        return Area(roots=tuple(Department.objects.filter(depth=1)), whole_company=True)
+    return Area(roots=tuple(Department.objects.filter(path__in=scope.dept_paths)))
+
+
+def department_choices(user) -> list[tuple[int, str, int]]:
+    """(id, name path, depth) of every department the user may pick, in tree order."""
+    return list(Department.objects.visible_to(user).values_list("pk", "name_path", "depth"))
+
+
+# --- base querysets: scoped, then narrowed to the area -------------------------------------------
+
+
+def employees(user, area: Area):
+    return Employee.objects.visible_to(user).filter(area.q("department__"))
+
+
+def groups(user, area: Area):
+    return ChatGroup.objects.visible_to(user).filter(area.q("department__"))
+
+
+def memberships(user, area: Area):
+    return Membership.objects.visible_to(user).open().filter(area.q("group__department__"))
+
+
+def findings(user, area: Area):
+    return RosterFinding.objects.visible_to(user).filter(area.q("group__department__"))
+
+
+def violations(user, area: Area):
+    return Violation.objects.visible_to(user).filter(area.q("employee__department__"))
+
+
+def sanctions(user, area: Area):
+    return Sanction.objects.visible_to(user).filter(area.q("employee__department__"))
+
+
+def appeals(user, area: Area):
+    return Appeal.objects.visible_to(user).filter(area.q("violation__employee__department__"))
+
+
+# --- sections -------------------------------------------------------------------------------------
+
+DEPARTED_IN_GROUP = Q(employee__status="departed")
+OUTSIDER_IN_GROUP = Q(employee__isnull=True, group__admits_outsiders=False)
+
+
+def org_summary(user, area: Area) -> dict:
+    """Employees, groups, departed members still in groups, outsiders in groups. 4 queries."""
+    people = employees(user, area).aggregate(
+        active=Count("pk", filter=Q(status="active")), departed=Count("pk", filter=Q(status="departed"))
+    )
+    chats = groups(user, area).aggregate(active=Count("pk", filter=Q(status="active")))
+    # Two selective counts (departed staff, outsiders) instead of one pass over every membership.
+    return {
+        "employees_active": people["active"],
+        "employees_departed": people["departed"],
+        "groups_active": chats["active"],
+        "departed_in_groups": memberships(user, area).filter(DEPARTED_IN_GROUP).count(),
+        "outsiders_in_groups": memberships(user, area).filter(OUTSIDER_IN_GROUP).count(),
+    }
+
+
+CONFIRMED_STATUSES = (ViolationStatus.CONFIRMED, ViolationStatus.SANCTIONED, ViolationStatus.UPHELD)
+
+
+def cells(user, area: Area):
+    return ViolationCell.objects.visible_to(user).filter(area.q("department__"))
+
+
+def violation_summary(user, area: Area, month: datetime.date) -> dict:
+    """The month's violations by state, fines and points deducted (``ViolationCell`` rollup). 1 query."""
+    return (
+        cells(user, area)
+        .filter(month=month)
+        .aggregate(
+            total=Coalesce(Sum("count"), 0),
+            reported=Coalesce(Sum("count", filter=Q(status=ViolationStatus.REPORTED)), 0),
+            confirmed=Coalesce(Sum("count", filter=Q(status__in=CONFIRMED_STATUSES)), 0),
+            appealed=Coalesce(Sum("count", filter=Q(status=ViolationStatus.APPEALED)), 0),
+            dismissed=Coalesce(Sum("count", filter=Q(status__in=VOID_STATUSES)), 0),
+            fines=Coalesce(Sum("fines"), Value(Decimal("0"))),
+            points=Coalesce(Sum("points"), 0),
+        )
+    )
+
+
+def at_risk(user, area: Area) -> dict:
+    """People one warning short of a demerit, or one demerit short of a dismissal recommendation.
+
+    Read from the ``LadderStanding`` rollup (portal.rollups): active direct warnings modulo
+    ``warnings_per_demerit`` and active demerits modulo ``demerits_for_dismissal`` over the
+    company's window, as the ladder counts them. 3 queries (settings, list, count).
+    """
+    ladder = CompanySettings.load()
+    n, m = ladder.warnings_per_demerit, ladder.demerits_for_dismissal
+    rows = LadderStanding.objects.visible_to(user).filter(area.q("department__")).with_remainders(n, m).at_risk(n, m)
+    order = ("-near_dismissal", "-demerits", "-warnings", "employee_id")
+    # Rank on the rollup alone, then join names for the first rows only.
+    first = rows.order_by(*order).values("employee_id")[:AT_RISK_LIMIT]
+    people = list(
+        LadderStanding.objects.filter(employee_id__in=first)
+        .with_remainders(n, m)
+        .at_risk(n, m)
+        .order_by(*order)
+        .values(
+            "employee_id", "warnings", "demerits", "near_demerit", "near_dismissal", "refreshed_at",
+            "employee__name", "employee__employee_no", "employee__department__name",
+        )
+    )  # fmt: skip
+    return {
+        "count": rows.count(),
+        "people": people,
+        "warnings_per_demerit": ladder.warnings_per_demerit,
+        "demerits_for_dismissal": ladder.demerits_for_dismissal,
+        "window_months": ladder.window_months,
+        "overdue_hours": ladder.departed_finding_overdue_hours,
+    }
+
+
+def open_findings(user, area: Area, *, overdue_hours: int, now: datetime.datetime | None = None) -> dict:
+    """Open roster findings by kind, overdue ones, and the oldest (departed members first). 2 queries."""
+    now = now or timezone.now()
+    departed_due = now - datetime.timedelta(hours=overdue_hours)
+    other_due = now - datetime.timedelta(days=FINDING_OVERDUE_DAYS)
+    overdue_q = Q(kind=FindingKind.DEPARTED_MEMBER, first_seen_at__lt=departed_due) | (
+        ~Q(kind=FindingKind.DEPARTED_MEMBER) & Q(first_seen_at__lt=other_due)
+    )
+    live = findings(user, area).filter(status=FindingStatus.OPEN)
+    by_kind = {kind: Count("pk", filter=Q(kind=kind)) for kind in FindingKind.values}
+    counts = live.aggregate(total=Count("pk"), overdue=Count("pk", filter=overdue_q), **by_kind)
+    departed_first = Case(When(kind=FindingKind.DEPARTED_MEMBER, then=Value(0)), default=Value(1))
+    order = ("rank", "first_seen_at", "pk")
+    # Pick the ten on the findings table alone, then join the names for those ten only.
+    first_ids = live.annotate(rank=departed_first).order_by(*order).values("pk")[:LIST_LIMIT]
+    oldest = list(
+        RosterFinding.objects.filter(pk__in=first_ids)
+        .annotate(rank=departed_first)
+        .order_by(*order)
+        .values("pk", "kind", "first_seen_at", "detail", "group__name", "employee__name", "membership__nickname")
+    )
+    labels = dict(FindingKind.choices)
+    for row in oldest:
+        row["kind_label"] = labels.get(row["kind"], row["kind"])
+        row["age_days"] = (now - row["first_seen_at"]).days
+        row["age_hours"] = int((now - row["first_seen_at"]).total_seconds() // 3600)
+        row["overdue"] = row["first_seen_at"] < (
+            departed_due if row["kind"] == FindingKind.DEPARTED_MEMBER else other_due
+        )
+    kinds = [{"kind": k, "label": labels[k], "count": counts[k]} for k in FindingKind.values if counts[k]]
+    return {"total": counts["total"], "overdue": counts["overdue"], "kinds": kinds, "oldest": oldest}
+
+
+def pending_appeals(user, area: Area, *, today: datetime.date | None = None) -> dict:
+    """Pending appeals, overdue decisions, and the ones due first. 2 queries."""
+    today = today or timezone.localdate()
+    pending = appeals(user, area).filter(status=AppealStatus.PENDING)
+    counts = pending.aggregate(total=Count("pk"), overdue=Count("pk", filter=Q(decision_due__lt=today)))
+    first = list(
+        pending.order_by("decision_due", "pk").values(
+            "pk", "decision_due", "filed_at", "violation_id", "violation__employee__name", "violation__rule__code"
+        )[:LIST_LIMIT]
+    )
+    for row in first:
+        row["overdue"] = row["decision_due"] < today
+    return {**counts, "first": first}
+
+
+def removals_pending(user, area: Area) -> int:
+    """Removals from a group decided and not yet carried out (they are due at once). 1 query."""
+    return (
+        sanctions(user, area)
+        .filter(kind=SanctionKind.REMOVAL, carried_out_at__isnull=True, withdrawn_at__isnull=True)
+        .count()
+    )
+
+
+def trend(user, area: Area, month: datetime.date) -> dict:
+    """Standing violations per month and rule category over the 12 months ending with ``month``.
+
+    Read from the ``ViolationCell`` rollup (portal.rollups). 1 query.
+    """
+    first = shift_month(month, -(TREND_MONTHS - 1))
+    rows = (
+        cells(user, area)
+        .filter(month__gte=first, month__lte=month)
+        .exclude(status__in=VOID_STATUSES)
+        .values("month", "category")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    months = [shift_month(first, i) for i in range(TREND_MONTHS)]
+    index = {m: i for i, m in enumerate(months)}
+    series = {category: [0] * TREND_MONTHS for category in RuleCategory.values}
+    for row in rows:
+        if row["month"] in index and row["category"] in series:
+            series[row["category"]][index[row["month"]]] = row["n"]
+    labels = dict(RuleCategory.choices)
+    return {
+        "months": [m.strftime("%Y-%m") for m in months],
+        "series": [{"key": k, "label": str(labels[k]), "data": v} for k, v in series.items()],
+        "total": sum(sum(v) for v in series.values()),
+    }
+
+
+# --- breakdowns -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One row of the sub-department breakdown: a department's subtree, or (``own``) its direct staff."""
+
+    key: str
+    department: Department
+    own: bool = False
+
+
+def breakdown_units(area: Area) -> tuple[list[Unit], dict[int, str]]:
+    """The rows of the breakdown and the unit key of every department of the area. 1 query.
+
+    Rows: the children of a single root (plus the root's own staff), else the roots themselves.
+    Counting then groups by a plain department id, mapped to its unit here, instead of grouping on
+    a computed path in SQL.
+    """
+    departments = list(Department.objects.filter(area.q("")).order_by("path"))
+    root = area.single or (area.roots[0] if area.whole_company and len(area.roots) == 1 else None)
+    if root is None:
+        units = [Unit(key=r.path, department=r) for r in area.roots]
+    else:
+        children = [d for d in departments if d.depth == root.depth + 1 and d.path.startswith(root.path)]
+        units = [Unit(key=root.path, department=root, own=True), *(Unit(key=c.path, department=c) for c in children)]
+    prefixes = sorted((u.key for u in units if not u.own), key=len, reverse=True)
+    own = next((u.key for u in units if u.own), "")
+    unit_of = {d.pk: next((key for key in prefixes if d.path.startswith(key)), own) for d in departments}
+    return units, unit_of
+
+
+def _count_by_unit(queryset, unit_of: dict[int, str], field: str, aggregate) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for row in queryset.values(field).annotate(n=aggregate).order_by():
+        key = unit_of.get(row[field])
+        if key is not None:
+            totals[key] = totals.get(key, 0) + (row["n"] or 0)
+    return totals
+
+
+def by_subdepartment(user, area: Area, month: datetime.date) -> list[dict]:
+    """Per sub-department: staff, groups, departed members in groups, the month's violations and fines
+    (rollup), open findings. 6 queries plus the units' one."""
+    units, unit_of = breakdown_units(area)
+    if not any(not unit.own for unit in units):
+        return []  # a leaf department: its own numbers are the page's tiles
+    month_cells = cells(user, area).filter(month=month)
+    columns = {
+        "employees": _count_by_unit(employees(user, area).active(), unit_of, "department_id", Count("pk")),
+        "groups": _count_by_unit(groups(user, area).active(), unit_of, "department_id", Count("pk")),
+        "departed_in_groups": _count_by_unit(
+            memberships(user, area).filter(DEPARTED_IN_GROUP), unit_of, "group__department_id", Count("pk")
+        ),
+        "violations": _count_by_unit(month_cells, unit_of, "department_id", Sum("count")),
+        "fines": _count_by_unit(month_cells, unit_of, "department_id", Sum("fines")),
+        "findings": _count_by_unit(
+            findings(user, area).filter(status=FindingStatus.OPEN), unit_of, "group__department_id", Count("pk")
+        ),
+    }
+    rows = []
+    for unit in units:
+        row = {"department": unit.department, "own": unit.own, "key": unit.key}
+        row.update({name: values.get(unit.key) or 0 for name, values in columns.items()})
+        if not unit.own or any(row[name] for name in columns):
+            rows.append(row)
+    return rows
+
+
+def worst_groups(user, area: Area, month: datetime.date) -> dict:
+    """Groups of the area with the most open findings and the most violations per member. 3 queries.
+
+    Violations are counted where they were recorded (``GroupMonthCell``: the group's department in the area).
+    """
+    per_group = (
+        GroupMonthCell.objects.visible_to(user)
+        .filter(area.q("group__department__"), month=month)
+        .order_by("-count", "group_id")
+        .values_list("group_id", "count")[:GROUP_CANDIDATES]
+    )
+    violation_counts = dict(per_group)
+    finding_rows = (
+        findings(user, area)
+        .filter(status=FindingStatus.OPEN)
+        .values("group_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "group_id")[:LIST_LIMIT]
+    )
+    finding_counts = {row["group_id"]: row["n"] for row in finding_rows}
+    ids = set(violation_counts) | set(finding_counts)
+    # Per group, a count on the open-membership index rather than a join over every membership.
+    open_members = (
+        Membership.objects.filter(group=OuterRef("pk"), left_at__isnull=True)
+        .order_by()
+        .values("group")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    info = {
+        g["pk"]: g
+        for g in ChatGroup.objects.visible_to(user)
+        .filter(pk__in=ids)
+        .annotate(members=Coalesce(Subquery(open_members), 0))
+        .values("pk", "name", "platform", "department__name", "department_id", "members")
+    }
+    for pk, group in info.items():
+        group["violations"] = violation_counts.get(pk, 0)
+        group["findings"] = finding_counts.get(pk, 0)
+        group["per_member"] = group["violations"] / group["members"] if group["members"] else None
+    most_findings = sorted((info[pk] for pk in finding_counts if pk in info), key=lambda g: (-g["findings"], g["pk"]))
+    # Groups without a roster (no members known) come last, by their number of violations.
+    per_member = sorted(
+        (g for g in info.values() if g["violations"]),
+        key=lambda g: (g["per_member"] is None, -(g["per_member"] or 0), -g["violations"], g["pk"]),
+    )
+    return {"most_findings": most_findings[:LIST_LIMIT], "most_violations_per_member": per_member[:LIST_LIMIT]}
+
+
+def build(user, area: Area, month: datetime.date, *, now: datetime.datetime | None = None) -> dict:
+    """Every section of the dashboard for ``user`` over ``area`` and ``month``."""
+    now = now or timezone.now()
+    risk = at_risk(user, area)
+    appeals_ = pending_appeals(user, area, today=timezone.localtime(now).date())
+    found = open_findings(user, area, overdue_hours=risk["overdue_hours"], now=now)
+    removals = removals_pending(user, area)
+    return {
+        "org": org_summary(user, area),
+        "violations": violation_summary(user, area, month),
+        "at_risk": risk,
+        "findings": found,
+        "appeals": appeals_,
+        "overdue": {
+            "findings": found["overdue"],
+            "appeals": appeals_["overdue"],
+            "removals": removals,
+            "total": found["overdue"] + appeals_["overdue"] + removals,
+        },
+        "trend": trend(user, area, month),
+        "subdepartments": by_subdepartment(user, area, month),
+        "groups": worst_groups(user, area, month),
+    }
+
+
+# --- links: every number opens the (scoped, filtered) admin list behind it ---------------------------
+
+
+class ListLinks:
+    """Admin changelist URLs with the filters that reproduce a dashboard number.
+
+    The admin lists are scoped by ``visible_to`` (ScopedAdminMixin) and their department filters by
+    the visible departments, so a link can never show more than its viewer may see.
+    """
+
+    def __init__(self, area: Area, month: datetime.date):
+        self.dept_id = area.single.pk if area.single else None
+        self.month = month.strftime("%Y-%m")
+
+    def _url(self, name: str, dept_param: str, dept_id: int | None = None, **params) -> str:
+        dept_id = dept_id or self.dept_id
+        if dept_id:
+            params[dept_param] = dept_id
+        query = urlencode(sorted(params.items()))
+        return reverse(f"admin:{name}_changelist") + (f"?{query}" if query else "")
+
+    def employees(self, dept_id=None, **params) -> str:
+        return self._url("groups_employee", "dept", dept_id, **params)
+
+    def groups(self, dept_id=None, **params) -> str:
+        return self._url("groups_chatgroup", "dept", dept_id, **params)
+
+    def memberships(self, dept_id=None, **params) -> str:
+        return self._url("groups_membership", "group_department", dept_id, open="yes", **params)
+
+    def findings(self, dept_id=None, **params) -> str:
+        return self._url("groups_rosterfinding", "group_department", dept_id, status__exact="open", **params)
+
+    def violations(self, dept_id=None, **params) -> str:
+        return self._url("violations_violation", "employee_department", dept_id, month=self.month, **params)
+
+    def appeals(self, dept_id=None, **params) -> str:
+        return self._url(
+            "violations_appeal", "violation_employee_department", dept_id, status__exact="pending", **params
+        )
+
+    def sanctions(self, dept_id=None, **params) -> str:
+        return self._url("violations_sanction", "employee_department", dept_id, **params)
+
+
+def status_in(*statuses: str) -> str:
+    return ",".join(str(s) for s in statuses)
+
+
+def attach_links(data: dict, area: Area, month: datetime.date) -> dict:
+    """Add ``links`` to the built sections: one URL per number shown."""
+    ll = ListLinks(area, month)
+    data["links"] = {
+        "employees_active": ll.employees(status__exact="active"),
+        "employees_departed": ll.employees(status__exact="departed"),
+        "groups_active": ll.groups(status__exact="active"),
+        "departed_in_groups": ll.memberships(who="departed"),
+        "outsiders_in_groups": ll.memberships(who="outsider"),
+        "violations_total": ll.violations(),
+        "violations_reported": ll.violations(status__exact=ViolationStatus.REPORTED),
+        "violations_confirmed": ll.violations(status__in=status_in(*CONFIRMED_STATUSES)),
+        "violations_appealed": ll.violations(status__exact=ViolationStatus.APPEALED),
+        "violations_dismissed": ll.violations(
+            status__in=status_in(ViolationStatus.DISMISSED, ViolationStatus.OVERTURNED)
+        ),
+        "fines": ll.violations(sanction=SanctionKind.FINE),
+        "findings": ll.findings(),
+        "findings_overdue_departed": ll.findings(kind__exact=FindingKind.DEPARTED_MEMBER, age="1d"),
+        "appeals": ll.appeals(),
+        "appeals_overdue": ll.appeals(overdue="yes"),
+        "removals": ll.sanctions(
+            kind__exact=SanctionKind.REMOVAL, carried_out_at__isempty="1", withdrawn_at__isempty="1"
+        ),
+    }
+    for kind in data["findings"]["kinds"]:
+        kind["url"] = ll.findings(kind__exact=kind["kind"])
+    for row in data["subdepartments"]:
+        dept_id = None if row["own"] else row["department"].pk
+        row["links"] = None if row["own"] else {
+            "employees": ll.employees(dept_id, status__exact="active"),
+            "groups": ll.groups(dept_id, status__exact="active"),
+            "departed_in_groups": ll.memberships(dept_id, who="departed"),
+            "violations": ll.violations(dept_id),
+            "fines": ll.violations(dept_id, sanction=SanctionKind.FINE),
+            "findings": ll.findings(dept_id),
+        }  # fmt: skip
+    return data

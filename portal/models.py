@@ -1,0 +1,172 @@
+"""Portal-wide records: notification deliveries, job locks and background export jobs."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from .choices import ExportEncoding, ExportFormat, ExportKind, ExportStatus
+from .querysets import ExportJobQuerySet
+
+
+class NotificationChannel(models.TextChoices):
+    EMAIL = "email", _("邮件")
+    WECOM = "wecom", _("企业微信群机器人")
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", _("待发送")
+    RETRYING = "retrying", _("重试中")
+    SENT = "sent", _("已发送")
+    FAILED = "failed", _("发送失败")
+
+
+class NotificationLog(models.Model):
+    """One notification to deliver on one channel, and what happened to each delivery attempt.
+
+    Rows are written in the transaction of the job that caused them; delivery runs later in a
+    Celery task (retried with backoff), so a failing mail server or webhook never breaks that job.
+    """
+
+    channel = models.CharField(_("渠道"), max_length=10, choices=NotificationChannel.choices)
+    target = models.CharField(_("发送目标"), max_length=500, help_text=_("邮箱地址或 Webhook 地址"))
+    recipient = models.ForeignKey(
+        "groups.Employee",
+        verbose_name=_("收件人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notifications",
+    )
+    subject = models.CharField(_("标题"), max_length=200)
+    body = models.TextField(_("内容"))
+    status = models.CharField(
+        _("状态"),
+        max_length=10,
+        choices=NotificationStatus.choices,
+        default=NotificationStatus.PENDING,
+        db_index=True,
+    )
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    last_error = models.TextField(_("最近错误"), blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True, db_index=True)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("通知记录")
+        verbose_name_plural = pgettext_lazy("plural", "通知记录")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="sent") | models.Q(sent_at__isnull=False),
+                name="notificationlog_sent_has_time",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} → {self.target}: {self.subject}"
+
+
+class JobLock(models.Model):
+    """A lock for a periodic job when no Redis is configured (see portal.locks).
+
+    The row's primary key is the lock name, so only one holder can exist; ``expires_at`` lets a
+    lock left behind by a killed process be taken over once it has expired.
+    """
+
+    name = models.CharField(_("名称"), max_length=100, primary_key=True)
+    token = models.CharField(_("令牌"), max_length=64)
+    acquired_at = models.DateTimeField(_("获得时间"))
+    expires_at = models.DateTimeField(_("过期时间"))
+
+    class Meta:
+        verbose_name = _("任务锁")
+        verbose_name_plural = pgettext_lazy("plural", "任务锁")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def export_upload_to(instance: ExportJob, filename: str) -> str:
+    # Never the user's words in a path, never a guessable name: the file is served only by a view.
+    return f"exports/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{instance.file_format}"
+
+
+class ExportJob(models.Model):
+    """One report file built in the background (违规报表 XLSX…), tracked for its progress page.
+
+    ``params`` are the report's filters as JSON (period, department, selected ids); the rows are
+    chosen again at build time from ``visible_to(created_by)``. The finished file lives under
+    MEDIA_ROOT (never a public URL), is served only to its requester or HR, and is deleted by the
+    cleanup task at ``expires_at`` (settings.QUNGUI_EXPORT_KEEP_HOURS after it was built).
+    ``heartbeat_at`` moves with the progress: a job whose worker died is reclaimed when it goes stale.
+    """
+
+    kind = models.CharField(_("报表"), max_length=20, choices=ExportKind.choices, default=ExportKind.VIOLATIONS)
+    file_format = models.CharField(_("格式"), max_length=5, choices=ExportFormat.choices)
+    encoding = models.CharField(
+        _("编码"), max_length=10, choices=ExportEncoding.choices, default=ExportEncoding.UTF8_BOM
+    )
+    params = models.JSONField(_("筛选条件"), default=dict)
+    description = models.CharField(_("说明"), max_length=300)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=ExportStatus.choices, default=ExportStatus.PENDING, db_index=True
+    )
+    total_rows = models.PositiveIntegerField(_("总行数"), default=0)
+    processed_rows = models.PositiveIntegerField(_("已处理行数"), default=0)
+    file = models.FileField(_("文件"), upload_to=export_upload_to, max_length=300, blank=True)
+    size = models.PositiveBigIntegerField(_("文件大小"), default=0)
+    error = models.TextField(_("错误"), blank=True)
+    task_id = models.CharField(_("任务ID"), max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("申请人"), on_delete=models.CASCADE, related_name="export_jobs"
+    )
+    created_at = models.DateTimeField(_("申请时间"), auto_now_add=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("最近进度时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("下载截止"), null=True, blank=True, db_index=True)
+
+    objects = ExportJobQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("导出任务")
+        verbose_name_plural = _("导出任务")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status=ExportStatus.DONE)
+                | (Q(finished_at__isnull=False, expires_at__isnull=False) & ~Q(file="")),
+                name="exportjob_done_has_file",
+                violation_error_message=_("已完成的导出必须有文件和下载截止时间。"),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ExportStatus.FAILED) | ~Q(error=""),
+                name="exportjob_failed_has_error",
+                violation_error_message=_("失败的导出必须记录原因。"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} {self.description}"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status in (ExportStatus.DONE, ExportStatus.EXPIRED):
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(100, self.processed_rows * 100 // self.total_rows)
+
+    def is_downloadable(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.status == ExportStatus.DONE and bool(self.file) and self.expires_at > now
+
+
+from .rollups import GroupMonthCell, LadderStanding, ViolationCell  # noqa: E402, F401  dashboard rollups

@@ -1,0 +1,487 @@
+"""Qungui settings: one env-driven module.
+
+Nothing set  -> SQLite file under var/, Celery tasks run in-process (eager), DEBUG on.
+DATABASE_URL -> PostgreSQL through psycopg 3.
+REDIS_URL    -> Celery broker and result backend on Redis (run a worker and one beat).
+DEBUG=0      -> production: refuses to start without a real SECRET_KEY and ALLOWED_HOSTS.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from celery.schedules import crontab
+from csp.constants import NONCE
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from exc
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105  refused when DEBUG is off
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = env("SECRET_KEY", DEV_SECRET_KEY if DEBUG else "")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver" if DEBUG else "")
+
+if not DEBUG:
+    if not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 40:
+        raise ImproperlyConfigured("DEBUG is off: set SECRET_KEY to a random string of 50+ characters.")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("DEBUG is off: set ALLOWED_HOSTS (comma-separated host names).")
+
+VAR_DIR = Path(env("QUNGUI_VAR_DIR", str(BASE_DIR / "var")))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "import_export",
+    "treebeard",
+    "auditlog",
+    "axes",
+    "csp",
+    "portal",
+    "groups",
+    "violations",
+]
+
+MIDDLEWARE = [
+    "portal.middleware.RequestIdMiddleware",
+    # Probes answer before host validation, SSL redirect, sessions and login (see portal/health.py).
+    "portal.health.HealthCheckMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+ASGI_APPLICATION = "portal.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.roles",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+DATABASE_URL = env("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Server-side cursors break behind PgBouncer in transaction mode (see PITFALLS.md).
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DB_DISABLE_SERVER_SIDE_CURSORS", False)
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env("SQLITE_PATH", str(VAR_DIR / "qungui.sqlite3")),
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+FORMS_URLFIELD_ASSUME_HTTPS = True
+
+# --- Auth -------------------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
+SESSION_SAVE_EVERY_REQUEST = True  # expiry counts from the last request: logged out after inactivity
+
+# django-axes: lock a username (not the shared proxy IP) after repeated failures, with a cool-off.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_IPWARE_PROXY_COUNT = env_int("PROXY_COUNT", 0)
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+# axes.W006 wants the IP in the lockout key; behind a company NAT or proxy every user shares one IP,
+# so an IP lock would lock out the whole office. We lock per username on purpose.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# --- Language and time ------------------------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+# locale: the portal's own strings (English; the source is Chinese). locale_vendor: Chinese for third-party
+# apps that ship no zh_Hans catalog (auditlog, axes, treebeard, django-filter), kept apart so makemessages never
+# touches it.
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_vendor"]
+FORMAT_MODULE_PATH = ["portal.formats"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+
+# --- Static files and uploads -----------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Evidence and import files are private: never under a public URL; served by views that check access.
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "/private-media/"  # no URL pattern serves it: files go through views that check access
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads spool to a temp file
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Roster files with more rows than this are validated and written by a Celery task (progress bar).
+ROSTER_IMPORT_ASYNC_ROWS = env_int("ROSTER_IMPORT_ASYNC_ROWS", 5000)
+ROSTER_UPLOAD_MAX_BYTES = env_int("ROSTER_UPLOAD_MAX_MB", 200) * 1024 * 1024
+EVIDENCE_UPLOAD_MAX_BYTES = env_int("EVIDENCE_UPLOAD_MAX_MB", 20) * 1024 * 1024
+
+# --- Celery -----------------------------------------------------------------------------------
+REDIS_URL = env("REDIS_URL")
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL and not env_bool("CELERY_FORCE_BROKER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a killed worker's task is redelivered: tasks are idempotent
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# A Redis that accepts connections but never answers must not hang web requests (celery #4296).
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": 3,
+    "socket_connect_timeout": 3,
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+    # Longer than the longest task's time limit, or Redis redelivers a task still running.
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 600,
+}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"socket_timeout": 3, "socket_connect_timeout": 3}
+CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2)
+# Beat's own bookkeeping file (not the schedule itself); beat runs exactly once per installation.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Periodic jobs (run exactly one `celery -A portal beat`). Times are Asia/Shanghai. Each job also
+# takes a lock (portal.locks), so a slow run and the next one never overlap.
+CELERY_BEAT_SCHEDULE: dict = {
+    "reconcile-groups-daily": {
+        "task": "groups.tasks.reconcile_groups_task",
+        "schedule": crontab(hour=env_int("QUNGUI_RECONCILE_HOUR", 6), minute=30),
+    },
+    "escalate-overdue-findings": {
+        "task": "groups.tasks.escalate_overdue_task",
+        "schedule": crontab(minute="*/30"),
+    },
+    "findings-digest-daily": {
+        "task": "portal.tasks.findings_digest_task",
+        "schedule": crontab(hour=8, minute=45),
+    },
+    "resend-pending-notifications": {
+        "task": "portal.tasks.resend_pending_notifications_task",
+        "schedule": crontab(minute="*/15"),
+    },
+    # Monthly performance-score deductions: on the 1st at 02:00 compute the month that just ended;
+    # HR reviews it and closes it in the admin.
+    "compute-deductions-previous-month": {
+        "task": "violations.tasks.compute_previous_month_task",
+        "schedule": crontab(day_of_month=1, hour=2, minute=0),
+    },
+    # Finished report files are deleted once their download time is over.
+    "expire-exports-hourly": {
+        "task": "violations.tasks.expire_exports_task",
+        "schedule": 3600.0,
+    },
+    # PIPL retention: nightly, outside working hours.
+    "portal.anonymize_departed": {
+        "task": "portal.anonymize_departed",
+        "schedule": crontab(hour=3, minute=30),
+    },
+    # Dashboard rollups, rebuilt in full (the ladder window slides; bulk writes send no signals).
+    "refresh-dashboard-rollups": {
+        "task": "portal.rollups.refresh_rollups_task",
+        "schedule": crontab(hour=2, minute=15),
+    },
+}
+# A departed member still in a group this many hours after first seen is escalated to the head.
+QUNGUI_DEPARTED_OVERDUE_HOURS = env_int("QUNGUI_DEPARTED_OVERDUE_HOURS", 24)
+
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# --- REST framework ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    # Token first: an unauthenticated API call answers 401 with a WWW-Authenticate header.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["portal.api.permissions.HRWritesOthersRead"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+        "rest_framework.filters.SearchFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.StandardPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.QunguiAutoSchema",
+    "EXCEPTION_HANDLER": "portal.api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("API_THROTTLE_ANON", "60/min"),
+        "user": env("API_THROTTLE_USER", "1200/min"),
+        "login": env("API_THROTTLE_LOGIN", "10/min"),  # per client IP; axes also locks per username
+    },
+    # Throttles key on the client IP: behind a proxy, count the proxies (as axes does).
+    "NUM_PROXIES": env_int("PROXY_COUNT", 0) or None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Qungui API",
+    "DESCRIPTION": (
+        "群规 — work-group rule enforcement. Authenticate with `Authorization: Token <token>` "
+        "(POST /api/v1/auth/token/) or a portal session. Every list and detail is limited to what the "
+        "user may see; writes are for HR admins. Errors: "
+        '`{"error": {"code": ..., "message": ..., "fields": {...}}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,  # read-only fields stay out of request bodies
+    "ENUM_NAME_OVERRIDES": {
+        "EmployeeStatusEnum": "groups.choices.EmployeeStatus",
+        "GroupStatusEnum": "groups.choices.GroupStatus",
+        "GroupKindEnum": "groups.choices.GroupKind",
+        "FindingKindEnum": "groups.choices.FindingKind",
+        "FindingStatusEnum": "groups.choices.FindingStatus",
+        "ImportKindEnum": "groups.choices.ImportKind",
+        "ImportStatusEnum": "groups.choices.ImportStatus",
+        "ViolationStatusEnum": "violations.choices.ViolationStatus",
+        "AppealStatusEnum": "violations.choices.AppealStatus",
+        "SanctionKindEnum": "violations.choices.SanctionKind",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- django-import-export ---------------------------------------------------------------------
+# Only users with these permissions may import/export through the admin (DIE #820).
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+
+# --- Audit trail ------------------------------------------------------------------------------
+AUDITLOG_INCLUDE_ALL_MODELS = False
+AUDITLOG_DISABLE_REMOTE_ADDR = False
+# Every audit row's correlation id is the request id (or Celery task id) that the logs carry.
+AUDITLOG_CID_GETTER = "portal.logging.current_correlation_id"
+
+# --- Mail and notifications -------------------------------------------------------------------
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "qungui@localhost")
+
+# --- Security (production) --------------------------------------------------------------------
+# `DEBUG=0 ... manage.py check --deploy` passes with no warning. Silenced on purpose: axes.W006 (see
+# Auth above) and security.W021 unless HSTS preload is opted in (below). A TLS-terminating proxy
+# (nginx in docker-compose.yml, or the company's load balancer) sets X-Forwarded-Proto and must
+# overwrite any value sent by the client.
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Probes come over plain HTTP from inside the cluster: never redirect them (portal/health.py also
+# answers them before SecurityMiddleware runs; this is a second line of defence).
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # security.W021: browsers' preload list takes registrable domains only (example.com, not
+        # qungui.example.com) and binds every subdomain of the company to HTTPS for years; that is
+        # the company's IT decision, not this app's. Opt in with SECURE_HSTS_PRELOAD=1.
+        SILENCED_SYSTEM_CHECKS = [*SILENCED_SYSTEM_CHECKS, "security.W021"]
+
+# Content Security Policy (django-csp 4). No inline <script> anywhere: our templates load only files
+# from /static/, and the Django admin (5.2) keeps its JavaScript in files too; its data blocks are
+# <script type="application/json">/data-* attributes, which CSP does not execute. Inline *styles*
+# that third-party templates still carry are allowed by hash, each named below; portal/tests/
+# test_security.py renders those pages and fails when an inline script or an unlisted inline style
+# appears. Pages of our own that ever need an inline script use nonce="{{ request.csp_nonce }}".
+CSP_INLINE_STYLE_HASHES = [
+    # admin/change_list.html: <style> emitted when a ModelAdmin has no actions
+    "'sha256-blvLUW3UscWqsXGByNOqdBboM+ShWAuugp2mC/wbafU='",
+    # auditlog/object_history.html (django-auditlog 3.4): the history page's <style> block
+    "'sha256-/VQxijKy1wdfWpWh+FZDWqUYEjL15jz3jeTJ0qeZw0Q='",
+    # import_export/export.html (4.4): style="padding: 0;" and style="font-weight: bold;" attributes;
+    # attribute hashes need 'unsafe-hashes', which allows nothing but these exact two strings.
+    "'sha256-mHgUAqxc8GPXM/QhzkHrHujcrQTU9fd6ZjWz+icxKcA='",
+    "'sha256-+YWRMZ88jMyO7jVlBA52tZADiPobPIUA8LAWee68Fvs='",
+]
+# import_export/export.html (4.4) binds its "select all" checkbox with onchange="onSelectToggleChange(event)"
+# (the function is in its static export_selectable_fields.js). With 'unsafe-hashes' this one exact
+# handler may run; any other inline handler, inline <script> or javascript: URL is still refused.
+CSP_INLINE_HANDLER_HASHES = ["'sha256-wid4zL8fR53ZYy1ljOepzR77Dn6vWUUxuNnnWWBP3I8='"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        # A nonce is added to the header only on pages that use one.
+        "script-src": ["'self'", "'unsafe-hashes'", *CSP_INLINE_HANDLER_HASHES, NONCE],
+        "style-src": ["'self'", "'unsafe-hashes'", *CSP_INLINE_STYLE_HASHES],
+        "img-src": ["'self'", "data:"],  # data: for the admin's inline SVG widgets
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        **({} if DEBUG else {"upgrade-insecure-requests": True}),
+    },
+}
+
+# Upload limits: request bodies other than files are small; files spool to disk above 2 MB and are
+# capped per kind (ROSTER_UPLOAD_MAX_BYTES, EVIDENCE_UPLOAD_MAX_BYTES above) by the upload forms.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
+
+# --- Logging ----------------------------------------------------------------------------------
+# One JSON object per line in production (LOG_FORMAT=json, the default when DEBUG is off), each
+# carrying the request id (portal.middleware) or the Celery task id and name (portal.celery).
+LOG_FORMAT = env("LOG_FORMAT", "plain" if DEBUG else "json")
+LOG_LEVEL = env("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"context": {"()": "portal.logging.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s%(task_id)s] %(message)s"},
+        "json": {"()": "portal.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # portal.middleware logs every request once, with its id, status and duration.
+        "django.server": {"level": "WARNING"},
+    },
+}
+
+# --- Qungui -----------------------------------------------------------------------------------
+QUNGUI_COMPANY_NAME = env("QUNGUI_COMPANY_NAME", "示例科技有限公司")
+# Role names (django.contrib.auth groups) that see the whole company.
+ROLE_HR_ADMIN = "HR管理员"
+ROLE_AUDITOR = "审计"
+# PIPL: departed employees' personal fields are anonymised this many days after departure.
+QUNGUI_RETENTION_DAYS = env_int("QUNGUI_RETENTION_DAYS", 3 * 365)
+
+# --- Report exports ---------------------------------------------------------------------------
+# A finished export file stays downloadable this long; the cleanup task deletes it afterwards.
+QUNGUI_EXPORT_KEEP_HOURS = env_int("QUNGUI_EXPORT_KEEP_HOURS", 24)
+# A running export whose progress has not moved for this long is taken over by the next delivery.
+QUNGUI_EXPORT_STALE_SECONDS = env_int("QUNGUI_EXPORT_STALE_SECONDS", 300)
+# The admin's "export selected as XLSX" keeps the selected ids in the job; above this, use the report page.
+QUNGUI_EXPORT_ADMIN_MAX_IDS = env_int("QUNGUI_EXPORT_ADMIN_MAX_IDS", 20000)
