@@ -1,0 +1,301 @@
+"""HR admin screens for the organisation: departments, employees, chat groups, memberships."""
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+from import_export.admin import ExportMixin
+from treebeard.admin import TreeAdmin
+from treebeard.forms import movenodeform_factory
+
+from portal.admin_mixins import DepartmentSubtreeFilter, ScopedAdminMixin, subtree_filter
+
+from . import reconcile, tasks
+from .models import ChatGroup, Department, Employee, ImportJob, Membership, RosterFinding
+from .resources import ChatGroupExportResource, EmployeeExportResource, MembershipExportResource
+
+
+@admin.register(Department)
+class DepartmentAdmin(ScopedAdminMixin, TreeAdmin):
+    form = movenodeform_factory(Department, fields=["name", "code", "head", "wecom_webhook_url"])
+    list_display = ["name", "name_path", "head", "employee_count"]
+    search_fields = ["name", "name_path", "code"]
+    autocomplete_fields = ["head"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("head")
+            .annotate(_employees=Count("employees", filter=Q(employees__status="active")))
+        )
+
+    @admin.display(description=_("在职人数"), ordering="_employees")
+    def employee_count(self, obj):
+        return obj._employees
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # A move changes the tree path but not name_path: recompute it for the node and below.
+        obj.refresh_from_db()
+        obj.save()
+
+
+@admin.register(Employee)
+class EmployeeAdmin(ScopedAdminMixin, ExportMixin, admin.ModelAdmin):
+    resource_classes = [EmployeeExportResource]
+    change_list_template = "groups/admin/change_list_import.html"  # adds the roster import button
+    list_display = ["employee_no", "name", "department", "title", "status", "hire_date", "departure_date"]
+    list_filter = [DepartmentSubtreeFilter, "status"]
+    search_fields = ["employee_no", "name", "wechat_id", "wecom_id", "memberships__nickname"]
+    search_help_text = _("按工号、姓名、微信号或群昵称搜索")
+    autocomplete_fields = ["department", "user"]
+    list_select_related = ["department"]
+    readonly_fields = ["anonymized_at", "created_at", "updated_at"]
+    date_hierarchy = "hire_date"
+    list_per_page = 50
+    fieldsets = [
+        (None, {"fields": ["employee_no", "name", "department", "title", "status"]}),
+        (_("日期"), {"fields": ["hire_date", "departure_date"]}),
+        (_("账号"), {"fields": ["wechat_id", "wecom_id", "qq_id", "dingtalk_id", "email", "user"]}),
+        (_("记录"), {"fields": ["anonymized_at", "created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ["nickname", "platform_id", "employee", "is_admin", "joined_at", "left_at", "invited_by"]
+    autocomplete_fields = ["employee", "invited_by"]
+    show_change_link = True
+    classes = ["collapse"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(left_at__isnull=True).select_related("employee", "invited_by")
+
+
+@admin.register(ChatGroup)
+class ChatGroupAdmin(ScopedAdminMixin, ExportMixin, admin.ModelAdmin):
+    resource_classes = [ChatGroupExportResource]
+    change_list_template = "groups/admin/change_list_import.html"  # adds the roster import button
+    list_display = [
+        "name",
+        "platform",
+        "kind",
+        "department",
+        "owner",
+        "member_count",
+        "outsider_count",
+        "status",
+        "approved",
+    ]
+    list_filter = [DepartmentSubtreeFilter, "platform", "kind", "status", "admits_outsiders"]
+    search_fields = ["name", "external_id", "owner__name", "department__name"]
+    autocomplete_fields = ["department", "owner", "admins", "approved_by"]
+    list_select_related = ["department", "owner"]
+    # The member-count annotations drop Meta.ordering; the autocomplete (violation form) pages this queryset.
+    ordering = ["name", "pk"]
+    inlines = [MembershipInline]
+    list_per_page = 50
+    fieldsets = [
+        (None, {"fields": ["name", "platform", "kind", "external_id", "department", "purpose"]}),
+        (_("管理"), {"fields": ["owner", "admins", "nickname_convention", "admits_outsiders", "wecom_webhook_url"]}),
+        (
+            _("审批与状态"),
+            {"fields": ["approved_by", "approved_at", "filing_ref", "status", "end_date", "dissolved_at"]},
+        ),
+    ]
+
+    def get_queryset(self, request):
+        open_ = Q(memberships__left_at__isnull=True)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _members=Count("memberships", filter=open_),
+                _outsiders=Count("memberships", filter=open_ & Q(memberships__employee__isnull=True)),
+            )
+        )
+
+    @admin.display(description=_("成员数"), ordering="_members")
+    def member_count(self, obj):
+        return obj._members
+
+    @admin.display(description=_("外部人员"), ordering="_outsiders")
+    def outsider_count(self, obj):
+        return obj._outsiders
+
+    @admin.display(description=_("已审批"), boolean=True, ordering="approved_at")
+    def approved(self, obj):
+        return obj.is_approved
+
+
+class OpenFilter(admin.SimpleListFilter):
+    title = _("在群状态")
+    parameter_name = "open"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("在群")), ("no", _("已退群"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(left_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(left_at__isnull=False)
+        return queryset
+
+
+class MatchFilter(admin.SimpleListFilter):
+    title = _("人员")
+    parameter_name = "who"
+
+    def lookups(self, request, model_admin):
+        return [("outsider", _("非本公司人员")), ("departed", _("离职员工")), ("active", _("在职员工"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "outsider":
+            return queryset.filter(employee__isnull=True)
+        if self.value() == "departed":
+            return queryset.filter(employee__status="departed")
+        if self.value() == "active":
+            return queryset.filter(employee__status="active")
+        return queryset
+
+
+@admin.register(Membership)
+class MembershipAdmin(ScopedAdminMixin, ExportMixin, admin.ModelAdmin):
+    resource_classes = [MembershipExportResource]
+    change_list_template = "groups/admin/change_list_import.html"  # adds the roster import button
+    list_display = ["nickname", "group", "employee", "platform_id", "is_admin", "joined_at", "left_at"]
+    list_filter = [
+        OpenFilter,
+        MatchFilter,
+        subtree_filter("group__department__path", _("群所属部门(含下级)")),
+        "group__platform",
+        "is_admin",
+    ]
+    search_fields = ["nickname", "platform_id", "employee__name", "employee__employee_no", "group__name"]
+    autocomplete_fields = ["group", "employee", "invited_by"]
+    list_select_related = ["group", "employee"]
+    list_per_page = 50
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ["original_name", "kind", "status", "total_rows", "created_by", "created_at", "finished_at"]
+    list_filter = ["kind", "status"]
+    readonly_fields = [f.name for f in ImportJob._meta.fields]
+    list_select_related = ["created_by"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class FindingAgeFilter(admin.SimpleListFilter):
+    """How long a finding has been known (首次发现至今)."""
+
+    title = _("发现时长")
+    parameter_name = "age"
+    AGES = {"1d": 1, "3d": 3, "7d": 7, "30d": 30}
+
+    def lookups(self, request, model_admin):
+        return [
+            ("1d", _("超过1天")),
+            ("3d", _("超过3天")),
+            ("7d", _("超过7天")),
+            ("30d", _("超过30天")),
+        ]
+
+    def queryset(self, request, queryset):
+        days = self.AGES.get(self.value() or "")
+        return queryset.older_than(timedelta(days=days)) if days else queryset
+
+
+class WaiveForm(forms.Form):
+    reason = forms.CharField(label=_("豁免原因"), widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+
+
+@admin.register(RosterFinding)
+class RosterFindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "kind",
+        "group",
+        "subject",
+        "detail",
+        "status",
+        "first_seen_at",
+        "last_seen_at",
+        "escalated_at",
+        "resolved_by",
+    ]
+    list_filter = [
+        "kind",
+        "status",
+        subtree_filter("group__department__path", _("群所属部门(含下级)")),
+        "group__platform",
+        FindingAgeFilter,
+    ]
+    search_fields = ["group__name", "employee__name", "employee__employee_no", "membership__nickname"]
+    list_select_related = ["group", "employee", "membership", "resolved_by"]
+    readonly_fields = [f.name for f in RosterFinding._meta.fields]
+    actions = ["mark_removed", "waive"]
+    list_per_page = 50
+
+    def has_add_permission(self, request):
+        return False  # findings come from reconciliation only
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_reconcile": self.has_change_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.reconcile_now_view)
+        return [path("reconcile-now/", view, name="groups_rosterfinding_reconcile_now"), *super().get_urls()]
+
+    def reconcile_now_view(self, request):
+        """POST: queue a reconciliation now. With the broker down, say so instead of failing."""
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        if tasks.enqueue_reconcile():
+            self.message_user(request, _("已提交核查任务,稍后刷新查看结果。"), messages.SUCCESS)
+        else:
+            self.message_user(request, _("任务队列暂时不可用,核查将在每日定时任务中自动进行。"), messages.WARNING)
+        return redirect("admin:groups_rosterfinding_changelist")
+
+    @admin.display(description=_("人员"))
+    def subject(self, obj):
+        if obj.membership_id:
+            return obj.membership.nickname
+        return obj.employee.name if obj.employee_id else "—"
+
+    @admin.action(description=_("标记为已移出群"), permissions=["change"])
+    def mark_removed(self, request, queryset):
+        closed = reconcile.mark_removed(queryset.values_list("pk", flat=True), acting_user=request.user)
+        self.message_user(request, _("已记录 %(n)d 名成员退群。") % {"n": closed}, messages.SUCCESS)
+
+    @admin.action(description=_("豁免(需填写原因)"), permissions=["change"])
+    def waive(self, request, queryset):
+        form = WaiveForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            ids = queryset.values_list("pk", flat=True)
+            count = reconcile.waive_findings(ids, reason=form.cleaned_data["reason"], acting_user=request.user)
+            self.message_user(request, _("已豁免 %(n)d 条核查结果。") % {"n": count}, messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("豁免核查结果"),
+            "opts": self.model._meta,
+            "form": form,
+            "findings": queryset.select_related("group", "employee", "membership"),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/groups/rosterfinding/waive.html", context)

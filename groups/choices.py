@@ -1,0 +1,59 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class EmployeeStatus(models.TextChoices):
+    ACTIVE = "active", _("在职")
+    DEPARTED = "departed", _("离职")
+
+
+class Platform(models.TextChoices):
+    WECHAT = "wechat", _("微信")
+    WECOM = "wecom", _("企业微信")
+    QQ = "qq", _("QQ")
+    DINGTALK = "dingtalk", _("钉钉")
+
+
+class GroupKind(models.TextChoices):
+    DEPARTMENT = "department", _("部门群")
+    COMPANY = "company", _("公共群")
+    PROJECT = "project", _("项目群")
+    CUSTOMER = "customer", _("客户群")
+    MEETING = "meeting", _("会议群")
+
+
+class GroupStatus(models.TextChoices):
+    ACTIVE = "active", _("正常")
+    DISSOLVED = "dissolved", _("已解散")
+
+
+class ImportKind(models.TextChoices):
+    EMPLOYEES = "employees", _("员工花名册")
+    GROUP = "group", _("群成员名单")
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", _("已上传")
+    VALIDATING = "validating", _("校验中")
+    INVALID = "invalid", _("有错误")
+    PREVIEWED = "previewed", _("待确认")
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("导入中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+    CANCELLED = "cancelled", _("已取消")
+
+
+class FindingKind(models.TextChoices):
+    DEPARTED_MEMBER = "departed_member", _("离职员工仍在群")
+    OUTSIDER = "outsider", _("非本公司人员在群")
+    BAD_NICKNAME = "bad_nickname", _("群昵称不合规范")
+    OWNER_DEPARTED = "owner_departed", _("群主已离职")
+    PROJECT_OVERDUE = "project_overdue", _("项目群逾期未解散")
+    UNAPPROVED_GROUP = "unapproved_group", _("群未经审批备案")
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open", _("待处理")
+    RESOLVED = "resolved", _("已解决")
+    WAIVED = "waived", _("已豁免")

@@ -1,0 +1,135 @@
+"""Writing planned imports. Callers (groups.services) hold the transaction and write the audit row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from groups.models import Department, Employee
+
+from .employees import EmployeePlan
+
+BATCH = 2000
+
+
+def _db_field(key: str) -> str:
+    return "department_id" if key == "department" else key
+
+
+def create_departments(paths: list[str]) -> int:
+    """Create the missing departments (parents before children). Returns how many were created."""
+    from groups.services import ensure_department_path
+
+    cache: dict[str, Department] = {}
+    for path in paths:
+        ensure_department_path(path, cache=cache)
+    return len(paths)
+
+
+def write_employees(plan: EmployeePlan) -> None:
+    """Upsert only the rows that changed: PostgreSQL COPY + INSERT … ON CONFLICT, else bulk_create."""
+    create_departments(plan.new_departments)
+    numbers = plan.creates + plan.updates
+    if not numbers:
+        return
+    dept_ids = dict(Department.objects.values_list("name_path", "id")) if "department" in plan.file.fields else {}
+    if connection.vendor == "postgresql":
+        _copy_upsert(plan, numbers, dept_ids)
+    elif connection.vendor == "sqlite":
+        _executemany_upsert(plan, numbers, dept_ids)
+    else:
+        _bulk_upsert(plan, numbers, dept_ids)
+
+
+def _db_values(plan: EmployeePlan, employee_no: str, dept_ids: dict[str, int]) -> dict[str, Any]:
+    values = dict(zip(plan.file.fields, plan.file.rows[employee_no], strict=True))
+    if "department" in values:
+        values["department_id"] = dept_ids[values.pop("department")]
+    return values
+
+
+def _bulk_upsert(plan: EmployeePlan, numbers: list[str], dept_ids: dict[str, int]) -> None:
+    update_fields = [_db_field(k) for k in plan.file.fields] + ["updated_at"]
+    for start in range(0, len(numbers), BATCH):
+        objs = [Employee(employee_no=no, **_db_values(plan, no, dept_ids)) for no in numbers[start : start + BATCH]]
+        Employee.objects.bulk_create(
+            objs, update_conflicts=True, unique_fields=["employee_no"], update_fields=update_fields
+        )
+
+
+# Columns a new row needs whatever the file carries: (column, default for COPY).
+_NEW_ROW_DEFAULTS = {
+    "name": "",
+    "title": "",
+    "status": "active",
+    "hire_date": None,
+    "departure_date": None,
+    "wechat_id": "",
+    "wecom_id": "",
+    "qq_id": "",
+    "dingtalk_id": "",
+    "email": "",
+}
+
+
+def _copy_upsert(plan: EmployeePlan, numbers: list[str], dept_ids: dict[str, int]) -> None:
+    """COPY changed rows into a temp table, then one INSERT … ON CONFLICT DO UPDATE … WHERE distinct.
+
+    Only the file's columns are updated on conflict; a new row gets defaults for the others.
+    """
+    present = [_db_field(k) for k in plan.file.fields]
+    columns = ["employee_no", *present, *(c for c in _NEW_ROW_DEFAULTS if c not in present)]
+    table = Employee._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE qungui_emp_stage ON COMMIT DROP AS "  # noqa: S608
+            f"SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
+        )
+        with cursor.cursor.copy(f"COPY qungui_emp_stage ({', '.join(columns)}) FROM STDIN") as copy:
+            for no in numbers:
+                values = _db_values(plan, no, dept_ids)
+                copy.write_row([no, *(values.get(c, _NEW_ROW_DEFAULTS.get(c)) for c in columns[1:])])
+        now = timezone.now()
+        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in present)
+        old = ", ".join(f"{table}.{c}" for c in present)
+        new = ", ".join(f"EXCLUDED.{c}" for c in present)
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}, created_at, updated_at) "  # noqa: S608
+            f"SELECT {', '.join(columns)}, %s, %s FROM qungui_emp_stage "
+            f"ON CONFLICT (employee_no) DO UPDATE SET {sets}, updated_at = EXCLUDED.updated_at "
+            f"WHERE ROW({old}) IS DISTINCT FROM ROW({new})",
+            [now, now],
+        )
+        cursor.execute("DROP TABLE qungui_emp_stage")
+
+
+def _executemany_upsert(plan: EmployeePlan, numbers: list[str], dept_ids: dict[str, int]) -> None:
+    """SQLite: one prepared INSERT … ON CONFLICT DO UPDATE run with executemany.
+
+    bulk_create spends most of its time preparing each value through the field API (measured: 80%
+    of a 100k import); the values here are already validated, only dates need adapting.
+    """
+    present = [_db_field(k) for k in plan.file.fields]
+    columns = ["employee_no", *present, *(c for c in _NEW_ROW_DEFAULTS if c not in present)]
+    ops = connection.ops
+    now = ops.adapt_datetimefield_value(timezone.now())
+    dates = {i for i, c in enumerate(columns) if c in ("hire_date", "departure_date")}
+    table = Employee._meta.db_table
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}, created_at, updated_at) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * (len(columns) + 2))}) ON CONFLICT (employee_no) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in [*present, "updated_at"])
+    )
+
+    def row(no: str) -> list[Any]:
+        values = _db_values(plan, no, dept_ids)
+        out = [no, *(values.get(c, _NEW_ROW_DEFAULTS.get(c)) for c in columns[1:]), now, now]
+        for i in dates:
+            out[i] = ops.adapt_datefield_value(out[i])
+        return out
+
+    with connection.cursor() as cursor:
+        for start in range(0, len(numbers), BATCH):
+            cursor.executemany(sql, [row(no) for no in numbers[start : start + BATCH]])

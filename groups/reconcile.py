@@ -1,0 +1,449 @@
+"""Roster reconciliation (每日检查群成员): compare every group's roster with the HR roster, set-based.
+
+``reconcile_all()`` runs a fixed number of queries whatever the number of groups: one scan of the
+open memberships classifies departed members, outsiders and nickname candidates, one query per
+group-level kind finds the rest, one query loads the live findings, then the
+differences are written with a handful of bulk statements:
+
+- new sightings are inserted in bulk (``ignore_conflicts`` on the partial unique index);
+- open findings whose condition no longer holds are resolved (``resolved_by`` empty = automatic);
+- open findings still present get ``last_seen_at`` in one UPDATE; waived findings stay waived.
+
+``escalate_overdue()`` claims departed-member findings open too long and notifies department heads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from auditlog.context import set_actor
+from auditlog.models import LogEntry
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import Case, CharField, Q, Value, When
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Concat
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import nicknames
+from .choices import EmployeeStatus, FindingKind, FindingStatus, GroupKind, GroupStatus
+from .models import ChatGroup, Department, Membership, RosterFinding
+
+logger = logging.getLogger(__name__)
+
+Key = tuple[str, int, int | None, int | None]  # kind, group_id, membership_id, employee_id
+CHUNK = 5000
+ACTIVE = EmployeeStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One condition seen now in one group (not yet a stored finding)."""
+
+    kind: str
+    group_id: int
+    membership_id: int | None = None
+    employee_id: int | None = None
+    detail: str = ""
+    successor_id: int | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.kind, self.group_id, self.membership_id, self.employee_id)
+
+
+@dataclass
+class ReconcileSummary:
+    """What one reconciliation run saw and wrote."""
+
+    seen: Counter = field(default_factory=Counter)
+    created: Counter = field(default_factory=Counter)
+    resolved: Counter = field(default_factory=Counter)
+    still_open: int = 0
+    still_waived: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "seen": dict(self.seen),
+            "created": dict(self.created),
+            "resolved": dict(self.resolved),
+            "still_open": self.still_open,
+            "still_waived": self.still_waived,
+        }
+
+
+# --- the organisation tree, loaded once per run ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeptInfo:
+    pk: int
+    path: str
+    name: str
+    head_id: int | None
+    head_active: bool
+    head_name: str
+
+
+class DeptTree:
+    """Every department by id and path (one query), for nickname parts and head look-ups."""
+
+    def __init__(self) -> None:
+        rows = Department.objects.order_by().values_list("pk", "path", "name", "head_id", "head__status", "head__name")
+        self.by_id = {row[0]: DeptInfo(*row[:4], row[4] == ACTIVE, row[5] or "") for row in rows}
+        self.by_path = {d.path: d for d in self.by_id.values()}
+        self.steplen = Department.steplen
+        self._parts: dict[int, dict[str, str]] = {}
+
+    def ancestor_name(self, path: str, depth: int) -> str:
+        node = self.by_path.get(path[: depth * self.steplen]) if len(path) >= depth * self.steplen else None
+        return node.name if node else ""
+
+    def parts(self, dept_id: int) -> dict[str, str]:
+        """Convention values that come from the department: department, parent, subsidiary, company."""
+        if dept_id not in self._parts:
+            dept = self.by_id[dept_id]
+            depth = len(dept.path) // self.steplen
+            self._parts[dept_id] = {
+                "department": dept.name,
+                "parent": self.ancestor_name(dept.path, depth - 1) if depth > 1 else "",
+                "subsidiary": self.ancestor_name(dept.path, 2),
+                "company": self.ancestor_name(dept.path, 1),
+            }
+        return self._parts[dept_id]
+
+    def head_for(self, dept_id: int, *, exclude: int | None = None) -> DeptInfo | None:
+        """The department or nearest ancestor with an active head (other than ``exclude``)."""
+        path = self.by_id[dept_id].path
+        while path:
+            dept = self.by_path.get(path)
+            if dept and dept.head_id and dept.head_active and dept.head_id != exclude:
+                return dept
+            path = path[: -self.steplen]
+        return None
+
+
+# --- the current set: one query per source ----------------------------------------------------------------
+
+
+def expected_nickname(convention: str, tree: DeptTree, dept_id: int, name: str, title: str, employee_no: str) -> str:
+    return nicknames.render(convention, name=name, title=title, employee_no=employee_no, **tree.parts(dept_id))
+
+
+def _member_flag() -> Case:
+    """Classify each open membership in SQL, so one scan of the rosters serves three finding kinds.
+
+    Nicknames matching the default convention exactly are cleared in SQL; other candidates (other
+    conventions, near misses such as full-width dashes) are checked in Python.
+    """
+    default_ok = Q(group__nickname_convention=nicknames.DEFAULT_CONVENTION) & Q(
+        nickname=Concat("employee__department__name", Value("-"), "employee__name")
+    )
+    return Case(
+        When(Q(employee__isnull=True, group__admits_outsiders=False), then=Value(FindingKind.OUTSIDER.value)),
+        When(employee__status=EmployeeStatus.DEPARTED, then=Value(FindingKind.DEPARTED_MEMBER.value)),
+        When(Q(employee__status=ACTIVE) & ~default_ok, then=Value(FindingKind.BAD_NICKNAME.value)),
+        default=None,
+        output_field=CharField(),
+    )
+
+
+def member_findings(tree: DeptTree) -> Iterator[Sighting]:
+    """Departed employees still in a group (the most urgent kind), outsiders in groups that admit
+    employees only, and nicknames that break the group's convention (with the expected nickname).
+
+    One query over the open memberships of active groups, streamed in chunks.
+    """
+    rows = (
+        Membership.objects.open()
+        .filter(group__status=GroupStatus.ACTIVE)
+        .annotate(flag=_member_flag())
+        .filter(flag__isnull=False)
+        .order_by()
+        .values_list(
+            "flag", "pk", "group_id", "employee_id", "nickname", "group__nickname_convention",
+            "employee__department_id", "employee__name", "employee__title", "employee__employee_no",
+        )
+    )  # fmt: skip
+    for flag, pk, group_id, emp_id, nickname, convention, dept_id, name, title, emp_no in rows.iterator(CHUNK):
+        if flag != FindingKind.BAD_NICKNAME:
+            yield Sighting(flag, group_id, pk, emp_id, nickname[:300] if emp_id is None else "")
+            continue
+        expected = expected_nickname(convention, tree, dept_id, name, title, emp_no)
+        if nicknames.normalize(nickname) != nicknames.normalize(expected):
+            yield Sighting(FindingKind.BAD_NICKNAME, group_id, pk, emp_id, expected[:300])
+
+
+def departed_owners(tree: DeptTree) -> Iterator[Sighting]:
+    """Groups whose owner has departed, with a suggested successor (an active admin, else the head)."""
+    groups = ChatGroup.objects.active().filter(owner__status=EmployeeStatus.DEPARTED).order_by()
+    rows = list(groups.values_list("pk", "owner_id", "department_id"))
+    admins: dict[int, tuple[int, str]] = {}
+    through = ChatGroup.admins.through.objects.filter(
+        chatgroup__status=GroupStatus.ACTIVE, chatgroup__owner__status=EmployeeStatus.DEPARTED, employee__status=ACTIVE
+    )
+    for group_id, emp_id, name in through.order_by("-employee_id").values_list(
+        "chatgroup_id", "employee_id", "employee__name"
+    ):
+        admins[group_id] = (emp_id, name)  # ordered so that the lowest employee id wins: stable
+    for group_id, owner_id, dept_id in rows:
+        successor = admins.get(group_id)
+        if successor is None:
+            head = tree.head_for(dept_id, exclude=owner_id)
+            successor = (head.head_id, head.head_name) if head else (None, "")
+        yield Sighting(FindingKind.OWNER_DEPARTED, group_id, None, owner_id, successor[1], successor[0])
+
+
+def overdue_projects(today) -> Iterator[Sighting]:
+    """Active project groups past their end date (项目结束后应解散)."""
+    rows = ChatGroup.objects.active().filter(kind=GroupKind.PROJECT, end_date__lt=today).order_by()
+    for pk, end_date in rows.values_list("pk", "end_date"):
+        yield Sighting(FindingKind.PROJECT_OVERDUE, pk, detail=end_date.isoformat())
+
+
+def unapproved_groups() -> Iterator[Sighting]:
+    """Active groups without an approval on record (建群须经领导批准并报办公室备案)."""
+    for pk in ChatGroup.objects.active().filter(approved_at__isnull=True).order_by().values_list("pk", flat=True):
+        yield Sighting(FindingKind.UNAPPROVED_GROUP, pk)
+
+
+def current_sightings(now: datetime) -> dict[Key, Sighting]:
+    """Every condition that holds now, keyed like the findings' unique index."""
+    tree = DeptTree()
+    today = timezone.localdate(now)
+    sources: Iterable[Iterable[Sighting]] = (
+        member_findings(tree),
+        departed_owners(tree),
+        overdue_projects(today),
+        unapproved_groups(),
+    )
+    return {s.key: s for source in sources for s in source}
+
+
+# --- writing the differences -------------------------------------------------------------------
+
+
+def _id_set(ids: list[int]) -> RawSQL:
+    """A subquery yielding ``ids`` from one JSON parameter: one statement however many ids there are."""
+    payload = json.dumps(ids)
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT jsonb_array_elements_text(%s::jsonb)::bigint", (payload,))
+    return RawSQL("SELECT value FROM json_each(%s)", (payload,))
+
+
+_INSERT_COLUMNS = (
+    "kind, group_id, membership_id, employee_id, detail, suggested_successor_id,"
+    " first_seen_at, last_seen_at, status, waive_reason"
+)
+_INSERT_SOURCE = {
+    # One JSON parameter carries every new row; ON CONFLICT DO NOTHING skips any row that the
+    # partial unique index says exists already (a concurrent run, a redelivered task).
+    "postgresql": (
+        "SELECT r.kind, r.group_id, r.membership_id, r.employee_id, r.detail, r.successor_id, %s, %s, 'open', ''"
+        " FROM jsonb_to_recordset(%s::jsonb) AS r(kind text, group_id bigint, membership_id bigint,"
+        " employee_id bigint, detail text, successor_id bigint)"
+    ),
+    "sqlite": (
+        "SELECT json_extract(value, '$.kind'), json_extract(value, '$.group_id'),"
+        " json_extract(value, '$.membership_id'), json_extract(value, '$.employee_id'),"
+        " json_extract(value, '$.detail'), json_extract(value, '$.successor_id'), %s, %s, 'open', ''"
+        " FROM json_each(%s) WHERE true"  # WHERE: SQLite's parser needs it before ON CONFLICT
+    ),
+}
+
+
+def _create_new(new: list[Sighting], now: datetime) -> None:
+    if not new:
+        return
+    payload = json.dumps(
+        [
+            {"kind": s.kind, "group_id": s.group_id, "membership_id": s.membership_id, "employee_id": s.employee_id,
+             "detail": s.detail, "successor_id": s.successor_id}
+            for s in new
+        ],
+        ensure_ascii=False,
+    )  # fmt: skip
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    sql = (
+        f"INSERT INTO {RosterFinding._meta.db_table} ({_INSERT_COLUMNS}) "
+        f"{_INSERT_SOURCE[connection.vendor]} ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [stamp, stamp, payload])
+
+
+def _load_live() -> dict[Key, tuple[int, str, str, int | None]]:
+    rows = (
+        RosterFinding.objects.live()
+        .order_by()
+        .values_list(
+            "pk", "kind", "group_id", "membership_id", "employee_id", "status", "detail", "suggested_successor_id"
+        )
+    )
+    return {(kind, g, m, e): (pk, status, detail, succ) for pk, kind, g, m, e, status, detail, succ in rows}
+
+
+def _resolve_gone(gone: list[int], now: datetime) -> None:
+    if gone:
+        RosterFinding.objects.filter(pk__in=_id_set(gone), status=FindingStatus.OPEN).update(
+            status=FindingStatus.RESOLVED, resolved_at=now, resolved_by=None, last_seen_at=now
+        )
+
+
+def _refresh_details(live: dict, current: dict[Key, Sighting]) -> None:
+    """The expected value may change (an employee moved department): rare, so row-wise bulk_update."""
+    changed = [
+        RosterFinding(pk=pk, detail=current[key].detail, suggested_successor_id=current[key].successor_id)
+        for key, (pk, _status, detail, succ) in live.items()
+        if key in current and (detail, succ) != (current[key].detail, current[key].successor_id)
+    ]
+    if changed:
+        RosterFinding.objects.bulk_update(changed, ["detail", "suggested_successor_id"], batch_size=1000)
+
+
+def _audit(summary: ReconcileSummary) -> None:
+    """bulk writes bypass auditlog's signals: record one summary entry in the same transaction."""
+    LogEntry.objects.create(
+        content_type=ContentType.objects.get_for_model(RosterFinding),
+        object_pk="reconcile_all",
+        object_repr="花名册核查 reconcile_all",
+        action=LogEntry.Action.UPDATE,
+        changes={"reconcile": [None, summary.as_dict()]},
+        additional_data=summary.as_dict(),
+        actor=None,
+    )
+
+
+def _relax_commit() -> None:
+    # The run is idempotent and rerun daily: losing its last commit in a database crash costs nothing,
+    # so don't wait for the WAL flush (PostgreSQL; this transaction only).
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
+@transaction.atomic
+def reconcile_all(*, now: datetime | None = None) -> ReconcileSummary:
+    """Reconcile every active group against the HR roster; idempotent, set-based (see module doc)."""
+    now = now or timezone.now()
+    _relax_commit()
+    current = current_sightings(now)
+    live = _load_live()
+    summary = ReconcileSummary(seen=Counter(key[0] for key in current))
+    gone_open = [(key, row[0]) for key, row in live.items() if key not in current and row[1] == FindingStatus.OPEN]
+    _resolve_gone([pk for _key, pk in gone_open], now)
+    summary.resolved.update(key[0] for key, _pk in gone_open)
+    _refresh_details(live, current)
+    present_waived = [row[0] for key, row in live.items() if key in current and row[1] == FindingStatus.WAIVED]
+    summary.still_open = RosterFinding.objects.open().update(last_seen_at=now)
+    if present_waived:
+        RosterFinding.objects.filter(pk__in=_id_set(present_waived)).update(last_seen_at=now)
+    summary.still_waived = len(present_waived)
+    new = [s for key, s in current.items() if key not in live]
+    _create_new(new, now)
+    summary.created.update(s.kind for s in new)
+    _audit(summary)
+    return summary
+
+
+# --- overdue escalation ------------------------------------------------------------------------
+
+
+def overdue_hours() -> int:
+    return int(getattr(settings, "QUNGUI_DEPARTED_OVERDUE_HOURS", 24))
+
+
+@transaction.atomic
+def escalate_overdue(*, now: datetime | None = None, hours: int | None = None) -> list[int]:
+    """Claim departed-member findings open longer than ``hours`` and notify department heads once.
+
+    The claim is a conditional UPDATE (``escalated_at IS NULL``) stamped with this run's time, so two
+    concurrent runs never notify twice: each reads back only the rows carrying its own stamp.
+    """
+    from portal.notifications import notify_overdue_findings
+
+    now = now or timezone.now()
+    hours = overdue_hours() if hours is None else hours
+    candidates = RosterFinding.objects.open().filter(
+        kind=FindingKind.DEPARTED_MEMBER, escalated_at__isnull=True, first_seen_at__lte=now - timedelta(hours=hours)
+    )
+    if not candidates.update(escalated_at=now):
+        return []
+    claimed = list(
+        RosterFinding.objects.filter(kind=FindingKind.DEPARTED_MEMBER, escalated_at=now).values_list("pk", flat=True)
+    )
+    notify_overdue_findings(claimed)
+    return claimed
+
+
+# --- what people do with findings (admin bulk actions) ----------------------------------------
+
+
+def _actionable(finding_ids: Iterable[int], acting_user):
+    """Open findings among ``finding_ids`` that ``acting_user`` may see, locked; auditors may not act."""
+    from portal.scoping import scope_for
+
+    scope = scope_for(acting_user)
+    if scope.is_auditor and not scope.is_hr:
+        raise PermissionDenied(_("审计角色只能查看,不能处理核查结果。"))
+    return (
+        RosterFinding.objects.visible_to(acting_user)
+        .filter(pk__in=list(finding_ids), status=FindingStatus.OPEN)
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )
+
+
+@transaction.atomic
+def mark_removed(finding_ids: Iterable[int], *, acting_user, now: datetime | None = None) -> int:
+    """The member was removed from the group: record the membership's ``left_at`` and resolve its findings.
+
+    Applies to findings about a membership (departed member, outsider, nickname); others are ignored.
+    Each write goes through ``save()``, so the audit trail names ``acting_user``. Returns the number
+    of memberships closed.
+    """
+    now = now or timezone.now()
+    findings = list(_actionable(finding_ids, acting_user).filter(membership__isnull=False))
+    membership_ids = {f.membership_id for f in findings}
+    with set_actor(acting_user):
+        _close_memberships(membership_ids, acting_user, now)
+    return len(membership_ids)
+
+
+def _close_memberships(membership_ids: set[int], acting_user, now: datetime) -> None:
+    for membership in Membership.objects.select_for_update().filter(pk__in=membership_ids, left_at__isnull=True):
+        membership.left_at = max(now, membership.joined_at) if membership.joined_at else now
+        membership.save(update_fields=["left_at", "updated_at"])
+    # Every open finding of those memberships is settled by the removal, not only the selected ones.
+    for finding in RosterFinding.objects.open().filter(membership_id__in=membership_ids):
+        _close(finding, FindingStatus.RESOLVED, acting_user, now)
+
+
+@transaction.atomic
+def waive_findings(finding_ids: Iterable[int], *, reason: str, acting_user, now: datetime | None = None) -> int:
+    """Waive open findings with a reason (e.g. an approved external consultant); reruns keep them waived."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("请填写豁免原因。")})
+    now = now or timezone.now()
+    findings = list(_actionable(finding_ids, acting_user))
+    with set_actor(acting_user):
+        for finding in findings:
+            finding.waive_reason = reason
+            _close(finding, FindingStatus.WAIVED, acting_user, now)
+    return len(findings)
+
+
+def _close(finding: RosterFinding, status: str, acting_user, now: datetime) -> None:
+    finding.status = status
+    finding.resolved_at = now
+    finding.resolved_by = acting_user
+    finding.save(update_fields=["status", "resolved_at", "resolved_by", "waive_reason"])

@@ -1,0 +1,407 @@
+"""Writes for the organisation models. Views, admin actions, tasks and commands call these."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .audit import acting_as
+from .choices import GroupStatus, ImportKind, ImportStatus
+from .importing.employees import EmployeeFile, plan_employees, preview_employees, read_employee_file
+from .importing.errors import ImportValidationError
+from .importing.readers import count_rows
+from .importing.roster import RosterFile, plan_roster, preview_roster, read_roster_file, write_roster
+from .importing.writers import write_employees
+from .models import PATH_SEPARATOR, ChatGroup, Department, Employee, ImportJob
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def create_department(name: str, *, parent: Department | None = None, acting_user=None, **fields) -> Department:
+    """Add a department under ``parent`` (or a new root). Keeps the tree path and name_path right.
+
+    With ``acting_user`` the audit entry names who did it (API and admin callers pass it).
+    """
+    name = name.strip()
+    if not name or PATH_SEPARATOR in name:
+        raise ValueError(f"invalid department name: {name!r}")
+    kwargs = {"name": name, **fields}
+    with acting_as(acting_user):
+        if parent is None:
+            return Department.objects.add_root(create_kwargs=kwargs)
+        node = Department.objects.add_child(parent, create_kwargs=kwargs)
+    parent.refresh_from_db()  # numchild changed
+    return node
+
+
+@transaction.atomic
+def ensure_department_path(name_path: str, *, cache: dict[str, Department] | None = None) -> Department:
+    """Return the department at ``总公司/销售部/华东区``, creating missing levels."""
+    cache = cache if cache is not None else {}
+    parts = [p.strip() for p in name_path.strip().strip(PATH_SEPARATOR).split(PATH_SEPARATOR)]
+    if not parts or any(not p for p in parts):
+        raise ValueError(f"invalid department path: {name_path!r}")
+    parent = None
+    for depth in range(1, len(parts) + 1):
+        key = PATH_SEPARATOR.join(parts[:depth])
+        node = cache.get(key) or Department.objects.filter(name_path=key).first()
+        if node is None:
+            node = create_department(parts[depth - 1], parent=parent)
+        cache[key] = node
+        parent = node
+    return parent
+
+
+# --- Roster imports ----------------------------------------------------------------------------
+# The file is read and validated outside the write transaction (so that progress is visible to the
+# page polling it), then planned and written inside one transaction: the plan is computed from the
+# rows the transaction sees, and any invalid row means nothing is written.
+
+Progress = Callable[[int], None] | None
+
+
+class EnqueueError(Exception):
+    """The task queue (Redis) is unreachable; the upload is kept so the import can be retried."""
+
+
+def _audit_import(job: ImportJob, summary: dict[str, Any], acting_user) -> None:
+    """One audit row per import: bulk writes bypass auditlog's per-object signals."""
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    text = ", ".join(f"{k}={v}" for k, v in summary.items() if not isinstance(v, dict))
+    LogEntry.objects.create(
+        content_type=ContentType.objects.get_for_model(ImportJob),
+        object_pk=str(job.pk),
+        object_id=job.pk,
+        object_repr=str(job)[:200],
+        action=LogEntry.Action.UPDATE,
+        changes={"import": [job.get_kind_display(), text]},
+        actor=acting_user if getattr(acting_user, "pk", None) else None,
+        additional_data={"kind": job.kind, "file": job.original_name, "summary": summary},
+    )
+
+
+def import_employees(
+    path: str | Path,
+    *,
+    acting_user,
+    job: ImportJob,
+    dry_run: bool = False,
+    progress: Progress = None,
+    reconcile: bool = True,
+) -> dict[str, Any]:
+    """Import an employee roster: upsert by 工号, create missing departments, record departures.
+
+    Returns the preview (summary counts and the first rows of each change). Raises
+    ImportValidationError (nothing written) when any row is invalid. With ``dry_run`` only plans.
+    A real import queues a roster reconciliation after commit (departures make findings).
+    """
+    data = read_employee_file(path, progress=progress)
+    return _apply_employees(data, acting_user=acting_user, job=job, dry_run=dry_run, reconcile=reconcile)
+
+
+@transaction.atomic
+def _apply_employees(
+    data: EmployeeFile, *, acting_user, job: ImportJob, dry_run: bool, reconcile: bool
+) -> dict[str, Any]:
+    plan = plan_employees(data)
+    preview = preview_employees(plan)
+    preview["encoding"] = data.encoding
+    if not dry_run:
+        write_employees(plan)
+        _audit_import(job, preview["summary"], acting_user)
+        if reconcile:
+            _reconcile_after_commit()
+    return preview
+
+
+def _reconcile_after_commit() -> None:
+    """Queue reconciliation once the import is committed (the regulations want departures found at once)."""
+    from .tasks import enqueue_reconcile  # tasks import this module
+
+    if not enqueue_reconcile():
+        logger.warning("roster imported, but the reconciliation could not be queued; the daily run will catch up")
+
+
+def import_group_roster(
+    path: str | Path,
+    *,
+    acting_user,
+    job: ImportJob,
+    group: ChatGroup | None = None,
+    dry_run: bool = False,
+    progress: Progress = None,
+    reconcile: bool = True,
+) -> dict[str, Any]:
+    """Import group rosters as snapshots (one group, or many with a 群名称 column).
+
+    Members are matched by platform id, nickname convention, then unique name; missing members get
+    ``left_at``. Groups named in the file are looked up among those ``acting_user`` may see.
+    Raises ImportValidationError (nothing written) when any row is invalid.
+    """
+    groups = ChatGroup.objects.active()
+    if acting_user is not None:
+        groups = groups.visible_to(acting_user)
+    data = read_roster_file(path, group=group, groups=groups, progress=progress)
+    return _apply_roster(data, acting_user=acting_user, job=job, dry_run=dry_run, reconcile=reconcile)
+
+
+@transaction.atomic
+def _apply_roster(data: RosterFile, *, acting_user, job: ImportJob, dry_run: bool, reconcile: bool) -> dict[str, Any]:
+    plan = plan_roster(data)
+    preview = preview_roster(plan)
+    preview["encoding"] = data.encoding
+    if not dry_run:
+        write_roster(plan)
+        _audit_import(job, preview["summary"], acting_user)
+        if reconcile:
+            _reconcile_after_commit()
+    return preview
+
+
+# --- Import jobs (admin uploads, the command, the Celery task) ---------------------------------
+
+
+def _job_progress(job: ImportJob) -> Callable[[int], None]:
+    def report(rows: int) -> None:
+        # Outside the write transaction, so the page polling the job sees it move.
+        total = max(job.total_rows, rows)
+        ImportJob.objects.filter(pk=job.pk).update(processed_rows=min(rows, total), total_rows=total)
+
+    return report
+
+
+def _execute(job: ImportJob, path: str | Path, *, acting_user, dry_run: bool, progress: Progress) -> dict[str, Any]:
+    if job.kind == ImportKind.EMPLOYEES:
+        return import_employees(path, acting_user=acting_user, job=job, dry_run=dry_run, progress=progress)
+    return import_group_roster(
+        path, acting_user=acting_user, job=job, group=job.group, dry_run=dry_run, progress=progress
+    )
+
+
+@transaction.atomic
+def create_import_job(
+    *, kind: str, acting_user, upload: File | None = None, original_name: str = "", group: ChatGroup | None = None
+) -> ImportJob:
+    """Record an upload (the file is stored under MEDIA_ROOT/imports until the import finishes).
+
+    The command line passes no ``upload``: it reads the file in place and only keeps the job row.
+    """
+    job = ImportJob(kind=kind, group=group, created_by=acting_user if getattr(acting_user, "pk", None) else None)
+    if upload is not None:
+        job.original_name = Path(original_name or upload.name).name[:255]
+        job.size = upload.size or 0
+        job.file.save(f"{uuid.uuid4().hex}{Path(job.original_name).suffix.lower()}", upload, save=False)
+        job.total_rows = count_rows(job.file.path)
+    else:
+        job.original_name = Path(original_name).name[:255]
+    job.save()
+    return job
+
+
+def _finish(job: ImportJob, status: str, **fields: Any) -> ImportJob:
+    """Record the outcome and delete the stored upload: personal data is not left behind."""
+    if job.file:
+        job.file.delete(save=False)
+    for name, value in fields.items():
+        setattr(job, name, value)
+    job.status = status
+    job.finished_at = timezone.now()
+    job.save()
+    return job
+
+
+def validate_import(job_id: int) -> ImportJob | None:
+    """Validate an uploaded job's file and store its preview (no domain writes).
+
+    Claims the job with a conditional update, so a redelivered task does nothing. Returns None when
+    the job was not waiting for validation.
+    """
+    if not ImportJob.objects.filter(pk=job_id, status=ImportStatus.UPLOADED).update(
+        status=ImportStatus.VALIDATING, started_at=timezone.now(), processed_rows=0
+    ):
+        return None
+    job = ImportJob.objects.get(pk=job_id)
+    try:
+        preview = _execute(job, job.file.path, acting_user=job.created_by, dry_run=True, progress=_job_progress(job))
+    except ImportValidationError as exc:
+        return _finish(job, ImportStatus.INVALID, errors=exc.messages)
+    job.preview, job.encoding, job.status = preview, preview.get("encoding", ""), ImportStatus.PREVIEWED
+    job.save(update_fields=["preview", "encoding", "status"])
+    return job
+
+
+def run_import(job_id: int) -> ImportJob | None:
+    """Write a previewed (or queued) job: re-validates the file and imports it in one transaction.
+
+    Idempotent: the claim is a conditional update on the status, so a second delivery of the same
+    task does nothing; a job left RUNNING by a killed worker may be claimed again after the task
+    time limit (its transaction was rolled back with the worker).
+    """
+    stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    claimable = Q(status__in=[ImportStatus.PREVIEWED, ImportStatus.QUEUED]) | Q(
+        status=ImportStatus.RUNNING, started_at__lt=stale
+    )
+    if not ImportJob.objects.filter(claimable, pk=job_id).update(
+        status=ImportStatus.RUNNING, started_at=timezone.now(), processed_rows=0
+    ):
+        return None
+    job = ImportJob.objects.get(pk=job_id)
+    try:
+        summary = _execute(job, job.file.path, acting_user=job.created_by, dry_run=False, progress=_job_progress(job))
+    except ImportValidationError as exc:
+        return _finish(job, ImportStatus.INVALID, errors=exc.messages)
+    except Exception as exc:
+        logger.exception("import job %s failed", job_id)
+        _finish(job, ImportStatus.FAILED, errors=[str(exc)])
+        raise
+    return _finish(job, ImportStatus.DONE, summary=summary["summary"], processed_rows=job.total_rows)
+
+
+def is_large_import(job: ImportJob) -> bool:
+    return job.total_rows > getattr(settings, "ROSTER_IMPORT_ASYNC_ROWS", 5000)
+
+
+def _enqueue(task_name: str, job_id: int, back_to: str) -> None:
+    from . import tasks
+
+    try:
+        result = getattr(tasks, task_name).delay(job_id)
+    except Exception as exc:  # kombu/redis raise many types; the message must reach the user
+        logger.exception("could not enqueue %s for import job %s", task_name, job_id)
+        ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(status=back_to)
+        raise EnqueueError(str(exc)) from exc
+    ImportJob.objects.filter(pk=job_id).update(task_id=(result.id or "")[:100])
+
+
+@transaction.atomic
+def queue_validation(job: ImportJob, *, acting_user) -> None:
+    """Validate a large upload in the background (enqueued after commit). Raises EnqueueError."""
+    transaction.on_commit(lambda: _enqueue("validate_import_task", job.pk, ImportStatus.UPLOADED))
+
+
+def confirm_import(job: ImportJob, *, acting_user) -> ImportJob | None:
+    """Confirm a previewed job: small files import now, large ones are queued for a worker.
+
+    Not atomic itself: run_import writes in its own transaction and must be able to record a
+    failure. Raises EnqueueError when the queue is unreachable (the job returns to 待确认, file kept).
+    """
+    if not is_large_import(job):
+        return run_import(job.pk)
+    _queue_run(job)
+    return None
+
+
+@transaction.atomic
+def _queue_run(job: ImportJob) -> None:
+    if ImportJob.objects.filter(pk=job.pk, status=ImportStatus.PREVIEWED).update(status=ImportStatus.QUEUED):
+        transaction.on_commit(lambda: _enqueue("run_import_task", job.pk, ImportStatus.PREVIEWED))
+
+
+@transaction.atomic
+def cancel_import(job: ImportJob, *, acting_user) -> bool:
+    """Abandon an import that has not started writing; its stored file is deleted."""
+    waiting = [ImportStatus.UPLOADED, ImportStatus.PREVIEWED, ImportStatus.INVALID]
+    if not ImportJob.objects.filter(pk=job.pk, status__in=waiting).update(status=ImportStatus.CANCELLED):
+        return False
+    job.refresh_from_db()
+    _finish(job, ImportStatus.CANCELLED)
+    return True
+
+
+# --- Employees and chat groups, one at a time (roster files go through the import service) --------
+
+
+def _apply(instance, changes: dict) -> list[str]:
+    """Set the changed attributes; return their names for save(update_fields=...)."""
+    changed = [name for name, value in changes.items() if getattr(instance, name) != value]
+    for name in changed:
+        setattr(instance, name, changes[name])
+    return changed
+
+
+@transaction.atomic
+def create_employee(*, acting_user, **fields) -> Employee:
+    """Add one employee to the roster. The model's validation (unique 工号, dates) runs first."""
+    employee = Employee(**fields)
+    employee.full_clean()
+    with acting_as(acting_user):
+        employee.save()
+    return employee
+
+
+@transaction.atomic
+def update_employee(employee: Employee, *, acting_user, **changes) -> Employee:
+    """Change an employee's fields; only the changed columns are written and audited."""
+    changed = _apply(employee, changes)
+    if changed:
+        employee.full_clean()
+        with acting_as(acting_user):
+            employee.save(update_fields=[*changed, "updated_at"])
+    return employee
+
+
+@transaction.atomic
+def delete_employee(employee: Employee, *, acting_user) -> None:
+    """Remove an employee entered by mistake. Anyone with group history is protected (ProtectedError):
+    people who leave the company are marked departed instead, so the history stays."""
+    with acting_as(acting_user):
+        employee.delete()
+
+
+def _dissolution(group: ChatGroup, changes: dict) -> None:
+    """Keep ``dissolved_at`` in step with ``status`` (a database constraint ties them)."""
+    status = changes.get("status", group.status)
+    if status == GroupStatus.DISSOLVED and group.dissolved_at is None:
+        changes["dissolved_at"] = timezone.now()
+    elif status != GroupStatus.DISSOLVED:
+        changes["dissolved_at"] = None
+
+
+@transaction.atomic
+def create_chat_group(*, acting_user, admins: Iterable[Employee] = (), **fields) -> ChatGroup:
+    """Register a work chat group (and its admins)."""
+    group = ChatGroup(**fields)
+    _dissolution(group, fields)
+    group.dissolved_at = fields.get("dissolved_at")
+    group.full_clean()
+    with acting_as(acting_user):
+        group.save()
+        group.admins.set(admins)
+    return group
+
+
+@transaction.atomic
+def update_chat_group(
+    group: ChatGroup, *, acting_user, admins: Iterable[Employee] | None = None, **changes
+) -> ChatGroup:
+    """Change a chat group; dissolving it stamps ``dissolved_at``, reactivating clears it."""
+    group = ChatGroup.objects.select_for_update().get(pk=group.pk)
+    _dissolution(group, changes)
+    changed = _apply(group, changes)
+    with acting_as(acting_user):
+        if changed:
+            group.full_clean()
+            group.save(update_fields=[*changed, "updated_at"])
+        if admins is not None:
+            group.admins.set(admins)
+    return group
+
+
+@transaction.atomic
+def delete_chat_group(group: ChatGroup, *, acting_user) -> None:
+    """Delete a chat group registered by mistake, with its roster rows (dissolve real groups instead)."""
+    with acting_as(acting_user):
+        group.delete()

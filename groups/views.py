@@ -1,0 +1,139 @@
+"""Roster import pages (inside the admin): upload → preview → confirm, and a JSON progress endpoint.
+
+Thin callers of groups.services. Only users with the change permission on Employee (employee
+rosters) or Membership (group rosters) may import; a job is visible to whoever created it and to HR.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from portal.scoping import scope_for
+
+from . import services
+from .choices import ImportKind, ImportStatus
+from .forms import RosterUploadForm
+from .models import ImportJob
+
+PERMISSION = {ImportKind.EMPLOYEES: "groups.change_employee", ImportKind.GROUP: "groups.change_membership"}
+WORKING = {ImportStatus.UPLOADED, ImportStatus.VALIDATING, ImportStatus.QUEUED, ImportStatus.RUNNING}
+CHANGELIST = {
+    ImportKind.EMPLOYEES: "admin:groups_employee_changelist",
+    ImportKind.GROUP: "admin:groups_membership_changelist",
+}
+
+
+def _require(request, kind: str) -> None:
+    if kind not in PERMISSION:
+        raise Http404
+    if not request.user.has_perm(PERMISSION[kind]):
+        raise PermissionDenied
+
+
+def _job(request, pk: int) -> ImportJob:
+    jobs = ImportJob.objects.all()
+    if not (request.user.is_superuser or scope_for(request.user).is_hr):
+        jobs = jobs.filter(created_by=request.user)
+    job = get_object_or_404(jobs, pk=pk)
+    _require(request, job.kind)
+    return job
+
+
+def _context(request, **extra):
+    return {**admin.site.each_context(request), **extra}
+
+
+def upload(request, kind: str):
+    _require(request, kind)
+    form = RosterUploadForm(request.POST or None, request.FILES or None, kind=kind, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        job = services.create_import_job(
+            kind=kind,
+            acting_user=request.user,
+            upload=form.cleaned_data["file"],
+            group=form.cleaned_data.get("group"),
+        )
+        if services.is_large_import(job):
+            try:
+                services.queue_validation(job, acting_user=request.user)
+            except services.EnqueueError:
+                messages.error(request, _("任务队列暂不可用,文件已保留,请稍后在本页点击“重新校验”。"))
+        else:
+            services.validate_import(job.pk)
+        return redirect("groups:import_job", pk=job.pk)
+    title = ImportKind(kind).label
+    return render(
+        request,
+        "groups/import_upload.html",
+        _context(request, form=form, kind=kind, title=_("导入%(kind)s") % {"kind": title}, changelist=CHANGELIST[kind]),
+    )
+
+
+def job_detail(request, pk: int):
+    job = _job(request, pk)
+    return render(
+        request,
+        "groups/import_job.html",
+        _context(
+            request,
+            job=job,
+            title=str(job),
+            working=job.status in WORKING,
+            preview=job.preview or {},
+            changelist=CHANGELIST[job.kind],
+            progress_url=reverse("groups:import_progress", args=[job.pk]),
+        ),
+    )
+
+
+@require_POST
+def confirm(request, pk: int):
+    job = _job(request, pk)
+    if job.status != ImportStatus.PREVIEWED:
+        messages.warning(request, _("此导入当前不能确认(状态:%(s)s)。") % {"s": job.get_status_display()})
+        return redirect("groups:import_job", pk=job.pk)
+    try:
+        services.confirm_import(job, acting_user=request.user)
+    except services.EnqueueError:
+        messages.error(request, _("任务队列暂不可用,导入未开始,文件已保留。请稍后再确认。"))
+    return redirect("groups:import_job", pk=job.pk)
+
+
+@require_POST
+def retry_validation(request, pk: int):
+    job = _job(request, pk)
+    if job.status == ImportStatus.UPLOADED:
+        try:
+            services.queue_validation(job, acting_user=request.user)
+        except services.EnqueueError:
+            messages.error(request, _("任务队列暂不可用,文件已保留,请稍后再试。"))
+    return redirect("groups:import_job", pk=job.pk)
+
+
+@require_POST
+def cancel(request, pk: int):
+    job = _job(request, pk)
+    if services.cancel_import(job, acting_user=request.user):
+        messages.success(request, _("已取消导入,上传的文件已删除。"))
+    return redirect(CHANGELIST[job.kind])
+
+
+@require_GET
+def progress(request, pk: int):
+    job = _job(request, pk)
+    return JsonResponse(
+        {
+            "status": job.status,
+            "status_display": str(job.get_status_display()),
+            "processed": job.processed_rows,
+            "total": job.total_rows,
+            "percent": job.progress_percent,
+            "working": job.status in WORKING,
+        }
+    )
