@@ -1,0 +1,543 @@
+"""HR admin screens: record violations fast, decide, and read the audit trail (never edit it)."""
+
+from __future__ import annotations
+
+import datetime
+
+from auditlog.admin import LogEntryAdmin
+from auditlog.models import LogEntry
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from portal.admin_mixins import ScopedAdminMixin, subtree_filter
+from portal.scoping import scope_for
+
+from . import services
+from .audit import audit_context
+from .choices import AppealStatus, Channel, SanctionKind, ViolationStatus
+from .forms import AddEvidenceForm, DecisionForm, ReasonForm, RecordViolationForm
+from .models import Appeal, CompanySettings, Evidence, Rule, Sanction, Violation, WorkdayOverride
+from .querysets import month_bounds
+
+
+class AdminChannelMixin:
+    """Every write made from these admin pages is stamped with the admin channel in the audit trail."""
+
+    def changeform_view(self, request, *args, **kwargs):
+        with audit_context(request.user, Channel.ADMIN):
+            return super().changeform_view(request, *args, **kwargs)
+
+    def changelist_view(self, request, *args, **kwargs):  # admin actions run here
+        with audit_context(request.user, Channel.ADMIN):
+            return super().changelist_view(request, *args, **kwargs)
+
+    def delete_view(self, request, *args, **kwargs):
+        with audit_context(request.user, Channel.ADMIN):
+            return super().delete_view(request, *args, **kwargs)
+
+
+@admin.register(Rule)
+class RuleAdmin(AdminChannelMixin, admin.ModelAdmin):
+    list_display = [
+        "code",
+        "title_zh",
+        "title_en",
+        "category",
+        "defaults",
+        "performance_points",
+        "fine_amount",
+        "repeat_threshold",
+        "is_active",
+    ]
+    list_filter = ["category", "is_active"]
+    search_fields = ["code", "title_zh", "title_en"]
+    actions = ["deactivate", "activate"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a rule in use is deactivated, never deleted
+
+    def save_model(self, request, obj, form, change):
+        services.save_rule(obj, acting_user=request.user)
+
+    @admin.display(description=_("默认处分"))
+    def defaults(self, obj):
+        return str(_("、")).join(str(SanctionKind(s["kind"]).label) for s in obj.default_sanctions)
+
+    @admin.action(description=_("停用所选条款"), permissions=["change"])
+    def deactivate(self, request, queryset):
+        for rule in queryset.filter(is_active=True):
+            rule.is_active = False
+            rule.save(update_fields=["is_active", "updated_at"])  # one audit entry per rule
+
+    @admin.action(description=_("启用所选条款"), permissions=["change"])
+    def activate(self, request, queryset):
+        for rule in queryset.filter(is_active=False):
+            rule.is_active = True
+            rule.save(update_fields=["is_active", "updated_at"])
+
+
+@admin.register(CompanySettings)
+class CompanySettingsAdmin(AdminChannelMixin, admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "warnings_per_demerit",
+        "demerits_for_dismissal",
+        "window_months",
+        "appeal_window_workdays",
+        "decision_window_workdays",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request):
+        return not CompanySettings.objects.exists()
+
+    def save_model(self, request, obj, form, change):
+        if services.save_company_settings(obj, acting_user=request.user):
+            self.message_user(request, _("升级规则已变更,正在为相关员工重新计算升级处分。"), messages.INFO)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WorkdayOverride)
+class WorkdayOverrideAdmin(AdminChannelMixin, admin.ModelAdmin):
+    list_display = ["date", "is_workday", "note"]
+    list_filter = ["is_workday"]
+    date_hierarchy = "date"
+
+
+class SanctionInline(admin.TabularInline):
+    model = Sanction
+    fk_name = "violation"
+    extra = 0
+    can_delete = False
+    fields = [
+        "kind",
+        "amount",
+        "points",
+        "days",
+        "is_derived",
+        "explanation",
+        "carried_out_at",
+        "withdrawn_at",
+        "withdrawn_reason",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class EvidenceInline(admin.TabularInline):
+    model = Evidence
+    fk_name = "violation"
+    extra = 0
+    can_delete = False
+    fields = ["download", "file_type", "size", "appeal", "uploaded_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False  # added through the change form's "补充证据" field (checked, audited)
+
+    @admin.display(description=_("文件"))
+    def download(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("violations:evidence", args=[obj.pk]), obj.original_name)
+
+
+class MonthFilter(admin.SimpleListFilter):
+    title = _("月份")
+    parameter_name = "month"
+
+    def lookups(self, request, model_admin):
+        today = timezone.localdate().replace(day=1)
+        months = []
+        for _i in range(15):
+            months.append((today.strftime("%Y-%m"), today.strftime("%Y-%m")))
+            today = (today - datetime.timedelta(days=1)).replace(day=1)
+        return months
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        try:
+            month = datetime.datetime.strptime(self.value(), "%Y-%m").date()
+        except ValueError:
+            return queryset.none()
+        start, end = month_bounds(month)
+        return queryset.filter(occurred_at__gte=start, occurred_at__lt=end)
+
+
+class SanctionKindFilter(admin.SimpleListFilter):
+    title = _("处分类型")
+    parameter_name = "sanction"
+
+    def lookups(self, request, model_admin):
+        return SanctionKind.choices
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        active = Sanction.objects.filter(kind=self.value(), withdrawn_at__isnull=True)
+        return queryset.filter(pk__in=active.values("violation_id"))
+
+
+@admin.register(Violation)
+class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """List, record (add) and act; existing records change only through the actions (services)."""
+
+    list_display = [
+        "occurred_at",
+        "employee",
+        "department",
+        "rule",
+        "group",
+        "status",
+        "sanction_summary",
+        "appeal_deadline",
+    ]
+    list_filter = [
+        subtree_filter("employee__department__path"),
+        "rule",
+        "rule__category",
+        "status",
+        MonthFilter,
+        SanctionKindFilter,
+    ]
+    list_select_related = ["employee__department", "rule", "group"]
+    search_fields = ["employee__name", "employee__employee_no", "rule__code", "description"]
+    autocomplete_fields = ["employee", "group"]
+    date_hierarchy = "occurred_at"
+    list_per_page = 50
+    actions = ["confirm_and_sanction", "dismiss_selected", "notify_selected", "removal_done"]
+
+    class Media:
+        js = ["violations/record.js"]
+        css = {"all": ["violations/record.css"]}
+
+    def get_queryset(self, request):
+        active = Sanction.objects.filter(withdrawn_at__isnull=True)
+        return super().get_queryset(request).prefetch_related(Prefetch("sanctions", queryset=active, to_attr="active"))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = AddEvidenceForm if obj is not None else RecordViolationForm
+        if obj is not None:
+            kwargs["fields"] = ["add_evidence"]
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [
+                (None, {"fields": ["employee", "group", "rule", "occurred_at", "description"]}),
+                (_("处分"), {"fields": ["sanction_kinds", "fine_amount", "removal_days", "apply_now"]}),
+                (_("证据"), {"fields": ["evidence"]}),
+            ]
+        return [
+            (None, {"fields": self.get_readonly_fields(request, obj)}),
+            (_("补充证据"), {"fields": ["add_evidence"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        fields = [
+            "employee",
+            "group",
+            "rule",
+            "occurred_at",
+            "description",
+            "status",
+            "dismissed_reason",
+            "notified_at",
+            "appeal_deadline",
+            "channel",
+            "created_at",
+        ]
+        if scope_for(request.user).everything:
+            fields += ["reporter_display", "recorded_by"]  # never for heads, group admins or the employee
+        return fields
+
+    def get_inlines(self, request, obj):
+        return [SanctionInline, EvidenceInline] if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return scope_for(request.user).is_hr and super().has_change_permission(request, obj)
+
+    @admin.display(description=_("举报人"))
+    def reporter_display(self, obj):
+        if obj.is_anonymous:
+            return _("匿名")
+        return obj.reporter or "—"
+
+    @admin.display(description=_("部门"), ordering="employee__department__name_path")
+    def department(self, obj):
+        return obj.employee.department
+
+    @admin.display(description=_("处分"))
+    def sanction_summary(self, obj):
+        return format_html_join(_("、"), "{}", ((str(s),) for s in obj.active)) or "—"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.add_evidence(obj, form.cleaned_data["add_evidence"], acting_user=request.user)
+            return
+        data = form.cleaned_data
+        created = services.record_violation(
+            data["employee"],
+            data["rule"],
+            data["occurred_at"],
+            data["description"],
+            acting_user=request.user,
+            group=data["group"],
+            evidence_files=data["evidence"],
+            confirmed=data["apply_now"],
+        )
+        if data["apply_now"]:
+            services.apply_sanctions(created, form.sanction_specs(), acting_user=request.user)
+        obj.pk, obj._state.adding = created.pk, False
+
+    def save_related(self, request, form, formsets, change):
+        # Everything was written by the services in save_model; the inlines are read-only. Saving
+        # without commit only fills the lists the admin's change message reads.
+        for formset in formsets:
+            formset.save(commit=False)
+
+    def _each(self, request, queryset, label, call) -> None:
+        done, errors = 0, []
+        for violation in queryset:
+            try:
+                call(violation)
+                done += 1
+            except (ValidationError, PermissionDenied) as exc:
+                errors.append(f"{violation}: {'; '.join(getattr(exc, 'messages', [str(exc)]))}")
+        if done:
+            self.message_user(request, _("%(label)s: %(n)s 条") % {"label": label, "n": done}, messages.SUCCESS)
+        for error in errors:
+            self.message_user(request, error, messages.ERROR)
+
+    @admin.action(description=_("确认并按条款默认处分"), permissions=["change"])
+    def confirm_and_sanction(self, request, queryset):
+        def call(violation):
+            if violation.status == ViolationStatus.REPORTED:
+                services.confirm_violation(violation, acting_user=request.user)
+            services.apply_sanctions(violation, acting_user=request.user)
+
+        self._each(request, queryset, _("已确认并处分"), call)
+
+    @admin.action(description=_("不予处理(需填写理由)"), permissions=["change"])
+    def dismiss_selected(self, request, queryset):
+        form = ReasonForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            reason = form.cleaned_data["reason"]
+            self._each(
+                request,
+                queryset,
+                _("不予处理"),
+                lambda v: services.dismiss_violation(v, reason, acting_user=request.user),
+            )
+            return None
+        return self._reason_page(request, queryset, form, "dismiss_selected", _("不予处理"))
+
+    def _reason_page(self, request, queryset, form, action, title):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "objects": queryset,
+            "action": action,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/violations/reason_form.html", context)
+
+    @admin.action(description=_("已通知员工(开始申诉期)"), permissions=["change"])
+    def notify_selected(self, request, queryset):
+        self._each(request, queryset, _("已通知"), lambda v: services.notify(v, acting_user=request.user))
+
+    @admin.action(description=_("登记已清出群/已禁言"), permissions=["change"])
+    def removal_done(self, request, queryset):
+        def call(violation):
+            pending = violation.sanctions.filter(
+                kind__in=[SanctionKind.REMOVAL, SanctionKind.MUTE],
+                withdrawn_at__isnull=True,
+                carried_out_at__isnull=True,
+            )
+            if not pending.exists():
+                raise ValidationError(_("没有待执行的清出群或禁言。"))
+            for sanction in pending:
+                services.record_removal_done(sanction, acting_user=request.user)
+
+        self._each(request, queryset, _("已登记执行"), call)
+
+
+@admin.register(Sanction)
+class SanctionAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """All sanctions: e.g. the removals still to carry out. Read-only; decisions go through violations."""
+
+    list_display = ["violation", "employee", "kind", "amount", "points", "is_derived", "carried_out_at", "withdrawn_at"]
+    list_filter = [
+        subtree_filter("employee__department__path"),
+        "kind",
+        "is_derived",
+        ("carried_out_at", admin.EmptyFieldListFilter),
+        ("withdrawn_at", admin.EmptyFieldListFilter),
+    ]
+    list_select_related = ["violation__rule", "violation__employee", "employee"]
+    search_fields = ["employee__name", "employee__employee_no", "ladder_step"]
+    actions = ["removal_done"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Sanction._meta.fields] + ["caused_by"]
+
+    @admin.action(description=_("登记已清出群/已禁言"), permissions=["change"])
+    def removal_done(self, request, queryset):
+        for sanction in queryset:
+            try:
+                services.record_removal_done(sanction, acting_user=request.user)
+            except (ValidationError, PermissionDenied) as exc:
+                self.message_user(request, f"{sanction}: {'; '.join(exc.messages)}", messages.ERROR)
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = _("逾期")
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("裁决已逾期")), ("late", _("逾期提交"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.overdue()
+        if self.value() == "late":
+            return queryset.filter(filed_late=True)
+        return queryset
+
+
+@admin.register(Appeal)
+class AppealAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["violation", "filed_at", "on_behalf", "filed_late", "decision_due", "overdue", "status"]
+    list_filter = [subtree_filter("violation__employee__department__path"), "status", OverdueFilter]
+    list_select_related = ["violation__employee", "violation__rule"]
+    search_fields = ["violation__employee__name", "violation__employee__employee_no", "statement"]
+    actions = ["decide"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Appeal._meta.fields]
+
+    @admin.display(description=_("裁决逾期"), boolean=True)
+    def overdue(self, obj):
+        return obj.is_overdue()
+
+    @admin.action(description=_("裁决所选申诉"), permissions=["change"])
+    def decide(self, request, queryset):
+        form = DecisionForm(request.POST if "reason" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("裁决申诉"),
+                "form": form,
+                "objects": queryset,
+                "action": "decide",
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(request, "admin/violations/reason_form.html", context)
+        for appeal in queryset.filter(status=AppealStatus.PENDING):
+            services.decide_appeal(
+                appeal, form.cleaned_data["outcome"], form.cleaned_data["reason"], acting_user=request.user
+            )
+        self.message_user(request, _("已裁决"), messages.SUCCESS)
+        return None
+
+
+# The audit trail: readable by HR and auditors only, never editable or deletable through the portal.
+admin.site.unregister(LogEntry)
+
+
+@admin.register(LogEntry)
+class AuditLogAdmin(LogEntryAdmin):
+    list_display = [*LogEntryAdmin.list_display, "channel"]
+    actions = None
+
+    def has_view_permission(self, request, obj=None):
+        return scope_for(request.user).everything and super().has_view_permission(request, obj)
+
+    def has_module_permission(self, request):
+        return scope_for(request.user).everything
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("来源"))
+    def channel(self, obj):
+        value = (obj.additional_data or {}).get("channel")
+        return Channel(value).label if value in Channel.values else "—"
+
+
+# --- Report export from the violation list (the selection, or every row of the filtered list) ------
+
+
+@admin.action(description=_("导出所选违规记录(CSV)"), permissions=["view"])
+def export_selected_csv(modeladmin, request, queryset):
+    """Stream the selection (scoped by the admin's queryset) as the CSV report; audited."""
+    from .reports import ReportParams
+    from .views_reports import csv_response
+
+    ids = tuple(queryset.values_list("pk", flat=True))
+    params = ReportParams(ids=ids)
+    filters = {"admin_filters": request.GET.dict(), "selected": len(ids)}
+    return csv_response(
+        queryset,
+        user=request.user,
+        filename=f"{_('违规报表')}_{params.slug()}.csv",
+        encoding="utf-8-sig",
+        description=params.describe(),
+        filters=filters,
+        channel=Channel.ADMIN,
+    )
+
+
+@admin.action(description=_("导出所选违规记录(Excel,后台生成)"), permissions=["view"])
+def export_selected_xlsx(modeladmin, request, queryset):
+    """Build the selection's XLSX in the background and open its progress page."""
+    from django.conf import settings
+    from django.shortcuts import redirect
+
+    from .export_jobs import ExportQueueUnavailable, request_export
+    from .reports import ReportParams
+
+    ids = tuple(queryset.values_list("pk", flat=True)[: settings.QUNGUI_EXPORT_ADMIN_MAX_IDS + 1])
+    if len(ids) > settings.QUNGUI_EXPORT_ADMIN_MAX_IDS:
+        message = _("所选记录超过 %(n)s 条,请在“导出违规报表”页面按月份导出。")
+        modeladmin.message_user(request, message % {"n": settings.QUNGUI_EXPORT_ADMIN_MAX_IDS}, messages.ERROR)
+        return None
+    try:
+        job = request_export(ReportParams(ids=ids), file_format="xlsx", acting_user=request.user)
+    except ExportQueueUnavailable as exc:
+        modeladmin.message_user(request, str(exc), messages.ERROR)
+        return None
+    return redirect("violations:export_job", pk=job.pk)
+
+
+ViolationAdmin.actions = [*ViolationAdmin.actions, export_selected_csv, export_selected_xlsx]
+
+
+from . import admin_deductions  # noqa: E402, F401  (registers the deductions screens)

@@ -1,0 +1,18 @@
+"""Violations app models: the rulebook (catalog) and the records (violations, sanctions, appeals)."""
+
+from .catalog import CompanySettings, Rule, WorkdayOverride, validate_sanction_specs
+from .deductions import PerformanceDeduction, PerformanceMonth
+from .records import Appeal, Evidence, Sanction, Violation
+
+__all__ = [
+    "Appeal",
+    "CompanySettings",
+    "Evidence",
+    "PerformanceDeduction",
+    "PerformanceMonth",
+    "Rule",
+    "Sanction",
+    "Violation",
+    "WorkdayOverride",
+    "validate_sanction_specs",
+]

@@ -1,0 +1,144 @@
+"""Reads and scoping for violations, sanctions, appeals and evidence.
+
+Every page, export, API call and admin list starts from ``visible_to(user)``:
+HR and auditors see everything; a department head sees violations of employees in their subtree;
+a group admin sees violations recorded in their groups; an employee sees their own.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.scoping import scope_for
+
+from .choices import VOID_STATUSES, AppealStatus, ViolationStatus
+
+
+def month_bounds(month: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    """Aware [start, end) of the calendar month containing ``month``, in the company's time zone."""
+    first = month.replace(day=1)
+    following = (first + datetime.timedelta(days=32)).replace(day=1)
+    tz = timezone.get_current_timezone()
+    return (
+        datetime.datetime.combine(first, datetime.time.min, tzinfo=tz),
+        datetime.datetime.combine(following, datetime.time.min, tzinfo=tz),
+    )
+
+
+def _violation_scope_q(user, prefix: str = "") -> Q | None:
+    """None means everything; otherwise the Q a user's violations must match."""
+    scope = scope_for(user)
+    if scope.everything:
+        return None
+    query = Q(pk__in=[])
+    if scope.dept_ids:
+        query |= Q(**{f"{prefix}employee__department_id__in": scope.dept_ids})
+    if scope.group_ids:
+        query |= Q(**{f"{prefix}group_id__in": scope.group_ids})
+    if scope.employee_id:
+        query |= Q(**{f"{prefix}employee_id": scope.employee_id})
+    return query
+
+
+class RuleQuerySet(models.QuerySet):
+    def visible_to(self, user) -> RuleQuerySet:
+        """The rule catalog is public to every signed-in user (it is the company's published regulation)."""
+        return self.all()
+
+    def active(self) -> RuleQuerySet:
+        return self.filter(is_active=True)
+
+
+class ViolationQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ViolationQuerySet:
+        query = _violation_scope_q(user)
+        return self.all() if query is None else self.filter(query)
+
+    def for_month(self, month: datetime.date) -> ViolationQuerySet:
+        start, end = month_bounds(month)
+        return self.filter(occurred_at__gte=start, occurred_at__lt=end)
+
+    def standing(self) -> ViolationQuerySet:
+        """Not dismissed and not overturned."""
+        return self.exclude(status__in=VOID_STATUSES)
+
+
+class SanctionQuerySet(models.QuerySet):
+    def visible_to(self, user) -> SanctionQuerySet:
+        query = _violation_scope_q(user, "violation__")
+        return self.all() if query is None else self.filter(query)
+
+    def active(self) -> SanctionQuerySet:
+        """Not withdrawn, on a violation that still stands: what the escalation ladder counts."""
+        return self.filter(withdrawn_at__isnull=True).exclude(violation__status__in=VOID_STATUSES)
+
+    def counting(self) -> SanctionQuerySet:
+        """Sanctions that count toward performance deductions.
+
+        Rule: a sanction whose violation — or, for a derived sanction, any violation that caused
+        it — is under a pending appeal does not count until the appeal is decided. If the month it
+        belongs to was closed meanwhile, the deductions job books it (upheld) as an adjustment in
+        the next open month; overturned, it never counts (it is withdrawn).
+        """
+        return (
+            self.active()
+            .exclude(violation__status=ViolationStatus.APPEALED)
+            .exclude(caused_by__status=ViolationStatus.APPEALED)
+        )
+
+    def effective_for_month(self, month: datetime.date) -> SanctionQuerySet:
+        """Counting sanctions of violations that happened in ``month`` (company time zone)."""
+        start, end = month_bounds(month)
+        return self.counting().filter(violation__occurred_at__gte=start, violation__occurred_at__lt=end)
+
+
+class AppealQuerySet(models.QuerySet):
+    def visible_to(self, user) -> AppealQuerySet:
+        query = _violation_scope_q(user, "violation__")
+        return self.all() if query is None else self.filter(query)
+
+    def pending(self) -> AppealQuerySet:
+        return self.filter(status=AppealStatus.PENDING)
+
+    def overdue(self, today: datetime.date | None = None) -> AppealQuerySet:
+        """Pending appeals whose decision date has passed."""
+        return self.pending().filter(decision_due__lt=today or timezone.localdate())
+
+
+class EvidenceQuerySet(models.QuerySet):
+    def visible_to(self, user) -> EvidenceQuerySet:
+        query = _violation_scope_q(user, "violation__")
+        return self.all() if query is None else self.filter(query)
+
+
+class PerformanceMonthQuerySet(models.QuerySet):
+    def visible_to(self, user) -> PerformanceMonthQuerySet:
+        """Months carry no personal data: HR, auditors and department heads see them all."""
+        scope = scope_for(user)
+        return self.all() if scope.everything or scope.is_department_head else self.none()
+
+    def closed(self) -> PerformanceMonthQuerySet:
+        from .choices import MonthStatus
+
+        return self.filter(status=MonthStatus.CLOSED)
+
+
+class PerformanceDeductionQuerySet(models.QuerySet):
+    def visible_to(self, user) -> PerformanceDeductionQuerySet:
+        """HR and auditors: everyone; a department head: their subtree; an employee: their own rows."""
+        scope = scope_for(user)
+        if scope.everything:
+            return self.all()
+        query = Q(pk__in=[])
+        if scope.dept_ids:
+            query |= Q(employee__department_id__in=scope.dept_ids)
+        if scope.employee_id:
+            query |= Q(employee_id=scope.employee_id)
+        return self.filter(query)
+
+    def for_month(self, month: datetime.date) -> PerformanceDeductionQuerySet:
+        return self.filter(month=month.replace(day=1))
