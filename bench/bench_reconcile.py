@@ -1,0 +1,174 @@
+"""Benchmark: set-based roster reconciliation vs a per-group ORM loop, on PostgreSQL.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/qungui_bench \\
+        .venv/bin/python bench/bench_reconcile.py [--scale 0.1] [--rows N --groups G --employees E]
+
+Defaults: 1,000,000 memberships over 10,000 groups and 50,000 employees (the issue's figures).
+The database named in DATABASE_URL is migrated and its groups tables are EMPTIED: the script
+refuses a database whose name lacks "bench" unless --force. Data is generated with
+INSERT … SELECT generate_series (seconds, not minutes). Reported, all measured in this run:
+  baseline  per-group ORM loop finding departed members (one query per group)
+  one-query all departed members in one query (the issue's 0.2 s reference)
+  full #1   reconcile_all on a fresh database: every kind found and all findings inserted
+  full #2   reconcile_all after changes: some members left (auto-resolved), some new departures
+  full #3   reconcile_all with nothing changed (idempotent rerun)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="memberships")
+    parser.add_argument("--groups", type=int, default=10_000)
+    parser.add_argument("--employees", type=int, default=50_000)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply all three sizes (e.g. 0.1)")
+    parser.add_argument("--force", action="store_true", help="allow a database whose name lacks 'bench'")
+    args = parser.parse_args()
+    sizes = (args.rows, args.groups, args.employees)
+    args.rows, args.groups, args.employees = (max(10, int(n * args.scale)) for n in sizes)
+    if args.rows // args.groups > args.employees // 5:
+        parser.error("too many members per group for the number of employees")
+    return args
+
+
+DEPARTMENTS = ["销售部", "技术部", "财务部", "人力资源部", "市场部", "客服部", "采购部", "法务部"]
+
+
+def generate(args: argparse.Namespace) -> None:
+    from django.db import connection
+
+    from groups.services import create_department
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "TRUNCATE groups_rosterfinding, groups_membership, groups_chatgroup_admins, groups_chatgroup,"
+            " groups_employee, groups_department, portal_notificationlog, portal_joblock RESTART IDENTITY CASCADE"
+        )
+    root = create_department("总公司")
+    dept_ids = [create_department(name, parent=root).pk for name in DEPARTMENTS]
+    ids = "ARRAY[" + ",".join(map(str, dept_ids)) + "]"
+    e, g, n = args.employees, args.groups, args.rows
+    per_group = n // g
+    stride = e // per_group  # distinct employees within a group
+    statements = [
+        # 5% of employees departed
+        f"""INSERT INTO groups_employee (employee_no, name, department_id, title, status, wechat_id, wecom_id, qq_id,
+            dingtalk_id, email, created_at, updated_at)
+            SELECT 'E' || i, '员工' || i, ({ids})[1 + i % {len(dept_ids)}], '', CASE WHEN i % 20 = 0 THEN 'departed'
+            ELSE 'active' END, 'wx' || i, '', '', '', '', now(), now() FROM generate_series(1, {e}) AS i""",
+        # 10% project groups (two thirds past their end date), 2% unapproved, 4% admit outsiders
+        f"""INSERT INTO groups_chatgroup (name, platform, kind, external_id, department_id, owner_id, purpose,
+            approved_at, filing_ref, status, end_date, nickname_convention, admits_outsiders, wecom_webhook_url,
+            created_at, updated_at)
+            SELECT '群' || i, 'wechat', CASE WHEN i % 10 = 0 THEN 'project' ELSE 'department' END, '',
+            ({ids})[1 + i % {len(dept_ids)}], 1 + (i * 7) % {e}, '', CASE WHEN i % 50 = 0 THEN NULL ELSE now() END,
+            '', 'active', CASE WHEN i % 10 = 0 THEN current_date + (i % 3 - 2) END, '{{department}}-{{name}}',
+            i % 25 = 0, '', now(), now() FROM generate_series(1, {g}) AS i""",
+        f"""INSERT INTO groups_chatgroup_admins (chatgroup_id, employee_id)
+            SELECT i, 1 + (i * 7 + 1) % {e} FROM generate_series(1, {g}) AS i""",
+        # members: 1% outsiders, 3% nicknames breaking the convention, the rest 部门-姓名
+        f"""INSERT INTO groups_membership (group_id, employee_id, nickname, platform_id, member_key, joined_at,
+            is_admin, created_at, updated_at)
+            SELECT m.grp, m.emp, CASE WHEN m.emp IS NULL THEN '外部' || m.i WHEN m.i % 100 < 3 THEN emp.name
+            ELSE d.name || '-' || emp.name END, 'wx' || m.i, 'id:wx' || m.i, now() - interval '30 days', false,
+            now(), now()
+            FROM (SELECT i, 1 + i % {g} AS grp, CASE WHEN i % 100 = 7 THEN NULL
+                  ELSE 1 + ((i % {g}) * 13 + (i / {g}) * {stride}) % {e} END AS emp
+                  FROM generate_series(0, {per_group * g - 1}) AS i) m
+            LEFT JOIN groups_employee emp ON emp.id = m.emp LEFT JOIN groups_department d ON d.id = emp.department_id
+            ORDER BY m.i""",
+        "ANALYZE",
+    ]
+    with connection.cursor() as cur:
+        for sql in statements:
+            cur.execute(sql)
+
+
+def timed(label: str, fn):
+    start = time.perf_counter()
+    result = fn()
+    elapsed = time.perf_counter() - start
+    print(f"{label:<58} {elapsed:8.2f} s", flush=True)
+    return elapsed, result
+
+
+def per_group_loop() -> int:
+    """The naive baseline: one query per group for its departed members."""
+    from groups.models import ChatGroup
+
+    found = 0
+    for group in ChatGroup.objects.filter(status="active").iterator():
+        found += len(group.memberships.filter(left_at__isnull=True, employee__status="departed").values_list("pk"))
+    return found
+
+
+def one_query() -> int:
+    from groups.models import Membership
+
+    return Membership.objects.filter(left_at__isnull=True, employee__status="departed").count()
+
+
+def change_some_rows(args) -> None:
+    """Between runs: 10% of departed members are removed; 1% more employees depart."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE groups_membership SET left_at = now() WHERE id IN (SELECT m.id FROM groups_membership m"
+            " JOIN groups_employee e ON e.id = m.employee_id WHERE e.status = 'departed' AND m.id % 10 = 0)"
+        )
+        cur.execute("UPDATE groups_employee SET status = 'departed' WHERE id % 100 = 1 AND status = 'active'")
+
+
+def main() -> None:
+    args = parse_args()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from groups.models import RosterFinding
+    from groups.reconcile import reconcile_all
+
+    if connection.vendor != "postgresql":
+        sys.exit("this benchmark needs PostgreSQL: set DATABASE_URL")
+    if "bench" not in connection.settings_dict["NAME"] and not args.force:
+        sys.exit(f"refusing to empty database {connection.settings_dict['NAME']!r}: use a *bench* database or --force")
+    call_command("migrate", verbosity=0)
+    print(f"{args.rows:,} memberships, {args.groups:,} groups, {args.employees:,} employees (PostgreSQL)")
+    timed("generate data (INSERT … SELECT generate_series)", lambda: generate(args))
+    base, found = timed("baseline: per-group ORM loop, departed members", per_group_loop)
+    ref, count = timed("reference: one query, departed members", one_query)
+    assert found == count, (found, count)
+    runs = []
+    for label, before in [
+        ("full #1: reconcile_all, all findings new", None),
+        ("full #2: after changes (auto-resolve + new)", lambda: change_some_rows(args)),
+        ("full #3: nothing changed (idempotent rerun)", None),
+    ]:
+        if before:
+            before()
+        elapsed, summary = timed(label, reconcile_all)
+        runs.append(elapsed)
+        print(f"    seen={sum(summary.seen.values()):,} created={sum(summary.created.values()):,} "
+              f"resolved={sum(summary.resolved.values()):,} still_open={summary.still_open:,}")  # fmt: skip
+    print(f"findings stored: {RosterFinding.objects.count():,}; departed members found: {count:,}")
+    worst = max(runs)
+    print(f"RESULT full reconcile worst {worst:.2f} s (target < 10 s); per-group loop {base:.2f} s; "
+          f"ratio loop/full = {base / worst:.1f}x (target >= 10x); one-query reference {ref:.2f} s")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
