@@ -15,6 +15,7 @@ from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
 from portal.admin_mixins import DepartmentSubtreeFilter, ScopedAdminMixin, subtree_filter
+from portal.audit import log_access
 
 from . import reconcile, tasks
 from .models import ChatGroup, Department, Employee, ImportJob, Membership, RosterFinding
@@ -66,6 +67,16 @@ class EmployeeAdmin(ScopedAdminMixin, ExportMixin, admin.ModelAdmin):
         (_("账号"), {"fields": ["wechat_id", "wecom_id", "qq_id", "dingtalk_id", "email", "user"]}),
         (_("记录"), {"fields": ["anonymized_at", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        # PIPL: opening a person's record is an access to personal data; record it once per GET
+        # (a POST is a write, which django-auditlog records on its own).
+        if request.method == "GET" and getattr(response, "status_code", None) == 200:
+            employee = (getattr(response, "context_data", None) or {}).get("original")
+            if employee is not None:
+                log_access(request.user, employee, "view", detail="admin")
+        return response
 
 
 class MembershipInline(admin.TabularInline):

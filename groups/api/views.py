@@ -14,6 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from portal.api.viewsets import ScopedModelViewSet, ScopedReadOnlyViewSet
+from portal.audit import log_access
 from portal.scoping import scope_for
 
 from .. import reconcile, services
@@ -73,6 +74,12 @@ class EmployeeViewSet(ScopedModelViewSet):
     create_service = services.create_employee
     update_service = services.update_employee
     delete_service = services.delete_employee
+
+    def retrieve(self, request, *args, **kwargs):
+        employee = self.get_object()
+        # PIPL: one employee's record read through the API is recorded like the admin page view.
+        log_access(request.user, employee, "view", detail="api")
+        return Response(self.get_serializer(employee).data)
 
 
 class ChatGroupViewSet(ScopedModelViewSet):
