@@ -16,6 +16,7 @@ from treebeard.forms import movenodeform_factory
 
 from portal.admin_mixins import DepartmentSubtreeFilter, ScopedAdminMixin, subtree_filter
 from portal.audit import log_access
+from portal.scoping import scope_for
 
 from . import reconcile, tasks
 from .models import ChatGroup, Department, Employee, ImportJob, Membership, RosterFinding
@@ -30,12 +31,30 @@ class DepartmentAdmin(ScopedAdminMixin, TreeAdmin):
     autocomplete_fields = ["head"]
 
     def get_queryset(self, request):
+        if self._at_top_of_tree(request) and not scope_for(request.user).everything:
+            # Instead of TreeAdmin's root nodes (which such a user cannot see).
+            request._treebeard_parent = None
+            qs = Department.objects.filter(pk__in=self._visible_tops(request.user))
+        else:
+            qs = super().get_queryset(request)
+        return qs.select_related("head").annotate(_employees=Count("employees", filter=Q(employees__status="active")))
+
+    def _at_top_of_tree(self, request) -> bool:
+        # TreeAdmin lists the root nodes first (``_treebeard_parent_id`` None, no search or filter).
         return (
-            super()
-            .get_queryset(request)
-            .select_related("head")
-            .annotate(_employees=Count("employees", filter=Q(employees__status="active")))
+            hasattr(request, "_treebeard_parent_id")
+            and request._treebeard_parent_id is None
+            and not getattr(request, "_ignore_treebeard_filters", False)
+            and not self.is_filtered(request)
         )
+
+    @staticmethod
+    def _visible_tops(user) -> list[int]:
+        """A department head's tree starts at the departments they head, not at the company root
+        (which they may not see): the visible departments whose parent is not visible."""
+        visible = dict(Department.objects.visible_to(user).order_by().values_list("path", "pk"))
+        step = Department.steplen
+        return [pk for path, pk in visible.items() if path[:-step] not in visible]
 
     @admin.display(description=_("在职人数"), ordering="_employees")
     def employee_count(self, obj):

@@ -446,3 +446,16 @@ def test_department_children_scoped(client, world):
     assert "华东区" not in response.json()["result_html"]
     client.force_login(world["users"]["head_sales"])
     assert "华东区" in client.get(f"/admin/groups/department/children/{sales.pk}/").json()["result_html"]
+
+
+def test_department_tree_starts_at_the_heads_own_department(client, world):
+    """A head cannot see the company root, so their tree starts at the departments they head."""
+    org = world["org"]
+    client.force_login(world["users"]["head_sales"])
+    page = client.get("/admin/groups/department/").content.decode()
+    assert f'data-node-id="{org["sales"].pk}"' in page or f"/admin/groups/department/{org['sales'].pk}/change/" in page
+    assert "技术部" not in page and f"/admin/groups/department/{org['root'].pk}/change/" not in page
+    client.force_login(world["users"]["hr"])
+    page = client.get("/admin/groups/department/").content.decode()
+    assert f"/admin/groups/department/{org['root'].pk}/change/" in page
+    assert f"/admin/groups/department/{org['sales'].pk}/change/" not in page  # a child: shown on expand
