@@ -199,12 +199,12 @@ def run_naive(out, rows: int) -> int:
 
 
 def run_xlsx(path: str, rows: int) -> int:
-    from violations.models import Violation
+    from violations.models import PerformanceDeduction, Violation
     from violations.reports import write_xlsx
 
     ids = Violation.objects.order_by("pk").values_list("pk", flat=True)[rows - 1 : rows]
     qs = report_qs().filter(pk__lte=ids[0]) if ids else report_qs()
-    write_xlsx(path, qs)
+    write_xlsx(path, qs, deductions=PerformanceDeduction.objects.all())
     return os.path.getsize(path)
 
 

@@ -34,7 +34,7 @@ from portal.choices import ExportFormat, ExportStatus
 from portal.models import ExportJob
 
 from . import reports
-from .models import Violation
+from .models import PerformanceDeduction, Violation
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +174,9 @@ def _build(job: ExportJob) -> None:
     with tempfile.TemporaryDirectory(prefix="qungui-export-") as tmp:
         path = os.path.join(tmp, f"report.{job.file_format}")
         if job.file_format == ExportFormat.XLSX:
-            rows = reports.write_xlsx(path, qs, on_progress=progress)
+            rows = reports.write_xlsx(
+                path, qs, deductions=PerformanceDeduction.objects.visible_to(user), on_progress=progress
+            )
         else:
             rows = reports.write_csv(path, qs, encoding=job.encoding, on_progress=progress)
         with open(path, "rb") as handle:

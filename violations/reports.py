@@ -31,7 +31,7 @@ from decimal import Decimal
 import xlsxwriter
 from django.db import connection
 from django.db.models import Count, DecimalField, F, IntegerField, Q, Sum, Value
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -40,7 +40,7 @@ from groups.choices import Platform
 from groups.models import Department
 from portal.exports import FORMULA_PREFIXES, neutralize
 
-from .choices import VOID_STATUSES, AppealStatus, RuleCategory, SanctionKind, ViolationStatus
+from .choices import VOID_STATUSES, AppealStatus, DeductionKind, RuleCategory, SanctionKind, ViolationStatus
 from .models import Sanction
 
 CHUNK_SIZE = 5000
@@ -433,11 +433,20 @@ NUMBER_COLUMNS = (9, 10)
 WIDTHS = (11, 10, 10, 28, 20, 9, 8, 30, 24, 10, 9, 10, 10)
 
 
-def write_xlsx(path: str, qs, *, on_progress: Callable[[int], None] | None = None, chunk_size: int = CHUNK_SIZE) -> int:
+def write_xlsx(
+    path: str,
+    qs,
+    *,
+    deductions,
+    on_progress: Callable[[int], None] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> int:
     """Write the report workbook to ``path`` in constant memory; returns the number of detail rows.
 
     Sheet 1 (and following, past Excel's row limit) holds the detail; then totals by department,
-    by rule category, by group and per employee.
+    by rule category, by group and per employee. The per-employee sheet also shows each month's
+    performance score from the deductions job, read from ``deductions``: a PerformanceDeduction
+    queryset already scoped to the exporting user (``visible_to(user)``).
     """
     options = {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False}
     options["strings_to_urls"] = False
@@ -450,7 +459,7 @@ def write_xlsx(path: str, qs, *, on_progress: Callable[[int], None] | None = Non
     try:
         count = _write_detail(workbook, styles, qs, on_progress, chunk_size)
         for title, spec in TOTALS:
-            _write_totals(workbook, styles, title(), spec, qs)
+            _write_totals(workbook, styles, title(), spec, qs, deductions)
     finally:
         workbook.close()
     return count
@@ -496,6 +505,7 @@ class TotalsSpec:
     fields: tuple[str, ...]
     headers: Callable[[], list[str]]
     labels: Callable[[tuple], tuple] = lambda values: values
+    scores: bool = False  # per employee: add one performance-score column per month of the period
 
 
 METRIC_HEADERS = (
@@ -559,27 +569,76 @@ TOTALS: list[tuple[Callable[[], str], TotalsSpec]] = [
         TotalsSpec(
             ("employee__employee_no", "employee__name", "employee__department__name_path"),
             lambda: [_("工号"), _("姓名"), _("部门")],
+            scores=True,
         ),
     ),
 ]
 
 
-def _write_totals(workbook, styles, title: str, spec: TotalsSpec, qs) -> None:
+MAX_SCORE_MONTHS = 12
+
+
+def score_months(qs) -> list[datetime.date]:
+    """The months (first days, company time zone) the report's violations fall in; the latest 12."""
+    months = (
+        qs.order_by()
+        .annotate(_month=TruncMonth("occurred_at", tzinfo=timezone.get_current_timezone()))
+        .values_list("_month", flat=True)
+        .distinct()
+    )
+    firsts = sorted({timezone.localtime(m).date() if isinstance(m, datetime.datetime) else m for m in months})
+    return firsts[-MAX_SCORE_MONTHS:]
+
+
+def performance_scores(deductions, qs, months: list[datetime.date]) -> dict[tuple[int, datetime.date], int]:
+    """(employee id, month) -> that month's performance score as it stands now.
+
+    The score of month M is the regular row's ``final_score``, unless M was corrected after it was
+    closed: then the latest adjustment row for M carries what M amounts to (its ``final_score``).
+    Only employees of the report's violations, and only rows ``deductions`` (scoped) lets through.
+    """
+    if not months:
+        return {}
+    rows = (
+        deductions.filter(employee_id__in=qs.order_by().values("employee_id"))
+        .filter(
+            Q(kind=DeductionKind.REGULAR, month__in=months) | Q(kind=DeductionKind.ADJUSTMENT, adjusts_month__in=months)
+        )
+        .order_by()
+        .values_list("employee_id", "kind", "month", "adjusts_month", "final_score")
+    )
+    ordered = sorted(rows, key=lambda r: (r[1] != DeductionKind.REGULAR, r[2]))  # regular first, then by month
+    scores = {}
+    for employee_id, kind, month, adjusts, score in ordered:
+        scores[(employee_id, adjusts if kind == DeductionKind.ADJUSTMENT else month)] = score
+    return scores
+
+
+def _write_totals(workbook, styles, title: str, spec: TotalsSpec, qs, deductions) -> None:
     sheet = workbook.add_worksheet(title[:31])
+    months = score_months(qs) if spec.scores else []
+    scores = performance_scores(deductions, qs, months)
     headers = spec.headers() + [str(h) for h in METRIC_HEADERS]
+    headers += [_("%(month)s 绩效得分") % {"month": month.strftime("%Y-%m")} for month in months]
     for col, header in enumerate(headers):
         sheet.set_column(col, col, 24 if col < len(spec.fields) else 14)
         sheet.write_string(0, col, neutralize(header), styles["head"])
     sheet.freeze_panes(1, 0)
     width = len(spec.fields)
+    fields = (*spec.fields, "employee_id") if spec.scores else spec.fields
+    metrics_at = len(fields)
     sums = [0, 0, Decimal(0), 0, 0]
     row = 0
-    for row, values in enumerate(totals(qs, spec.fields), start=1):
+    for row, values in enumerate(totals(qs, fields), start=1):
         for col, text in enumerate(spec.labels(values[:width])):
             sheet.write_string(row, col, neutralize(str(text or "")))
-        for offset, number in enumerate(values[width:]):
+        for offset, number in enumerate(values[metrics_at:]):
             sheet.write_number(row, width + offset, number, styles["money"] if offset == 2 else None)
             sums[offset] += number
+        for offset, month in enumerate(months):
+            score = scores.get((values[width], month))
+            if score is not None:  # not computed yet (or not visible): left empty, not 0
+                sheet.write_number(row, width + len(METRIC_HEADERS) + offset, score)
     sheet.write_string(row + 1, 0, _("合计"), styles["head"])
     for offset, number in enumerate(sums):
         sheet.write_number(row + 1, width + offset, number, styles["head"])

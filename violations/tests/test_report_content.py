@@ -8,8 +8,9 @@ import openpyxl
 import pytest
 
 from portal.exports import neutralize
-from violations import reports
-from violations.models import Violation
+from violations import reports, services
+from violations.deductions import close_month, compute_month
+from violations.models import PerformanceDeduction, Violation
 
 from .conftest import at
 from .report_data import INJECTIONS, OCTOBER, active_totals, csv_rows, make_october
@@ -18,6 +19,10 @@ from .report_data import INJECTIONS, OCTOBER, active_totals, csv_rows, make_octo
 @pytest.fixture
 def october(hr, org, sanction):
     return make_october(hr, org, sanction)
+
+
+def write_xlsx(path, qs, **kwargs):
+    return reports.write_xlsx(str(path), qs, deductions=PerformanceDeduction.objects.all(), **kwargs)
 
 
 def october_qs(user=None, department=None):
@@ -111,7 +116,7 @@ def test_csv_neutralises_every_formula_prefix(injected):
 def test_xlsx_cells_are_text_never_formulas(injected, org, sanction, tmp_path):
     sanction("C06", at(2026, 10, 3, 9, 0), employee=org["east_rep"], group=org["sales_group"])
     path = tmp_path / "r.xlsx"
-    count = reports.write_xlsx(str(path), october_qs())
+    count = write_xlsx(path, october_qs())
     assert count == len(INJECTIONS) + 1
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == ["违规明细", "按部门汇总", "按条款类别汇总", "按工作群汇总", "按员工汇总"]
@@ -131,7 +136,7 @@ def test_xlsx_cells_are_text_never_formulas(injected, org, sanction, tmp_path):
 
 def test_xlsx_totals_add_up_to_the_detail(october, tmp_path):
     path = tmp_path / "r.xlsx"
-    reports.write_xlsx(str(path), october_qs())
+    write_xlsx(path, october_qs())
     book = openpyxl.load_workbook(path)
     detail = list(book["违规明细"].iter_rows(min_row=2, values_only=True))
     assert len(detail) == 4
@@ -142,12 +147,14 @@ def test_xlsx_totals_add_up_to_the_detail(october, tmp_path):
         rows = list(book[title].iter_rows(min_row=2, values_only=True))
         body, total = rows[:-1], rows[-1]
         assert total[0] == "合计"
-        metrics = total[-5:]
+        head = next(book[title].iter_rows(max_row=1, values_only=True))
+        first = head.index("违规数")
+        metrics = total[first : first + 5]
         assert metrics[0] == 4 and metrics[1] == 3  # four violations, one dismissed
         assert Decimal(str(metrics[2])) == fines and metrics[3] == points
-        assert sum(r[-5] for r in body) == 4
+        assert sum(r[first] for r in body) == 4
     by_employee = {r[0]: r for r in book["按员工汇总"].iter_rows(min_row=2, values_only=True)}
-    assert by_employee["E0100"][-1] >= 1  # 记过 of the B02 insult
+    assert by_employee["E0100"][first + 4] >= 1  # 记过 of the B02 insult
     assert by_employee["E0101"][2] == "总公司/销售部/华东区"
     by_group = [r[0] for r in book["按工作群汇总"].iter_rows(min_row=2, values_only=True)]
     assert "(群外)" in by_group
@@ -156,7 +163,7 @@ def test_xlsx_totals_add_up_to_the_detail(october, tmp_path):
 def test_xlsx_splits_detail_past_the_sheet_row_limit(october, tmp_path, monkeypatch):
     monkeypatch.setattr(reports, "XLSX_MAX_ROWS", 3)  # header + 2 rows per sheet
     path = tmp_path / "r.xlsx"
-    assert reports.write_xlsx(str(path), october_qs()) == 4
+    assert write_xlsx(path, october_qs()) == 4
     book = openpyxl.load_workbook(path)
     assert book.sheetnames[:2] == ["违规明细", "违规明细 (2)"]
     assert book["违规明细"].max_row == 3 and book["违规明细 (2)"].max_row == 3
@@ -199,3 +206,45 @@ def test_streaming_reads_in_chunks(october):
     assert b"".join(chunks).count(b"\r\n") == 5
     selects = [q["sql"] for q in queries.captured_queries if "violations_violation" in q["sql"]]
     assert len(selects) == 1
+
+
+def _employee_sheet(path):
+    rows = list(openpyxl.load_workbook(path)["按员工汇总"].iter_rows(values_only=True))
+    return rows[0], {r[0]: r for r in rows[1:-1]}
+
+
+def test_xlsx_per_employee_sheet_shows_the_months_performance_score(october, hr, tmp_path):
+    path = tmp_path / "before.xlsx"
+    write_xlsx(path, october_qs())
+    head, by_employee = _employee_sheet(path)
+    column = head.index("2026-10 绩效得分")
+    assert by_employee["E0101"][column] is None  # the deductions job has not run: empty, not 0
+
+    compute_month("2026-10", acting_user=hr)
+    regular = {d.employee.employee_no: d.final_score for d in PerformanceDeduction.objects.select_related("employee")}
+    write_xlsx(path, october_qs())
+    head, by_employee = _employee_sheet(path)
+    assert {no: by_employee[no][column] for no in by_employee} == {no: regular[no] for no in by_employee}
+    assert by_employee["E0100"][column] == 0  # the insult forfeits the month's performance pay
+
+
+def test_xlsx_score_of_a_closed_month_follows_its_later_adjustment(october, hr, tmp_path):
+    compute_month("2026-10", acting_user=hr)
+    close_month("2026-10", acting_user=hr)
+    services.dismiss_violation(october["insult"], "证据不足", acting_user=hr)  # overturned after closing
+    compute_month("2026-11", acting_user=hr)
+    adjustment = PerformanceDeduction.objects.get(employee__employee_no="E0100", kind="adjustment")
+    assert adjustment.adjusts_month.isoformat() == "2026-10-01" and adjustment.final_score > 0
+    path = tmp_path / "r.xlsx"
+    write_xlsx(path, october_qs())
+    head, by_employee = _employee_sheet(path)
+    assert by_employee["E0100"][head.index("2026-10 绩效得分")] == adjustment.final_score
+
+
+def test_xlsx_scores_only_from_the_deductions_the_exporter_may_see(october, hr, tmp_path):
+    compute_month("2026-10", acting_user=hr)
+    path = tmp_path / "r.xlsx"
+    reports.write_xlsx(str(path), october_qs(), deductions=PerformanceDeduction.objects.none())
+    head, by_employee = _employee_sheet(path)
+    column = head.index("2026-10 绩效得分")
+    assert all(row[column] is None for row in by_employee.values())

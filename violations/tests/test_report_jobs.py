@@ -14,7 +14,7 @@ from portal.celery import app
 from portal.choices import ExportStatus
 from portal.models import ExportJob
 from violations import export_jobs, reports, tasks
-from violations.models import Violation
+from violations.models import PerformanceDeduction, Violation
 
 from .report_data import OCTOBER, make_october
 
@@ -32,7 +32,16 @@ def new_job(user, **params) -> ExportJob:
 def test_task_builds_the_file_with_progress(hr, october, tmp_path):
     calls: list[int] = []
     qs = reports.report_queryset(Violation.objects.all(), reports.ReportParams(*OCTOBER))
-    assert reports.write_xlsx(str(tmp_path / "a.xlsx"), qs, on_progress=calls.append, chunk_size=1) == 4
+    assert (
+        reports.write_xlsx(
+            str(tmp_path / "a.xlsx"),
+            qs,
+            deductions=PerformanceDeduction.objects.all(),
+            on_progress=calls.append,
+            chunk_size=1,
+        )
+        == 4
+    )
     assert calls == [1, 2, 3, 4]
     job = new_job(hr)
     assert tasks.build_export_task.delay(job.pk).get() == "done"

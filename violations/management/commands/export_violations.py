@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from groups.models import Department
 from violations import reports
 from violations.export_jobs import log_export
-from violations.models import Violation
+from violations.models import PerformanceDeduction, Violation
 
 
 class Command(BaseCommand):
@@ -42,7 +42,8 @@ class Command(BaseCommand):
         department = _department(options["department"], user)
         params = reports.ReportParams(params.start, params.end, department.pk if department else None)
         qs = reports.report_queryset(base, params, department)
-        rows = _write(output, qs, file_format, options["encoding"] or "utf-8-sig")
+        deductions = PerformanceDeduction.objects.visible_to(user) if user else PerformanceDeduction.objects.all()
+        rows = _write(output, qs, file_format, options["encoding"] or "utf-8-sig", deductions)
         description = params.describe(department)
         filters = params.to_json()
         log_export(
@@ -112,12 +113,15 @@ def _department(path: str | None, user) -> Department | None:
     return department
 
 
-def _write(output: str, qs, file_format: str, encoding: str) -> int:
+def _write(output: str, qs, file_format: str, encoding: str, deductions) -> int:
     folder = os.path.dirname(os.path.abspath(output))
     handle, temp = tempfile.mkstemp(prefix=".export-", suffix=f".{file_format}", dir=folder)
     os.close(handle)
     try:
-        write = reports.write_xlsx if file_format == "xlsx" else functools.partial(reports.write_csv, encoding=encoding)
+        if file_format == "xlsx":
+            write = functools.partial(reports.write_xlsx, deductions=deductions)
+        else:
+            write = functools.partial(reports.write_csv, encoding=encoding)
         rows = write(temp, qs)
         os.replace(temp, output)
     except BaseException:
