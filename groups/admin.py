@@ -263,7 +263,7 @@ class RosterFindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
         "detail",
         "status",
         "first_seen_at",
-        "last_seen_at",
+        "last_seen",
         "escalated_at",
         "resolved_by",
     ]
@@ -276,9 +276,16 @@ class RosterFindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
     ]
     search_fields = ["group__name", "employee__name", "employee__employee_no", "membership__nickname"]
     list_select_related = ["group", "employee", "membership", "resolved_by"]
-    readonly_fields = [f.name for f in RosterFinding._meta.fields]
+    readonly_fields = [f.name if f.name != "last_seen_at" else "last_seen" for f in RosterFinding._meta.fields]
     actions = ["mark_removed", "waive"]
     list_per_page = 50
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_last_seen()
+
+    @admin.display(description=_("最近发现"), ordering="seen_at")
+    def last_seen(self, obj):
+        return obj.seen_at
 
     def has_add_permission(self, request):
         return False  # findings come from reconciliation only

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Case, F, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -33,6 +33,21 @@ class RosterFindingQuerySet(models.QuerySet):
     def in_subtree(self, department):
         return self.filter(group__department__path__startswith=department.path)
 
+    def with_last_seen(self):
+        """Annotate ``seen_at``: when the condition was last seen.
+
+        An open finding was seen by the latest run by definition (a run resolves what it no longer
+        sees), so reconciliation does not rewrite every open row daily; its time is read from the
+        latest ``ReconcileRun``. Closed and waived findings keep their stored ``last_seen_at``.
+        """
+        latest_at = Subquery(ReconcileRun.objects.order_by("-finished_at").values("finished_at")[:1])
+        return self.annotate(
+            seen_at=Case(
+                When(status=FindingStatus.OPEN, then=Greatest("last_seen_at", Coalesce(latest_at, "last_seen_at"))),
+                default=F("last_seen_at"),
+            )
+        )
+
     def older_than(self, delta: timedelta, *, now=None):
         return self.filter(first_seen_at__lt=(now or timezone.now()) - delta)
 
@@ -42,6 +57,25 @@ class RosterFindingQuerySet(models.QuerySet):
         if scope.everything:
             return self.all()
         return self.filter(Q(group__department_id__in=scope.dept_ids) | Q(group_id__in=scope.group_ids))
+
+
+class ReconcileRun(models.Model):
+    """One completed reconciliation run: its time (the stamp of the findings it wrote) and summary."""
+
+    finished_at = models.DateTimeField(_("核查时间"), db_index=True)
+    summary = models.JSONField(_("摘要"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("核查运行")
+        verbose_name_plural = pgettext_lazy("plural", "核查运行")
+        ordering = ["-finished_at"]
+
+    def __str__(self) -> str:
+        return f"{self.finished_at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def latest_at(cls):
+        return cls.objects.order_by("-finished_at").values_list("finished_at", flat=True).first()
 
 
 class RosterFinding(models.Model):
@@ -85,6 +119,8 @@ class RosterFinding(models.Model):
         db_index=False,  # few indexes: the daily last_seen_at UPDATE stays a HOT update
     )
     first_seen_at = models.DateTimeField(_("首次发现"))
+    # Written when the finding is created, closed, or seen again while waived; for an open finding
+    # the latest ReconcileRun is later (RosterFinding.objects.with_last_seen()).
     last_seen_at = models.DateTimeField(_("最近发现"))
     status = models.CharField(_("状态"), max_length=10, choices=FindingStatus.choices, default=FindingStatus.OPEN)
     resolved_at = models.DateTimeField(_("解决时间"), null=True, blank=True)

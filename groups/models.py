@@ -380,4 +380,4 @@ class ImportJob(models.Model):
         return min(100, int(self.processed_rows * 100 / self.total_rows))
 
 
-from .findings import RosterFinding  # noqa: E402, F401  re-exported: every groups model importable from here
+from .findings import ReconcileRun, RosterFinding  # noqa: E402, F401  re-exported: every groups model importable from here

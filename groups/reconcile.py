@@ -7,7 +7,9 @@ differences are written with a handful of bulk statements:
 
 - new sightings are inserted in bulk (``ignore_conflicts`` on the partial unique index);
 - open findings whose condition no longer holds are resolved (``resolved_by`` empty = automatic);
-- open findings still present get ``last_seen_at`` in one UPDATE; waived findings stay waived.
+- open findings still present are left alone: the run itself is recorded (``ReconcileRun``), and an
+  open finding's "last seen" is the latest run (``RosterFinding.objects.with_last_seen()``), which
+  spares rewriting every open row every day; waived findings stay waived (their time is updated).
 
 ``escalate_overdue()`` claims departed-member findings open too long and notifies department heads.
 """
@@ -20,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from auditlog.context import set_actor
 from auditlog.models import LogEntry
@@ -27,15 +30,15 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Q, Value, When
+from django.db.models import Case, CharField, F, Q, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Concat
+from django.db.models.functions import Concat, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import nicknames
 from .choices import EmployeeStatus, FindingKind, FindingStatus, GroupKind, GroupStatus
-from .models import ChatGroup, Department, Membership, RosterFinding
+from .models import ChatGroup, Department, Membership, ReconcileRun, RosterFinding
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +47,9 @@ CHUNK = 5000
 ACTIVE = EmployeeStatus.ACTIVE
 
 
-@dataclass(frozen=True)
-class Sighting:
-    """One condition seen now in one group (not yet a stored finding)."""
+class Sighting(NamedTuple):
+    """One condition seen now in one group (not yet a stored finding). A NamedTuple: a run builds
+    ~100,000 of them, and tuples are several times cheaper to create than dataclass instances."""
 
     kind: str
     group_id: int
@@ -138,8 +141,8 @@ def expected_nickname(convention: str, tree: DeptTree, dept_id: int, name: str, 
     return nicknames.render(convention, name=name, title=title, employee_no=employee_no, **tree.parts(dept_id))
 
 
-def _member_flag() -> Case:
-    """Classify each open membership in SQL, so one scan of the rosters serves three finding kinds.
+def _member_conditions() -> tuple[Q, Q, Q]:
+    """(outsider, departed, nickname candidate) as conditions on an open membership.
 
     Nicknames matching the default convention exactly are cleared in SQL; other candidates (other
     conventions, near misses such as full-width dashes) are checked in Python.
@@ -147,39 +150,71 @@ def _member_flag() -> Case:
     default_ok = Q(group__nickname_convention=nicknames.DEFAULT_CONVENTION) & Q(
         nickname=Concat("employee__department__name", Value("-"), "employee__name")
     )
-    return Case(
-        When(Q(employee__isnull=True, group__admits_outsiders=False), then=Value(FindingKind.OUTSIDER.value)),
-        When(employee__status=EmployeeStatus.DEPARTED, then=Value(FindingKind.DEPARTED_MEMBER.value)),
-        When(Q(employee__status=ACTIVE) & ~default_ok, then=Value(FindingKind.BAD_NICKNAME.value)),
-        default=None,
+    outsider = Q(employee__isnull=True, group__admits_outsiders=False)
+    departed = Q(employee__status=EmployeeStatus.DEPARTED)
+    nickname = Q(employee__status=ACTIVE) & ~default_ok
+    return outsider, departed, nickname
+
+
+def _member_rows_sql() -> tuple[str, tuple]:
+    """One scan of the open memberships of active groups, classifying three finding kinds.
+
+    The WHERE is a plain disjunction of the three conditions (a CASE … IS NOT NULL filter hides
+    them from the planner); the CASE only labels the rows that pass.
+    """
+    outsider, departed, nickname = _member_conditions()
+    flag = Case(
+        When(outsider, then=Value(FindingKind.OUTSIDER.value)),
+        When(departed, then=Value(FindingKind.DEPARTED_MEMBER.value)),
+        default=Value(FindingKind.BAD_NICKNAME.value),
         output_field=CharField(),
     )
-
-
-def member_findings(tree: DeptTree) -> Iterator[Sighting]:
-    """Departed employees still in a group (the most urgent kind), outsiders in groups that admit
-    employees only, and nicknames that break the group's convention (with the expected nickname).
-
-    One query over the open memberships of active groups, streamed in chunks.
-    """
     rows = (
         Membership.objects.open()
         .filter(group__status=GroupStatus.ACTIVE)
-        .annotate(flag=_member_flag())
-        .filter(flag__isnull=False)
+        .filter(outsider | departed | nickname)
+        .annotate(flag=flag)
         .order_by()
         .values_list(
             "flag", "pk", "group_id", "employee_id", "nickname", "group__nickname_convention",
             "employee__department_id", "employee__name", "employee__title", "employee__employee_no",
         )
     )  # fmt: skip
-    for flag, pk, group_id, emp_id, nickname, convention, dept_id, name, title, emp_no in rows.iterator(CHUNK):
-        if flag != FindingKind.BAD_NICKNAME:
-            yield Sighting(flag, group_id, pk, emp_id, nickname[:300] if emp_id is None else "")
-            continue
-        expected = expected_nickname(convention, tree, dept_id, name, title, emp_no)
-        if nicknames.normalize(nickname) != nicknames.normalize(expected):
-            yield Sighting(FindingKind.BAD_NICKNAME, group_id, pk, emp_id, expected[:300])
+    return rows.query.sql_with_params()
+
+
+def _allow_parallel_scan() -> None:
+    """PostgreSQL: let the planner use parallel workers for the roster scan (this transaction only).
+
+    It cannot estimate how few rows the filter keeps, so at default costs shipping "a million" rows
+    from the workers looks too dear and it stays serial; measured on 1M memberships the parallel
+    plan takes ~0.5 s instead of ~0.9 s. Parallel plans also need a plain (not server-side) cursor:
+    the result is the findings, a small fraction of the memberships.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL parallel_setup_cost = 10")
+            cursor.execute("SET LOCAL parallel_tuple_cost = 0.001")
+
+
+def member_findings(tree: DeptTree) -> Iterator[Sighting]:
+    """Departed employees still in a group (the most urgent kind), outsiders in groups that admit
+    employees only, and nicknames that break the group's convention (with the expected nickname).
+
+    One query over the open memberships of active groups (see ``_member_rows_sql``).
+    """
+    departed, bad = FindingKind.DEPARTED_MEMBER.value, FindingKind.BAD_NICKNAME.value
+    normalize = nicknames.normalize
+    with connection.cursor() as cursor:
+        cursor.execute(*_member_rows_sql())
+        while batch := cursor.fetchmany(CHUNK):
+            for flag, pk, group_id, emp_id, nickname, convention, dept_id, name, title, emp_no in batch:
+                if flag != bad:
+                    yield Sighting(flag, group_id, pk, emp_id, "" if flag == departed else nickname[:300])
+                    continue
+                expected = expected_nickname(convention, tree, dept_id, name, title, emp_no)
+                if normalize(nickname) != normalize(expected):
+                    yield Sighting(bad, group_id, pk, emp_id, expected[:300])
 
 
 def departed_owners(tree: DeptTree) -> Iterator[Sighting]:
@@ -292,9 +327,12 @@ def _load_live() -> dict[Key, tuple[int, str, str, int | None]]:
 
 
 def _resolve_gone(gone: list[int], now: datetime) -> None:
+    """Resolve open findings this run no longer sees; they were last seen by the previous run."""
     if gone:
+        previous = ReconcileRun.latest_at()
+        seen = Greatest("last_seen_at", Value(previous)) if previous else F("last_seen_at")
         RosterFinding.objects.filter(pk__in=_id_set(gone), status=FindingStatus.OPEN).update(
-            status=FindingStatus.RESOLVED, resolved_at=now, resolved_by=None, last_seen_at=now
+            status=FindingStatus.RESOLVED, resolved_at=now, resolved_by=None, last_seen_at=seen
         )
 
 
@@ -335,6 +373,7 @@ def reconcile_all(*, now: datetime | None = None) -> ReconcileSummary:
     """Reconcile every active group against the HR roster; idempotent, set-based (see module doc)."""
     now = now or timezone.now()
     _relax_commit()
+    _allow_parallel_scan()
     current = current_sightings(now)
     live = _load_live()
     summary = ReconcileSummary(seen=Counter(key[0] for key in current))
@@ -343,13 +382,15 @@ def reconcile_all(*, now: datetime | None = None) -> ReconcileSummary:
     summary.resolved.update(key[0] for key, _pk in gone_open)
     _refresh_details(live, current)
     present_waived = [row[0] for key, row in live.items() if key in current and row[1] == FindingStatus.WAIVED]
-    summary.still_open = RosterFinding.objects.open().update(last_seen_at=now)
+    # Open findings still present are not rewritten: their "last seen" is this run (ReconcileRun).
+    summary.still_open = sum(1 for key, row in live.items() if key in current and row[1] == FindingStatus.OPEN)
     if present_waived:
         RosterFinding.objects.filter(pk__in=_id_set(present_waived)).update(last_seen_at=now)
     summary.still_waived = len(present_waived)
     new = [s for key, s in current.items() if key not in live]
     _create_new(new, now)
     summary.created.update(s.kind for s in new)
+    ReconcileRun.objects.create(finished_at=now, summary=summary.as_dict())
     _audit(summary)
     return summary
 
@@ -443,7 +484,10 @@ def waive_findings(finding_ids: Iterable[int], *, reason: str, acting_user, now:
 
 
 def _close(finding: RosterFinding, status: str, acting_user, now: datetime) -> None:
+    if finding.status == FindingStatus.OPEN:  # from now on the stored value is what "last seen" shows
+        latest = ReconcileRun.latest_at()
+        finding.last_seen_at = max(finding.last_seen_at, latest) if latest else finding.last_seen_at
     finding.status = status
     finding.resolved_at = now
     finding.resolved_by = acting_user
-    finding.save(update_fields=["status", "resolved_at", "resolved_by", "waive_reason"])
+    finding.save(update_fields=["status", "resolved_at", "resolved_by", "waive_reason", "last_seen_at"])

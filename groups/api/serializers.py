@@ -178,6 +178,9 @@ class RosterFindingSerializer(serializers.ModelSerializer):
     group_name = serializers.CharField(source="group.name", read_only=True, label=_("群名称"))
     employee_name = serializers.CharField(source="employee.name", read_only=True, allow_null=True, label=_("姓名"))
     nickname = serializers.CharField(source="membership.nickname", read_only=True, allow_null=True, label=_("群昵称"))
+    last_seen_at = serializers.DateTimeField(
+        source="seen_at", read_only=True, label=_("最近发现"), help_text=_("开放状态的结果:最近一次核查的时间")
+    )
 
     class Meta:
         model = RosterFinding

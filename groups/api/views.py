@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Length, Substr
 from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -113,6 +115,14 @@ class MembershipViewSet(ScopedReadOnlyViewSet):
     ordering = ["group__name", "nickname", "id"]
 
 
+class LastSeenOrdering(OrderingFilter):
+    """``?ordering=last_seen_at`` orders by the effective value (``seen_at``), not the stored column."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        return [term.replace("last_seen_at", "seen_at") for term in ordering] if ordering else ordering
+
+
 class RosterFindingViewSet(ScopedReadOnlyViewSet):
     """What the daily reconciliation found. HR and the group's owner/admins settle open findings."""
 
@@ -123,6 +133,11 @@ class RosterFindingViewSet(ScopedReadOnlyViewSet):
     search_fields = ["detail", "group__name", "employee__name", "membership__nickname"]
     ordering_fields = ["first_seen_at", "last_seen_at", "kind", "status", "id"]
     ordering = ["-first_seen_at", "id"]
+
+    filter_backends = [DjangoFilterBackend, LastSeenOrdering, SearchFilter]
+
+    def refine_queryset(self, queryset: QuerySet) -> QuerySet:
+        return queryset.with_last_seen()  # ``last_seen_at`` in the API is the effective value
 
     def get_permissions(self):
         if self.action in ("mark_removed", "waive"):

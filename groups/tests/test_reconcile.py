@@ -128,7 +128,9 @@ def test_rerun_is_idempotent_and_refreshes_last_seen(org, roster):
     assert summary.created == {} and summary.resolved == {} and summary.still_open == 3
     for finding in RosterFinding.objects.all():
         assert finding.first_seen_at == first_at
-        assert finding.last_seen_at > first_at
+        assert finding.last_seen_at == first_at  # open rows are not rewritten: the run is recorded once
+    for finding in RosterFinding.objects.with_last_seen():
+        assert finding.seen_at > first_at
 
 
 def test_condition_gone_is_resolved_automatically(org, roster):
@@ -237,3 +239,39 @@ def test_query_count_does_not_grow_with_groups(org, django_assert_num_queries):
     assert summary.seen[K.DEPARTED_MEMBER] == summary.seen[K.OWNER_DEPARTED] == 30
     assert summary.seen[K.OUTSIDER] == 30 and summary.seen[K.PROJECT_OVERDUE] == 1 + 13
     assert summary.seen[K.BAD_NICKNAME] == 30
+
+
+def test_last_seen_comes_from_the_latest_run_without_rewriting_open_rows(org, roster, hr):
+    from rest_framework.test import APIClient
+
+    from groups.models import ReconcileRun
+    from groups.reconcile import mark_removed
+
+    t1 = timezone.now() - timedelta(days=2)
+    t2, t3 = t1 + timedelta(days=1), t1 + timedelta(days=1, hours=1)
+    reconcile_all(now=t1)
+    reconcile_all(now=t2)
+    assert list(ReconcileRun.objects.values_list("finished_at", flat=True)) == [t2, t1]
+    assert ReconcileRun.objects.first().summary["still_open"] == 3
+    assert set(RosterFinding.objects.values_list("last_seen_at", flat=True)) == {t1}  # stored: untouched
+    assert {f.seen_at for f in RosterFinding.objects.with_last_seen()} == {t2}
+
+    # Gone by the third run: resolved, last seen by the second.
+    Membership.objects.filter(pk=roster["outsider"].pk).update(left_at=t3)
+    reconcile_all(now=t3)
+    outsider = findings(kind=K.OUTSIDER).with_last_seen().get()
+    assert (outsider.status, outsider.last_seen_at, outsider.seen_at) == ("resolved", t2, t2)
+
+    # Settled by hand: the stored value becomes the latest run's time and stays so.
+    departed = findings(kind=K.DEPARTED_MEMBER).get()
+    mark_removed([departed.pk], acting_user=hr, now=t3 + timedelta(minutes=5))
+    reconcile_all(now=t3 + timedelta(hours=1))
+    departed = findings(kind=K.DEPARTED_MEMBER).with_last_seen().get()
+    assert (departed.status, departed.last_seen_at, departed.seen_at) == ("resolved", t3, t3)
+
+    api = APIClient()
+    api.force_authenticate(hr)
+    rows = api.get("/api/v1/findings/?ordering=-last_seen_at").json()["results"]
+    by_kind = {row["kind"]: row["last_seen_at"] for row in rows}
+    assert by_kind[K.BAD_NICKNAME] == timezone.localtime(t3 + timedelta(hours=1)).isoformat()
+    assert rows[0]["kind"] == K.BAD_NICKNAME  # the open one, seen by the latest run, sorts first
