@@ -23,6 +23,12 @@ from django.contrib.auth.models import Group
 POSTGRES_SCHEMES = ("postgres://", "postgresql://", "pgsql://", "postgis://")
 
 
+def pytest_configure(config):
+    # WhiteNoise warns on every request when STATIC_ROOT is missing (collectstatic has not run, and
+    # need not: tests serve from the finders). An empty folder keeps the test output readable.
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests that need a service run only where it is configured: deselected (and reported), never skipped.
 

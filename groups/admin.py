@@ -19,7 +19,7 @@ from portal.audit import log_access
 from portal.scoping import scope_for
 
 from . import reconcile, tasks
-from .models import ChatGroup, Department, Employee, ImportJob, Membership, RosterFinding
+from .models import ChatGroup, Department, Employee, ImportJob, Membership, ReconcileRun, RosterFinding
 from .resources import ChatGroupExportResource, EmployeeExportResource, MembershipExportResource
 
 
@@ -291,7 +291,11 @@ class RosterFindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return False  # findings come from reconciliation only
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "can_reconcile": self.has_change_permission(request)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_reconcile": self.has_change_permission(request),
+            "last_reconcile": ReconcileRun.latest_at(),
+        }
         return super().changelist_view(request, extra_context)
 
     def get_urls(self):

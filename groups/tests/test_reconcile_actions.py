@@ -181,3 +181,13 @@ def test_reconcile_now_is_refused_to_auditors(client, auditor):
     client.force_login(auditor)
     assert client.post(reverse("admin:groups_rosterfinding_reconcile_now")).status_code == 403
     assert "立即核查" not in client.get(reverse("admin:groups_rosterfinding_changelist")).content.decode()
+
+
+def test_findings_list_says_when_the_last_check_ran(client, hr, org):
+    client.force_login(hr)
+    url = reverse("admin:groups_rosterfinding_changelist")
+    assert "尚未运行过核查" in client.get(url).content.decode()
+    when = timezone.now().replace(second=0, microsecond=0)
+    reconcile_all(now=when)
+    page = client.get(url).content.decode()
+    assert f"最近一次核查:{timezone.localtime(when):%Y-%m-%d %H:%M}" in page
