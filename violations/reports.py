@@ -276,7 +276,12 @@ def _copy_chunks(qs, chunk_size: int) -> Iterator[list[bytes]]:
     sql, params = copy_query(qs)
     with _long_read(), connection.cursor() as cursor:
         logged = cursor.debug_sql(sql, params) if hasattr(cursor, "debug_sql") else contextlib.nullcontext()
-        with logged, cursor.cursor.copy(sql, params) as copy:
+        # COPY takes no bind parameters: merge them client-side (escaped by psycopg), whatever
+        # binding mode the connection uses.
+        from psycopg import ClientCursor
+
+        statement = ClientCursor(cursor.cursor.connection).mogrify(sql, params)
+        with logged, cursor.cursor.copy(statement) as copy:
             lines: list[bytes] = []
             for data in copy:
                 lines.append(bytes(data))
