@@ -194,6 +194,27 @@ def test_group_level_findings_are_unique_too(org):
         RosterFinding.objects.create(kind=existing.kind, group=existing.group, first_seen_at=now, last_seen_at=now)
 
 
+def test_rows_written_meanwhile_are_skipped_not_duplicated(org, roster):
+    """A concurrent run or a redelivered task may store a finding between this run's read and its
+    insert: the insert skips it (ON CONFLICT DO NOTHING) and writes the others, values intact."""
+    from groups.reconcile import Sighting, _create_new
+
+    reconcile_all()
+    now = timezone.now()
+    old = findings(kind=K.OUTSIDER).get()
+    again = Sighting(K.OUTSIDER, old.group_id, old.membership_id, None, "路人甲")
+    new = Sighting(K.BAD_NICKNAME, org["sales_group"].pk, roster["ok"].pk, org["east_rep"].pk, "技术部-张三")
+    with transaction.atomic():
+        _create_new([again, new], now)
+    assert findings(kind=K.OUTSIDER).count() == 1
+    assert findings(kind=K.OUTSIDER).get().first_seen_at == old.first_seen_at
+    stored = findings(kind=K.BAD_NICKNAME, membership=roster["ok"]).get()
+    assert (stored.membership_id, stored.employee_id, stored.detail, stored.status) == (
+        roster["ok"].pk, org["east_rep"].pk, "技术部-张三", "open",
+    )  # fmt: skip
+    assert stored.first_seen_at == stored.last_seen_at == now
+
+
 def test_reconcile_writes_an_audit_summary(org, roster):
     from auditlog.models import LogEntry
 
