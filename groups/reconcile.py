@@ -36,6 +36,8 @@ from django.db.models.functions import Concat, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.staging import copy_staged
+
 from . import nicknames
 from .choices import EmployeeStatus, FindingKind, FindingStatus, GroupKind, GroupStatus
 from .models import ChatGroup, Department, Membership, ReconcileRun, RosterFinding
@@ -279,6 +281,8 @@ _INSERT_COLUMNS = (
     " first_seen_at, last_seen_at, status, waive_reason"
 )
 _STAGE = "qungui_finding_stage"
+# a Sighting's fields, in order, as the findings table names them
+_STAGE_COLUMNS = ("kind", "group_id", "membership_id", "employee_id", "detail", "suggested_successor_id")
 
 
 def _create_new(new: list[Sighting], now: datetime) -> None:
@@ -292,32 +296,21 @@ def _create_new(new: list[Sighting], now: datetime) -> None:
         return
     table = RosterFinding._meta.db_table
     stamp = connection.ops.adapt_datetimefield_value(now)
+    insert, constants = f"INSERT INTO {table} ({_INSERT_COLUMNS}) SELECT ", "%s, %s, 'open', ''"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {_STAGE} (kind text, group_id bigint, membership_id bigint,"
-                " employee_id bigint, detail text, successor_id bigint) ON COMMIT DROP"
-            )
-            with cursor.cursor.copy(f"COPY {_STAGE} FROM STDIN") as copy:
-                for sighting in new:  # a Sighting's fields are the staging table's columns, in order
-                    copy.write_row(sighting)
-            source, params = (
-                f"SELECT kind, group_id, membership_id, employee_id, detail, successor_id, %s, %s, 'open', ''"  # noqa: S608
-                f" FROM {_STAGE}",
-                [stamp, stamp],
-            )
-        else:
-            payload = json.dumps([s._asdict() for s in new], ensure_ascii=False)
-            source, params = (
-                "SELECT json_extract(value, '$.kind'), json_extract(value, '$.group_id'),"
-                " json_extract(value, '$.membership_id'), json_extract(value, '$.employee_id'),"
-                " json_extract(value, '$.detail'), json_extract(value, '$.successor_id'), %s, %s, 'open', ''"
-                " FROM json_each(%s) WHERE true",  # WHERE: SQLite's parser needs it before ON CONFLICT
-                [stamp, stamp, payload],
-            )
-        cursor.execute(f"INSERT INTO {table} ({_INSERT_COLUMNS}) {source} ON CONFLICT DO NOTHING", params)
-        if connection.vendor == "postgresql":
-            cursor.execute(f"DROP TABLE {_STAGE}")
+            with copy_staged(cursor, _STAGE, like=table, columns=_STAGE_COLUMNS, rows=new) as stage:
+                select = f"{', '.join(_STAGE_COLUMNS)}, {constants} FROM {stage}"
+                cursor.execute(f"{insert}{select} ON CONFLICT DO NOTHING", [stamp, stamp])
+            return
+        payload = json.dumps([s._asdict() for s in new], ensure_ascii=False)
+        select = (
+            "json_extract(value, '$.kind'), json_extract(value, '$.group_id'),"
+            " json_extract(value, '$.membership_id'), json_extract(value, '$.employee_id'),"
+            f" json_extract(value, '$.detail'), json_extract(value, '$.successor_id'), {constants}"
+            " FROM json_each(%s) WHERE true"  # WHERE: SQLite's parser needs it before ON CONFLICT
+        )
+        cursor.execute(f"{insert}{select} ON CONFLICT DO NOTHING", [stamp, stamp, payload])
 
 
 def _load_live() -> dict[Key, tuple[int, str, str, int | None]]:

@@ -50,6 +50,7 @@ from django.utils.translation import gettext as _
 
 from groups.choices import EmployeeStatus
 from groups.models import Employee
+from portal.staging import copy_staged
 
 from .audit import audit_context
 from .choices import Channel, DeductionKind, MonthStatus, SanctionKind
@@ -319,18 +320,12 @@ def upsert(rows: list[dict], *, conflict: tuple[str, ...], kind: str) -> int:
 
 def _upsert_copy(rows: list[dict], conflict: tuple[str, ...], kind: str) -> int:
     meta, quote = PerformanceDeduction._meta, connection.ops.quote_name
-    columns = ", ".join(quote(meta.get_field(name.removesuffix("_id")).column) for name in UPSERT_FIELDS)
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS deduction_stage")
-        select = f"SELECT {columns} FROM {quote(meta.db_table)} WITH NO DATA"  # noqa: S608
-        cursor.execute(f"CREATE TEMPORARY TABLE deduction_stage ON COMMIT DROP AS {select}")
-        with cursor.cursor.copy(f"COPY deduction_stage ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([_copy_value(row[name]) for name in UPSERT_FIELDS])
-    changed = upsert_sql(f"SELECT {columns} FROM deduction_stage WHERE true", [], conflict=conflict, kind=kind)  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE deduction_stage")
-    return changed
+    columns = [quote(meta.get_field(name.removesuffix("_id")).column) for name in UPSERT_FIELDS]
+    values = ([_copy_value(row[name]) for name in UPSERT_FIELDS] for row in rows)
+    like = quote(meta.db_table)
+    with connection.cursor() as cursor, copy_staged(cursor, "deduction_stage", like=like, columns=columns, rows=values):
+        select = f"SELECT {', '.join(columns)} FROM deduction_stage WHERE true"  # noqa: S608
+        return upsert_sql(select, [], conflict=conflict, kind=kind)
 
 
 def _copy_value(value):

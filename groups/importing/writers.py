@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from groups.models import Department, Employee
+from portal.staging import copy_staged
 
 from .employees import EmployeePlan
 
@@ -82,27 +83,27 @@ def _copy_upsert(plan: EmployeePlan, numbers: list[str], dept_ids: dict[str, int
     present = [_db_field(k) for k in plan.file.fields]
     columns = ["employee_no", *present, *(c for c in _NEW_ROW_DEFAULTS if c not in present)]
     table = Employee._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE qungui_emp_stage ON COMMIT DROP AS "  # noqa: S608
-            f"SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
-        )
-        with cursor.cursor.copy(f"COPY qungui_emp_stage ({', '.join(columns)}) FROM STDIN") as copy:
-            for no in numbers:
-                values = _db_values(plan, no, dept_ids)
-                copy.write_row([no, *(values.get(c, _NEW_ROW_DEFAULTS.get(c)) for c in columns[1:])])
+
+    def rows():
+        for no in numbers:
+            values = _db_values(plan, no, dept_ids)
+            yield [no, *(values.get(c, _NEW_ROW_DEFAULTS.get(c)) for c in columns[1:])]
+
+    with (
+        connection.cursor() as cursor,
+        copy_staged(cursor, "qungui_emp_stage", like=table, columns=columns, rows=rows()) as stage,
+    ):
         now = timezone.now()
         sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in present)
         old = ", ".join(f"{table}.{c}" for c in present)
         new = ", ".join(f"EXCLUDED.{c}" for c in present)
         cursor.execute(
             f"INSERT INTO {table} ({', '.join(columns)}, created_at, updated_at) "  # noqa: S608
-            f"SELECT {', '.join(columns)}, %s, %s FROM qungui_emp_stage "
+            f"SELECT {', '.join(columns)}, %s, %s FROM {stage} "
             f"ON CONFLICT (employee_no) DO UPDATE SET {sets}, updated_at = EXCLUDED.updated_at "
             f"WHERE ROW({old}) IS DISTINCT FROM ROW({new})",
             [now, now],
         )
-        cursor.execute("DROP TABLE qungui_emp_stage")
 
 
 def _executemany_upsert(plan: EmployeePlan, numbers: list[str], dept_ids: dict[str, int]) -> None:
