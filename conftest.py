@@ -47,6 +47,44 @@ def pytest_collection_modifyitems(config, items):
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = keep
+    counts = _left_out_counts(deselected, available)
+    if hasattr(config, "workeroutput"):  # an xdist worker: the controller prints the summary
+        config.workeroutput["qungui_left_out"] = counts
+    else:
+        config._qungui_left_out = counts
+
+
+def _left_out_counts(deselected, available) -> dict[str, int]:
+    """How many tests each missing service left out (a test needing two counts under the first)."""
+    counts: dict[str, int] = {}
+    for item in deselected:
+        name = next(name for name, ok in available.items() if not ok and item.get_closest_marker(name))
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def pytest_testnodedown(node, error):
+    # Under xdist every worker collects the whole suite: one worker's counts are the run's.
+    output = getattr(node, "workeroutput", {})
+    if "qungui_left_out" in output:
+        node.config._qungui_left_out = output["qungui_left_out"]
+
+
+LEFT_OUT_HINT = {
+    "postgres": "set DATABASE_URL=postgres://… to run them",
+    "redis": "set REDIS_URL=redis://… to run them",
+    "worker": "set both DATABASE_URL and REDIS_URL to run them with a real Celery worker",
+}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say what this run left out and why, also under ``-n 2`` (where pytest reports no deselection)."""
+    counts = getattr(config, "_qungui_left_out", None)
+    if not counts:
+        return
+    terminalreporter.section("left out (service not configured)", sep="-")
+    for name, count in sorted(counts.items()):
+        terminalreporter.write_line(f"{count} test(s) marked {name!r} not run: {LEFT_OUT_HINT[name]}")
 
 
 @pytest.fixture(autouse=True)

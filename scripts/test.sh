@@ -12,8 +12,10 @@ source scripts/_venv.sh requirements-dev.txt
 if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "CJK"; then
   echo "== installing Debian's chromium and CJK fonts for the browser tests"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+  # Another apt/dpkg run (unattended upgrades, a second terminal) holds the lock: wait, don't fail.
+  APT_WAIT=(-o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
+  $SUDO apt-get "${APT_WAIT[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${APT_WAIT[@]}" install -y -qq chromium fonts-noto-cjk >/dev/null
 fi
 
 echo "== ruff"
@@ -22,6 +24,9 @@ ruff format --check .
 
 PG_URL="${DATABASE_URL:-}"
 R_URL="${REDIS_URL:-}"
+LEFT_OUT=()
+[ -n "$PG_URL" ] || LEFT_OUT+=("the PostgreSQL phase (set DATABASE_URL=postgres://…)")
+[ -n "$PG_URL" ] && [ -n "$R_URL" ] || LEFT_OUT+=("real-Celery-worker tests and the production-like run (set DATABASE_URL and REDIS_URL)")
 
 echo "== migrations are complete"
 env -u DATABASE_URL -u REDIS_URL python manage.py makemigrations --check --dry-run
@@ -46,4 +51,10 @@ if [ -n "$PG_URL" ] && [ -n "$R_URL" ]; then
   [[ "$R_URL" =~ ^(rediss?://[^/]+) ]] && R_SERVER="${BASH_REMATCH[1]}" || R_SERVER="redis://127.0.0.1:6379"
   PYTHON="$PWD/.venv/bin/python" PG_ADMIN_URL="${PG_ADMIN_URL:-postgresql://${PG_SERVER#*://}/postgres}" \
     PRODLIKE_REDIS_URL="${PRODLIKE_REDIS_URL:-$R_SERVER/12}" bash scripts/prodlike.sh
+fi
+
+if [ ${#LEFT_OUT[@]} -gt 0 ]; then
+  echo "== left out of this run:"
+  printf '   - %s\n' "${LEFT_OUT[@]}"
+  echo "   (each pytest run above lists the tests it left out under 'left out')"
 fi
