@@ -14,11 +14,12 @@ from import_export.admin import ExportMixin
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
-from portal.admin_mixins import DepartmentSubtreeFilter, ScopedAdminMixin, subtree_filter
+from portal.admin_mixins import ScopedAdminMixin
 from portal.audit import log_access
 from portal.scoping import scope_for
 
 from . import reconcile, tasks
+from .admin_filters import DepartmentSubtreeListFilter, subtree_filter
 from .models import ChatGroup, Department, Employee, ImportJob, Membership, ReconcileRun, RosterFinding
 from .resources import ChatGroupExportResource, EmployeeExportResource, MembershipExportResource
 
@@ -72,7 +73,7 @@ class EmployeeAdmin(ScopedAdminMixin, ExportMixin, admin.ModelAdmin):
     resource_classes = [EmployeeExportResource]
     change_list_template = "groups/admin/change_list_import.html"  # adds the roster import button
     list_display = ["employee_no", "name", "department", "title", "status", "hire_date", "departure_date"]
-    list_filter = [DepartmentSubtreeFilter, "status"]
+    list_filter = [DepartmentSubtreeListFilter, "status"]
     search_fields = ["employee_no", "name", "wechat_id", "wecom_id", "memberships__nickname"]
     search_help_text = _("按工号、姓名、微信号或群昵称搜索")
     autocomplete_fields = ["department", "user"]
@@ -125,7 +126,7 @@ class ChatGroupAdmin(ScopedAdminMixin, ExportMixin, admin.ModelAdmin):
         "status",
         "approved",
     ]
-    list_filter = [DepartmentSubtreeFilter, "platform", "kind", "status", "admits_outsiders"]
+    list_filter = [DepartmentSubtreeListFilter, "platform", "kind", "status", "admits_outsiders"]
     search_fields = ["name", "external_id", "owner__name", "department__name"]
     autocomplete_fields = ["department", "owner", "admins", "approved_by"]
     list_select_related = ["department", "owner"]

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -8,3 +9,7 @@ class GroupsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import audit  # noqa: F401  registers models with the audit trail
+        from .roles import connect_signals, ensure_roles
+
+        post_migrate.connect(ensure_roles, dispatch_uid="qungui_ensure_roles")
+        connect_signals()

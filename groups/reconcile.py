@@ -40,7 +40,8 @@ from portal.staging import copy_staged
 
 from . import nicknames
 from .choices import EmployeeStatus, FindingKind, FindingStatus, GroupKind, GroupStatus
-from .models import ChatGroup, Department, Membership, ReconcileRun, RosterFinding
+from .models import ChatGroup, Membership, ReconcileRun, RosterFinding
+from .tree import DeptTree
 
 logger = logging.getLogger(__name__)
 
@@ -83,57 +84,6 @@ class ReconcileSummary:
             "still_open": self.still_open,
             "still_waived": self.still_waived,
         }
-
-
-# --- the organisation tree, loaded once per run ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeptInfo:
-    pk: int
-    path: str
-    name: str
-    head_id: int | None
-    head_active: bool
-    head_name: str
-
-
-class DeptTree:
-    """Every department by id and path (one query), for nickname parts and head look-ups."""
-
-    def __init__(self) -> None:
-        rows = Department.objects.order_by().values_list("pk", "path", "name", "head_id", "head__status", "head__name")
-        self.by_id = {row[0]: DeptInfo(*row[:4], row[4] == ACTIVE, row[5] or "") for row in rows}
-        self.by_path = {d.path: d for d in self.by_id.values()}
-        self.steplen = Department.steplen
-        self._parts: dict[int, dict[str, str]] = {}
-
-    def ancestor_name(self, path: str, depth: int) -> str:
-        node = self.by_path.get(path[: depth * self.steplen]) if len(path) >= depth * self.steplen else None
-        return node.name if node else ""
-
-    def parts(self, dept_id: int) -> dict[str, str]:
-        """Convention values that come from the department: department, parent, subsidiary, company."""
-        if dept_id not in self._parts:
-            dept = self.by_id[dept_id]
-            depth = len(dept.path) // self.steplen
-            self._parts[dept_id] = {
-                "department": dept.name,
-                "parent": self.ancestor_name(dept.path, depth - 1) if depth > 1 else "",
-                "subsidiary": self.ancestor_name(dept.path, 2),
-                "company": self.ancestor_name(dept.path, 1),
-            }
-        return self._parts[dept_id]
-
-    def head_for(self, dept_id: int, *, exclude: int | None = None) -> DeptInfo | None:
-        """The department or nearest ancestor with an active head (other than ``exclude``)."""
-        path = self.by_id[dept_id].path
-        while path:
-            dept = self.by_path.get(path)
-            if dept and dept.head_id and dept.head_active and dept.head_id != exclude:
-                return dept
-            path = path[: -self.steplen]
-        return None
 
 
 # --- the current set: one query per source ----------------------------------------------------------------
@@ -407,7 +357,7 @@ def escalate_overdue(*, now: datetime | None = None, hours: int | None = None) -
     The claim is a conditional UPDATE (``escalated_at IS NULL``) stamped with this run's time, so two
     concurrent runs never notify twice: each reads back only the rows carrying its own stamp.
     """
-    from portal.notifications import notify_overdue_findings
+    from .notices import notify_overdue_findings
 
     now = now or timezone.now()
     hours = overdue_hours() if hours is None else hours

@@ -1,6 +1,6 @@
 """Celery tasks for the organisation app: roster imports and reconciliation.
 
-Tasks take ids, call services, and may run twice safely."""
+Tasks take ids, call services, and may run twice safely. Also the nightly PIPL retention job."""
 
 from __future__ import annotations
 
@@ -112,3 +112,29 @@ def run_import_task(job_id: int) -> str:
     """Write a confirmed large import."""
     job = services.run_import(job_id)
     return job.status if job else "skipped"
+
+
+@shared_task(name="groups.anonymize_departed")
+def anonymize_departed_task(older_than_days: int | None = None) -> dict[str, object]:
+    """Nightly PIPL retention job: anonymise departed employees past the retention period.
+
+    Idempotent (already anonymised rows are not selected again) and safe to overlap (the service
+    skips rows another run holds locked).
+    """
+    from .privacy import anonymize_departed
+
+    result = anonymize_departed(older_than_days=older_than_days)
+    logger.info(
+        "anonymised %s departed employee(s)",
+        result.employees,
+        extra={"employees": result.employees, "memberships": result.memberships, "cutoff": str(result.cutoff)},
+    )
+    return {"employees": result.employees, "memberships": result.memberships, "cutoff": result.cutoff.isoformat()}
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def findings_digest_task() -> int:
+    """Daily: each group's owner and admins get their open findings (beat: findings-digest-daily)."""
+    from .notices import send_findings_digest
+
+    return send_findings_digest()

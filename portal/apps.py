@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,8 +8,5 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         from . import rollups
-        from .roles import connect_signals, ensure_roles
 
-        post_migrate.connect(ensure_roles, dispatch_uid="qungui_ensure_roles")
-        connect_signals()
         rollups.connect_signals()

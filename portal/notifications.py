@@ -1,7 +1,8 @@
 """Notifications: email (Django's mail settings) and the WeCom group-robot webhook.
 
-Writers call ``send_notification`` (or the digests below) inside their own transaction: that only
-writes ``NotificationLog`` rows and, after commit, enqueues one delivery task per row. Delivery
+Writers call ``send_notification`` (or build rows with ``logs_for`` and hand them to ``record``, as
+the organisation's digests in ``groups.notices`` do) inside their own transaction: that only writes
+``NotificationLog`` rows and, after commit, enqueues one delivery task per row. Delivery
 (``deliver``) runs in ``portal.tasks.deliver_notification_task``, which retries with backoff and
 records every attempt, so a mail server or webhook that is down never breaks the job that caused it.
 """
@@ -12,7 +13,6 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
@@ -20,9 +20,8 @@ from functools import partial
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, F, Prefetch
+from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from .models import NotificationChannel, NotificationLog, NotificationStatus
 
@@ -48,7 +47,7 @@ def _enqueue(log_id: int) -> None:
         logger.exception("could not enqueue notification %s", log_id)
 
 
-def _record(logs: list[NotificationLog]) -> list[NotificationLog]:
+def record(logs: list[NotificationLog]) -> list[NotificationLog]:
     if not logs:
         return []
     created = NotificationLog.objects.bulk_create(logs)
@@ -57,7 +56,7 @@ def _record(logs: list[NotificationLog]) -> list[NotificationLog]:
     return created
 
 
-def _logs_for(recipients: Iterable, subject: str, body: str, webhook_url: str | None) -> list[NotificationLog]:
+def logs_for(recipients: Iterable, subject: str, body: str, webhook_url: str | None) -> list[NotificationLog]:
     subject = subject[:200]
     logs = [
         NotificationLog(
@@ -81,7 +80,7 @@ def send_notification(recipient_employee, subject: str, body: str, webhook_url: 
 
     Delivery happens after the caller's transaction commits, in a retried Celery task.
     """
-    return _record(_logs_for([recipient_employee] if recipient_employee else [], subject, body, webhook_url))
+    return record(logs_for([recipient_employee] if recipient_employee else [], subject, body, webhook_url))
 
 
 def resend_pending(*, older_than: timedelta = timedelta(minutes=10)) -> int:
@@ -150,73 +149,3 @@ def mark_failed(log_id: int) -> None:
     NotificationLog.objects.filter(pk=log_id).exclude(status=NotificationStatus.SENT).update(
         status=NotificationStatus.FAILED
     )
-
-
-# --- what the jobs send --------------------------------------------------------------------------
-
-
-def _findings_lines(counts: dict[str, int]) -> str:
-    from groups.choices import FindingKind
-
-    return "\n".join(f"- {FindingKind(kind).label}: {n}" for kind, n in sorted(counts.items()))
-
-
-@transaction.atomic
-def send_findings_digest() -> int:
-    """Each group's active owner and admins get the count of its open findings by kind."""
-    from groups.models import ChatGroup, Employee, RosterFinding
-
-    counts: dict[int, dict[str, int]] = defaultdict(dict)
-    for group_id, kind, n in (
-        RosterFinding.objects.open().order_by().values_list("group_id", "kind").annotate(n=Count("pk"))
-    ):
-        counts[group_id][kind] = n
-    groups = (
-        ChatGroup.objects.filter(pk__in=list(counts))
-        .select_related("owner")
-        .prefetch_related(Prefetch("admins", queryset=Employee.objects.active()))
-    )
-    logs = []
-    for group in groups:
-        people = {p.pk: p for p in [group.owner, *group.admins.all()] if p is not None and p.is_active}
-        subject = _("【群规】%(group)s 待处理的核查结果") % {"group": group.name}
-        body = _findings_lines(counts[group.pk])
-        logs += _logs_for(list(people.values()), subject, body, group.wecom_webhook_url or None)
-    return len(_record(logs))
-
-
-def notify_overdue_findings(finding_ids: list[int]) -> int:
-    """Department heads hear of departed members still in their groups past the deadline."""
-    from groups.models import RosterFinding
-    from groups.reconcile import DeptTree
-
-    if not finding_ids:
-        return 0
-    tree = DeptTree()
-    findings = RosterFinding.objects.filter(pk__in=finding_ids).select_related("group", "employee", "membership")
-    by_dept: dict[int, list] = defaultdict(list)
-    for finding in findings:
-        head = tree.head_for(finding.group.department_id)
-        if head is not None:
-            by_dept[head.pk].append(finding)
-    return len(_record(_overdue_logs(by_dept)))
-
-
-def _overdue_logs(by_dept: dict[int, list]) -> list[NotificationLog]:
-    from groups.models import Department
-
-    logs = []
-    for dept in Department.objects.filter(pk__in=list(by_dept)).select_related("head"):
-        lines = [
-            "- "
-            + _("%(group)s:%(person)s(%(since)s 起)")
-            % {
-                "group": f.group.name,
-                "person": f.employee.name if f.employee else f.membership.nickname,
-                "since": f"{timezone.localtime(f.first_seen_at):%Y-%m-%d %H:%M}",
-            }
-            for f in by_dept[dept.pk]
-        ]
-        subject = _("【群规】离职人员逾期未清退:%(n)d 人") % {"n": len(lines)}
-        logs += _logs_for([dept.head], subject, "\n".join(lines), dept.wecom_webhook_url or None)
-    return logs

@@ -247,7 +247,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute="*/30"),
     },
     "findings-digest-daily": {
-        "task": "portal.tasks.findings_digest_task",
+        "task": "groups.tasks.findings_digest_task",
         "schedule": crontab(hour=8, minute=45),
     },
     "resend-pending-notifications": {
@@ -266,8 +266,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 3600.0,
     },
     # PIPL retention: nightly, outside working hours.
-    "portal.anonymize_departed": {
-        "task": "portal.anonymize_departed",
+    "groups.anonymize_departed": {
+        "task": "groups.anonymize_departed",
         "schedule": crontab(hour=3, minute=30),
     },
     # Dashboard rollups, rebuilt in full (the ladder window slides; bulk writes send no signals).

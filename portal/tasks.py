@@ -1,4 +1,4 @@
-"""Celery tasks of the portal app: notifications and the privacy retention job.
+"""Celery tasks of the portal app: notification delivery.
 
 Each takes ids or nothing, calls a service and may run twice."""
 
@@ -31,31 +31,7 @@ def deliver_notification_task(self, log_id: int) -> str:
         raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries)) from exc
 
 
-@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
-def findings_digest_task() -> int:
-    """Daily: each group's owner and admins get their open findings (beat: findings-digest-daily)."""
-    return notifications.send_findings_digest()
-
-
 @shared_task(acks_late=True, soft_time_limit=300, time_limit=360)
 def resend_pending_notifications_task() -> int:
     """Re-enqueue deliveries recorded while the broker was down."""
     return notifications.resend_pending()
-
-
-@shared_task(name="portal.anonymize_departed")
-def anonymize_departed_task(older_than_days: int | None = None) -> dict[str, object]:
-    """Nightly PIPL retention job: anonymise departed employees past the retention period.
-
-    Idempotent (already anonymised rows are not selected again) and safe to overlap (the service
-    skips rows another run holds locked).
-    """
-    from .privacy import anonymize_departed
-
-    result = anonymize_departed(older_than_days=older_than_days)
-    logger.info(
-        "anonymised %s departed employee(s)",
-        result.employees,
-        extra={"employees": result.employees, "memberships": result.memberships, "cutoff": str(result.cutoff)},
-    )
-    return {"employees": result.employees, "memberships": result.memberships, "cutoff": result.cutoff.isoformat()}

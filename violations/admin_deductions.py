@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from portal.admin_mixins import ScopedAdminMixin, subtree_filter
+from groups.admin_filters import subtree_filter
+from portal.admin_mixins import ScopedAdminMixin
 from portal.scoping import scope_for
 
 from .choices import SanctionKind

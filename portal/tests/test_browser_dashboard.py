@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from conftest import browser_login
-from portal.roles import sync_derived_roles
+from groups.roles import sync_derived_roles
 
 from .dashboard_data import build
 

@@ -6,7 +6,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.contrib.auth.models import Group
 
-from portal.roles import ROLE_DEPARTMENT_HEAD, ROLE_GROUP_ADMIN, ensure_roles, sync_derived_roles
+from groups.roles import ROLE_DEPARTMENT_HEAD, ROLE_GROUP_ADMIN, ensure_roles, sync_derived_roles
 
 from .dashboard_data import commit_pending
 

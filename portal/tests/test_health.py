@@ -144,12 +144,12 @@ def test_json_formatter_fields_extras_and_exceptions():
 
 @pytest.mark.django_db
 def test_celery_task_log_lines_carry_task_id_and_name(org):
-    from portal.tasks import anonymize_departed_task
+    from groups.tasks import anonymize_departed_task
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("portal.tasks")
+    logger = logging.getLogger("groups.tasks")
     logger.addHandler(handler)
     try:
         anonymize_departed_task.apply(task_id="task-abc-123")
@@ -157,5 +157,5 @@ def test_celery_task_log_lines_carry_task_id_and_name(org):
         logger.removeHandler(handler)
     line = json.loads(stream.getvalue().splitlines()[-1])
     assert line["task_id"] == "task-abc-123"
-    assert line["task_name"] == "portal.anonymize_departed"
+    assert line["task_name"] == "groups.anonymize_departed"
     assert line["employees"] == 0

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.core import mail
 
+from groups import notices
 from groups.models import Membership, RosterFinding
 from groups.reconcile import reconcile_all
 from portal import notifications
@@ -154,7 +155,7 @@ def test_findings_digest_to_owner_and_admins(eager, org, robot, django_capture_o
     reconcile_all()
     RosterFinding.objects.filter(group=org["tech_group"]).delete()
     with django_capture_on_commit_callbacks(execute=True):
-        assert notifications.send_findings_digest() == 3  # two emails, one robot post
+        assert notices.send_findings_digest() == 3  # two emails, one robot post
     assert sorted(m.to[0] for m in mail.outbox) == ["li@example.com", "sun@example.com"]
     body = mail.outbox[0].body
     assert "离职员工仍在群: 1" in body and "非本公司人员在群: 1" in body and "群未经审批备案: 1" in body

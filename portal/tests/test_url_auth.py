@@ -22,8 +22,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from groups.roles import sync_derived_roles
 from portal.admin_mixins import ScopedAdminMixin
-from portal.roles import sync_derived_roles
 
 from .dashboard_data import NOW, build
 

@@ -12,8 +12,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from groups.models import Employee, Membership
+from groups.privacy import anonymize_departed, due_for_anonymization
 from portal.audit import log_access
-from portal.privacy import anonymize_departed, due_for_anonymization
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_command_dry_run_and_actor(departed, hr, capsys):
 
 
 def test_task_calls_the_service(departed):
-    from portal.tasks import anonymize_departed_task
+    from groups.tasks import anonymize_departed_task
 
     outcome = anonymize_departed_task.delay().get()
     assert outcome["employees"] == 1

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from portal.roles import ensure_roles, sync_derived_roles
+from groups.roles import ensure_roles, sync_derived_roles
 
 
 class Command(BaseCommand):

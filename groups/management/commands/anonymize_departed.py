@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.privacy import anonymize_departed, due_for_anonymization
+from groups.privacy import anonymize_departed, due_for_anonymization
 
 
 class Command(BaseCommand):

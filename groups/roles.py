@@ -68,7 +68,7 @@ def ensure_roles(app_config=None, **kwargs) -> None:
 
 
 def is_hr(user) -> bool:
-    from .scoping import scope_for
+    from portal.scoping import scope_for
 
     return scope_for(user).is_hr
 
@@ -92,7 +92,7 @@ class RoleSync:
 def derived_role_users() -> dict[str, set[int]]:
     """User ids that should hold each derived role: active employees with a login who head a
     department, or own / administer an active group."""
-    from groups.models import Employee
+    from .models import Employee
 
     people = Employee.objects.filter(status="active", user__isnull=False, user__is_active=True)
     heads = set(people.filter(headed_departments__isnull=False).values_list("user_id", flat=True))
@@ -174,7 +174,7 @@ def schedule_sync(**kwargs) -> None:
 def connect_signals() -> None:
     from django.db.models.signals import m2m_changed, post_delete, post_save
 
-    from groups.models import ChatGroup, Department, Employee
+    from .models import ChatGroup, Department, Employee
 
     for model in (Department, ChatGroup, Employee):
         post_save.connect(schedule_sync, sender=model, dispatch_uid=f"qungui_roles_save_{model.__name__}")

@@ -25,7 +25,7 @@ from django.db import models, transaction
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from groups.models import Employee, Membership
+from .models import Employee, Membership
 
 ANON_NAME_PREFIX = "已匿名-"
 ANON_NO_PREFIX = "ANON-"
