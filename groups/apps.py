@@ -8,8 +8,12 @@ class GroupsConfig(AppConfig):
     verbose_name = _("组织与工作群")
 
     def ready(self) -> None:
+        from portal.scoping import register_resolver
+
         from . import audit  # noqa: F401  registers models with the audit trail
         from .roles import connect_signals, ensure_roles
+        from .scoping import resolve_scope
 
+        register_resolver(resolve_scope)
         post_migrate.connect(ensure_roles, dispatch_uid="qungui_ensure_roles")
         connect_signals()

@@ -1,6 +1,7 @@
 """Who may see what: the one scoping mechanism behind every page, export, API call and admin list.
 
-``scope_for(user)`` resolves a user's roles once per request (cached on the user object); each
+``scope_for(user)`` resolves a user's roles once per request (cached on the user object) through the
+resolver the organisation app registers (``groups.scoping``); each
 model's queryset has ``visible_to(user)``, built from that scope, and every place data leaves starts
 from it. Roles:
 
@@ -14,9 +15,11 @@ A person may hold several roles; the visible set is the union.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q
 
 
@@ -49,6 +52,17 @@ class Scope:
 
 NOBODY = Scope()
 _CACHE_ATTR = "_qungui_scope"
+_resolver: Callable[[Any], Scope] | None = None
+
+
+def register_resolver(resolver: Callable[[Any], Scope]) -> None:
+    """Set the function that computes an authenticated, active user's scope from the organisation.
+
+    The core knows what a scope is, not where roles come from: the organisation app registers
+    ``groups.scoping.resolve_scope`` when it is ready, so this module imports no domain app.
+    """
+    global _resolver
+    _resolver = resolver
 
 
 def scope_for(user) -> Scope:
@@ -57,7 +71,9 @@ def scope_for(user) -> Scope:
     cached = getattr(user, _CACHE_ATTR, None)
     if cached is not None:
         return cached
-    scope = _compute(user)
+    if _resolver is None:
+        raise ImproperlyConfigured("no scope resolver registered (groups.apps.GroupsConfig.ready registers it)")
+    scope = _resolver(user)
     setattr(user, _CACHE_ATTR, scope)
     return scope
 
@@ -65,41 +81,3 @@ def scope_for(user) -> Scope:
 def reset_scope(user) -> None:
     if hasattr(user, _CACHE_ATTR):
         delattr(user, _CACHE_ATTR)
-
-
-def _compute(user) -> Scope:
-    from groups.models import ChatGroup, Department, Employee
-
-    role_names = set(user.groups.values_list("name", flat=True))
-    is_hr = user.is_superuser or settings.ROLE_HR_ADMIN in role_names
-    is_auditor = settings.ROLE_AUDITOR in role_names
-    employee = Employee.objects.filter(user=user).only("pk").first()
-    if is_hr or is_auditor:
-        return Scope(
-            everything=True,
-            read_only=not is_hr,
-            is_hr=is_hr,
-            is_auditor=is_auditor,
-            employee_id=employee.pk if employee else None,
-        )
-    if employee is None:
-        return NOBODY
-    headed = list(Department.objects.filter(head=employee).values_list("pk", "path"))
-    # A path that lies inside another headed path adds nothing: keep the roots only.
-    roots = sorted({path for _, path in headed})
-    roots = [p for p in roots if not any(p != q and p.startswith(q) for q in roots)]
-    dept_ids = frozenset()
-    if roots:
-        subtree_q = Scope(dept_paths=tuple(roots)).department_q()
-        dept_ids = frozenset(Department.objects.filter(subtree_q).values_list("pk", flat=True))
-    group_ids = frozenset(
-        ChatGroup.objects.filter(Q(owner=employee) | Q(admins=employee)).values_list("pk", flat=True).distinct()
-    )
-    return Scope(
-        everything=False,
-        read_only=True,
-        dept_paths=tuple(roots),
-        dept_ids=dept_ids,
-        group_ids=group_ids,
-        employee_id=employee.pk,
-    )
