@@ -97,7 +97,7 @@ def generate(violations: int, employees: int) -> dict:
             cur.execute(sql, {"employees": employees, "groups": groups, "violations": violations})
             print(f"  {label:<32} {time.perf_counter() - started:6.1f} s", flush=True)
         cur.execute("ANALYZE")
-    from portal.rollups import refresh_all
+    from portal.dashboard.rollups import refresh_all
 
     started = time.perf_counter()
     counts = refresh_all()
@@ -237,7 +237,7 @@ def rebuild_rollups() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from portal.rollups import refresh_all
+    from portal.dashboard.rollups import refresh_all
 
     call_command("migrate", "portal", "0001", verbosity=0)
     call_command("migrate", verbosity=0)
@@ -273,20 +273,20 @@ def time_baseline(user, repeat: int) -> tuple[float, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from portal import dashboard as dash
+    from portal.dashboard import sections as dash
 
     def naive():
         area = dash.resolve_area(user, None)
         month = dash.parse_month(None)
         for unit in dash.breakdown_units(area)[0]:
             sub = dash.Area(roots=(unit.department,))
-            dash.employees(user, sub).active().count()
-            dash.violations(user, sub).for_month(month).count()
-            dash.violations(user, sub).for_month(month).filter(status="reported").count()
-            dash.findings(user, sub).filter(status="open").count()
-            dash.sanctions(user, sub).active().filter(kind="fine").count()
+            dash.area_employees(user, sub).active().count()
+            dash.area_violations(user, sub).for_month(month).count()
+            dash.area_violations(user, sub).for_month(month).filter(status="reported").count()
+            dash.area_findings(user, sub).filter(status="open").count()
+            dash.area_sanctions(user, sub).active().filter(kind="fine").count()
             for category in ("content", "conduct", "confidentiality", "membership", "responsiveness"):
-                dash.violations(user, sub).filter(rule__category=category).count()
+                dash.area_violations(user, sub).filter(rule__category=category).count()
 
     naive()
     timings = []

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 
 # Apps whose models HR may change; auditors get the view permission on these and on the audit log.
-MANAGED_APPS = ("groups", "violations", "portal")
+MANAGED_APPS = ("groups", "violations", "portal", "dashboard")
 AUDIT_APPS = (*MANAGED_APPS, "auditlog")
 
 ROLE_DEPARTMENT_HEAD = getattr(settings, "ROLE_DEPARTMENT_HEAD", "部门负责人")

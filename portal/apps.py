@@ -3,10 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class PortalConfig(AppConfig):
+    """The core: settings, scoping, locks, staging, exports, audit, API base, notification delivery."""
+
     name = "portal"
     verbose_name = _("门户")
-
-    def ready(self) -> None:
-        from . import rollups
-
-        rollups.connect_signals()

@@ -167,6 +167,3 @@ class ExportJob(models.Model):
     def is_downloadable(self, now=None) -> bool:
         now = now or timezone.now()
         return self.status == ExportStatus.DONE and bool(self.file) and self.expires_at > now
-
-
-from .rollups import GroupMonthCell, LadderStanding, ViolationCell  # noqa: E402, F401  dashboard rollups

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "portal",
     "groups",
     "violations",
+    "portal.dashboard",  # the top floor: reads every app (after them)
 ]
 
 MIDDLEWARE = [
@@ -272,7 +273,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Dashboard rollups, rebuilt in full (the ladder window slides; bulk writes send no signals).
     "refresh-dashboard-rollups": {
-        "task": "portal.rollups.refresh_rollups_task",
+        "task": "portal.dashboard.tasks.refresh_rollups_task",
         "schedule": crontab(hour=2, minute=15),
     },
 }

@@ -3,7 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
-from . import health, views
+from . import health
+from .dashboard import views
 
 admin.site.site_header = _("群规 Qungui")
 admin.site.site_title = _("群规 Qungui")

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from groups.models import Department, Employee, Membership, RosterFinding
-from portal.rollups import refresh_all
+from portal.dashboard.rollups import refresh_all
 from violations.catalog_seed import RULES
 from violations.models import Appeal, Rule, Sanction, Violation
 

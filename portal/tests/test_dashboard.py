@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from portal import dashboard as dash
+from portal.dashboard import sections as dash
 
 from .dashboard_data import NOW, THIS_MONTH, build
 

@@ -7,7 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from portal import dashboard as dash
+from portal.dashboard import links
+from portal.dashboard import sections as dash
 from portal.scoping import reset_scope
 
 from .dashboard_data import NOW, THIS_MONTH, add_departments, build
@@ -30,7 +31,7 @@ def count_view_queries(client, user) -> int:
 def count_build_queries(user) -> int:
     area = dash.resolve_area(user, None)
     with CaptureQueriesContext(connection) as ctx:
-        dash.attach_links(dash.build(user, area, THIS_MONTH, now=NOW), area, THIS_MONTH)
+        links.attach_links(dash.build(user, area, THIS_MONTH, now=NOW), area, THIS_MONTH)
     return len(ctx.captured_queries)
 
 

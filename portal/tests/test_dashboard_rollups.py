@@ -9,8 +9,9 @@ from unittest import mock
 import pytest
 from django.db.models import Sum
 
-from portal import rollups
-from portal.rollups import GroupMonthCell, LadderStanding, ViolationCell, refresh_all
+from portal.dashboard.models import GroupMonthCell, LadderStanding, ViolationCell
+from portal.dashboard.rollups import refresh_all
+from portal.dashboard.tasks import refresh_rollups_task
 from violations.models import CompanySettings, Sanction, Violation
 
 from .dashboard_data import NOW, THIS_MONTH, build, commit_pending, violation
@@ -73,7 +74,7 @@ def test_transfer_moves_cells_to_the_new_department(org, django_capture_on_commi
 
 
 def test_settings_change_applies_at_read_time(org, head_sales):
-    from portal import dashboard as dash
+    from portal.dashboard import sections as dash
 
     build(org)
     assert dash.at_risk(head_sales, dash.resolve_area(head_sales, None))["count"] == 1  # 2 of 3 warnings
@@ -86,7 +87,7 @@ def test_settings_change_applies_at_read_time(org, head_sales):
 def test_broker_down_refreshes_inline(org, django_capture_on_commit_callbacks):
     build(org)
     commit_pending()
-    broker_down = mock.patch.object(rollups.refresh_rollups_task, "delay", side_effect=ConnectionError("no broker"))
+    broker_down = mock.patch.object(refresh_rollups_task, "delay", side_effect=ConnectionError("no broker"))
     with broker_down, django_capture_on_commit_callbacks(execute=True):
         violation(org["tech_dev"], "C04", group=org["tech_group"])
     assert cell_count(department=org["tech"], month=THIS_MONTH) == 2

@@ -1,4 +1,4 @@
-"""Portal pages: the start page and the department-head / HR dashboard. Thin: reads live in portal.dashboard."""
+"""The start page and the department-head / HR dashboard. Thin: reads live in ``sections``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from groups.models import ChatGroup, Employee
+from portal.scoping import scope_for
 
-from . import dashboard as dash
-from .scoping import scope_for
+from . import links
+from . import sections as dash
 
 
 def has_dashboard(user) -> bool:
@@ -59,7 +60,7 @@ def dashboard(request):
     area = dash.resolve_area(user, request.GET.get("dept"))
     if area is None:
         raise Http404
-    data = dash.attach_links(dash.build(user, area, month), area, month)
+    data = links.attach_links(dash.build(user, area, month), area, month)
     this_month = timezone.localdate().replace(day=1)
     context = {
         **data,

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from portal.rollups import refresh_all
+from portal.dashboard.rollups import refresh_all
 
 
 class Command(BaseCommand):

@@ -3,9 +3,10 @@
 Every section starts from ``Model.objects.visible_to(user)`` and narrows it to the dashboard's
 ``Area`` (one or more department subtrees, or the whole company). Counts are conditional aggregates
 and group-bys on the materialised tree path, so the number of queries never grows with the data:
-``tests/test_dashboard_queries.py`` asserts it with 2 and with 20 departments.
+``portal/tests/test_dashboard_queries.py`` asserts it with 2 and with 20 departments.
 
-Sections return plain dicts and lists; ``ListLinks`` builds the admin list URLs behind each number.
+Sections return plain dicts and lists; ``links.ListLinks`` builds the admin list URLs behind each number.
+The ``area_*`` selectors are each model's scoped queryset narrowed to the area.
 """
 
 from __future__ import annotations
@@ -13,21 +14,20 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
-from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError
 from django.db.models import Case, Count, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from groups.choices import FindingKind, FindingStatus
 from groups.models import ChatGroup, Department, Employee, Membership, RosterFinding
-from portal.rollups import GroupMonthCell, LadderStanding, ViolationCell
 from portal.scoping import scope_for
 from violations.choices import VOID_STATUSES, AppealStatus, RuleCategory, SanctionKind, ViolationStatus
 from violations.models import Appeal, CompanySettings, Sanction, Violation
+
+from .models import GroupMonthCell, LadderStanding, ViolationCell
 
 LIST_LIMIT = 10
 # Groups with the most violations of the month considered for "most violations per member".
@@ -108,31 +108,31 @@ def department_choices(user) -> list[tuple[int, str, int]]:
 # --- base querysets: scoped, then narrowed to the area -------------------------------------------
 
 
-def employees(user, area: Area):
+def area_employees(user, area: Area):
     return Employee.objects.visible_to(user).filter(area.q("department__"))
 
 
-def groups(user, area: Area):
+def area_groups(user, area: Area):
     return ChatGroup.objects.visible_to(user).filter(area.q("department__"))
 
 
-def memberships(user, area: Area):
+def area_memberships(user, area: Area):
     return Membership.objects.visible_to(user).open().filter(area.q("group__department__"))
 
 
-def findings(user, area: Area):
+def area_findings(user, area: Area):
     return RosterFinding.objects.visible_to(user).filter(area.q("group__department__"))
 
 
-def violations(user, area: Area):
+def area_violations(user, area: Area):
     return Violation.objects.visible_to(user).filter(area.q("employee__department__"))
 
 
-def sanctions(user, area: Area):
+def area_sanctions(user, area: Area):
     return Sanction.objects.visible_to(user).filter(area.q("employee__department__"))
 
 
-def appeals(user, area: Area):
+def area_appeals(user, area: Area):
     return Appeal.objects.visible_to(user).filter(area.q("violation__employee__department__"))
 
 
@@ -144,17 +144,17 @@ OUTSIDER_IN_GROUP = Q(employee__isnull=True, group__admits_outsiders=False)
 
 def org_summary(user, area: Area) -> dict:
     """Employees, groups, departed members still in groups, outsiders in groups. 4 queries."""
-    people = employees(user, area).aggregate(
+    people = area_employees(user, area).aggregate(
         active=Count("pk", filter=Q(status="active")), departed=Count("pk", filter=Q(status="departed"))
     )
-    chats = groups(user, area).aggregate(active=Count("pk", filter=Q(status="active")))
+    chats = area_groups(user, area).aggregate(active=Count("pk", filter=Q(status="active")))
     # Two selective counts (departed staff, outsiders) instead of one pass over every membership.
     return {
         "employees_active": people["active"],
         "employees_departed": people["departed"],
         "groups_active": chats["active"],
-        "departed_in_groups": memberships(user, area).filter(DEPARTED_IN_GROUP).count(),
-        "outsiders_in_groups": memberships(user, area).filter(OUTSIDER_IN_GROUP).count(),
+        "departed_in_groups": area_memberships(user, area).filter(DEPARTED_IN_GROUP).count(),
+        "outsiders_in_groups": area_memberships(user, area).filter(OUTSIDER_IN_GROUP).count(),
     }
 
 
@@ -223,7 +223,7 @@ def open_findings(user, area: Area, *, overdue_hours: int, now: datetime.datetim
     overdue_q = Q(kind=FindingKind.DEPARTED_MEMBER, first_seen_at__lt=departed_due) | (
         ~Q(kind=FindingKind.DEPARTED_MEMBER) & Q(first_seen_at__lt=other_due)
     )
-    live = findings(user, area).filter(status=FindingStatus.OPEN)
+    live = area_findings(user, area).filter(status=FindingStatus.OPEN)
     by_kind = {kind: Count("pk", filter=Q(kind=kind)) for kind in FindingKind.values}
     counts = live.aggregate(total=Count("pk"), overdue=Count("pk", filter=overdue_q), **by_kind)
     departed_first = Case(When(kind=FindingKind.DEPARTED_MEMBER, then=Value(0)), default=Value(1))
@@ -251,7 +251,7 @@ def open_findings(user, area: Area, *, overdue_hours: int, now: datetime.datetim
 def pending_appeals(user, area: Area, *, today: datetime.date | None = None) -> dict:
     """Pending appeals, overdue decisions, and the ones due first. 2 queries."""
     today = today or timezone.localdate()
-    pending = appeals(user, area).filter(status=AppealStatus.PENDING)
+    pending = area_appeals(user, area).filter(status=AppealStatus.PENDING)
     counts = pending.aggregate(total=Count("pk"), overdue=Count("pk", filter=Q(decision_due__lt=today)))
     first = list(
         pending.order_by("decision_due", "pk").values(
@@ -266,7 +266,7 @@ def pending_appeals(user, area: Area, *, today: datetime.date | None = None) -> 
 def removals_pending(user, area: Area) -> int:
     """Removals from a group decided and not yet carried out (they are due at once). 1 query."""
     return (
-        sanctions(user, area)
+        area_sanctions(user, area)
         .filter(kind=SanctionKind.REMOVAL, carried_out_at__isnull=True, withdrawn_at__isnull=True)
         .count()
     )
@@ -349,15 +349,15 @@ def by_subdepartment(user, area: Area, month: datetime.date) -> list[dict]:
         return []  # a leaf department: its own numbers are the page's tiles
     month_cells = cells(user, area).filter(month=month)
     columns = {
-        "employees": _count_by_unit(employees(user, area).active(), unit_of, "department_id", Count("pk")),
-        "groups": _count_by_unit(groups(user, area).active(), unit_of, "department_id", Count("pk")),
+        "employees": _count_by_unit(area_employees(user, area).active(), unit_of, "department_id", Count("pk")),
+        "groups": _count_by_unit(area_groups(user, area).active(), unit_of, "department_id", Count("pk")),
         "departed_in_groups": _count_by_unit(
-            memberships(user, area).filter(DEPARTED_IN_GROUP), unit_of, "group__department_id", Count("pk")
+            area_memberships(user, area).filter(DEPARTED_IN_GROUP), unit_of, "group__department_id", Count("pk")
         ),
         "violations": _count_by_unit(month_cells, unit_of, "department_id", Sum("count")),
         "fines": _count_by_unit(month_cells, unit_of, "department_id", Sum("fines")),
         "findings": _count_by_unit(
-            findings(user, area).filter(status=FindingStatus.OPEN), unit_of, "group__department_id", Count("pk")
+            area_findings(user, area).filter(status=FindingStatus.OPEN), unit_of, "group__department_id", Count("pk")
         ),
     }
     rows = []
@@ -382,7 +382,7 @@ def worst_groups(user, area: Area, month: datetime.date) -> dict:
     )
     violation_counts = dict(per_group)
     finding_rows = (
-        findings(user, area)
+        area_findings(user, area)
         .filter(status=FindingStatus.OPEN)
         .values("group_id")
         .annotate(n=Count("pk"))
@@ -441,92 +441,3 @@ def build(user, area: Area, month: datetime.date, *, now: datetime.datetime | No
         "subdepartments": by_subdepartment(user, area, month),
         "groups": worst_groups(user, area, month),
     }
-
-
-# --- links: every number opens the (scoped, filtered) admin list behind it ---------------------------
-
-
-class ListLinks:
-    """Admin changelist URLs with the filters that reproduce a dashboard number.
-
-    The admin lists are scoped by ``visible_to`` (ScopedAdminMixin) and their department filters by
-    the visible departments, so a link can never show more than its viewer may see.
-    """
-
-    def __init__(self, area: Area, month: datetime.date):
-        self.dept_id = area.single.pk if area.single else None
-        self.month = month.strftime("%Y-%m")
-
-    def _url(self, name: str, dept_param: str, dept_id: int | None = None, **params) -> str:
-        dept_id = dept_id or self.dept_id
-        if dept_id:
-            params[dept_param] = dept_id
-        query = urlencode(sorted(params.items()))
-        return reverse(f"admin:{name}_changelist") + (f"?{query}" if query else "")
-
-    def employees(self, dept_id=None, **params) -> str:
-        return self._url("groups_employee", "dept", dept_id, **params)
-
-    def groups(self, dept_id=None, **params) -> str:
-        return self._url("groups_chatgroup", "dept", dept_id, **params)
-
-    def memberships(self, dept_id=None, **params) -> str:
-        return self._url("groups_membership", "group_department", dept_id, open="yes", **params)
-
-    def findings(self, dept_id=None, **params) -> str:
-        return self._url("groups_rosterfinding", "group_department", dept_id, status__exact="open", **params)
-
-    def violations(self, dept_id=None, **params) -> str:
-        return self._url("violations_violation", "employee_department", dept_id, month=self.month, **params)
-
-    def appeals(self, dept_id=None, **params) -> str:
-        return self._url(
-            "violations_appeal", "violation_employee_department", dept_id, status__exact="pending", **params
-        )
-
-    def sanctions(self, dept_id=None, **params) -> str:
-        return self._url("violations_sanction", "employee_department", dept_id, **params)
-
-
-def status_in(*statuses: str) -> str:
-    return ",".join(str(s) for s in statuses)
-
-
-def attach_links(data: dict, area: Area, month: datetime.date) -> dict:
-    """Add ``links`` to the built sections: one URL per number shown."""
-    ll = ListLinks(area, month)
-    data["links"] = {
-        "employees_active": ll.employees(status__exact="active"),
-        "employees_departed": ll.employees(status__exact="departed"),
-        "groups_active": ll.groups(status__exact="active"),
-        "departed_in_groups": ll.memberships(who="departed"),
-        "outsiders_in_groups": ll.memberships(who="outsider"),
-        "violations_total": ll.violations(),
-        "violations_reported": ll.violations(status__exact=ViolationStatus.REPORTED),
-        "violations_confirmed": ll.violations(status__in=status_in(*CONFIRMED_STATUSES)),
-        "violations_appealed": ll.violations(status__exact=ViolationStatus.APPEALED),
-        "violations_dismissed": ll.violations(
-            status__in=status_in(ViolationStatus.DISMISSED, ViolationStatus.OVERTURNED)
-        ),
-        "fines": ll.violations(sanction=SanctionKind.FINE),
-        "findings": ll.findings(),
-        "findings_overdue_departed": ll.findings(kind__exact=FindingKind.DEPARTED_MEMBER, age="1d"),
-        "appeals": ll.appeals(),
-        "appeals_overdue": ll.appeals(overdue="yes"),
-        "removals": ll.sanctions(
-            kind__exact=SanctionKind.REMOVAL, carried_out_at__isempty="1", withdrawn_at__isempty="1"
-        ),
-    }
-    for kind in data["findings"]["kinds"]:
-        kind["url"] = ll.findings(kind__exact=kind["kind"])
-    for row in data["subdepartments"]:
-        dept_id = None if row["own"] else row["department"].pk
-        row["links"] = None if row["own"] else {
-            "employees": ll.employees(dept_id, status__exact="active"),
-            "groups": ll.groups(dept_id, status__exact="active"),
-            "departed_in_groups": ll.memberships(dept_id, who="departed"),
-            "violations": ll.violations(dept_id),
-            "fines": ll.violations(dept_id, sanction=SanctionKind.FINE),
-            "findings": ll.findings(dept_id),
-        }  # fmt: skip
-    return data

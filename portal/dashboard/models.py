@@ -1,0 +1,133 @@
+"""The dashboard's rollup tables (see ``portal.dashboard.rollups`` for how they are kept current)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import ExpressionWrapper, F, Q
+from django.db.models.functions import Mod
+from django.utils.translation import gettext_lazy as _
+
+from portal.scoping import scope_for
+
+
+class ViolationCellQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ViolationCellQuerySet:
+        scope = scope_for(user)
+        return self.all() if scope.everything else self.filter(department_id__in=scope.dept_ids)
+
+
+class ViolationCell(models.Model):
+    """Violations of one month (company time zone), department, rule category and status."""
+
+    month = models.DateField(_("月份"))
+    department = models.ForeignKey(
+        "groups.Department", verbose_name=_("部门"), on_delete=models.CASCADE, related_name="+"
+    )
+    category = models.CharField(_("条款类别"), max_length=20)
+    status = models.CharField(_("状态"), max_length=12)
+    count = models.PositiveIntegerField(_("违规数"))
+    fines = models.DecimalField(_("罚款(元)"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    points = models.PositiveIntegerField(_("扣绩效分"), default=0)
+
+    objects = ViolationCellQuerySet.as_manager()
+
+    class Meta:
+        db_table = "portal_violationcell"  # created by the portal app before the dashboard was its own app
+        verbose_name = _("违规月度汇总")
+        verbose_name_plural = _("违规月度汇总")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "department", "category", "status"], name="violationcell_one_per_cell"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.department_id} {self.category} {self.status}: {self.count}"
+
+
+class GroupMonthCellQuerySet(models.QuerySet):
+    def visible_to(self, user) -> GroupMonthCellQuerySet:
+        scope = scope_for(user)
+        if scope.everything:
+            return self.all()
+        return self.filter(Q(group__department_id__in=scope.dept_ids) | Q(group_id__in=scope.group_ids))
+
+
+class GroupMonthCell(models.Model):
+    """Standing violations recorded in one group in one month."""
+
+    month = models.DateField(_("月份"))
+    group = models.ForeignKey("groups.ChatGroup", verbose_name=_("群"), on_delete=models.CASCADE, related_name="+")
+    count = models.PositiveIntegerField(_("违规数"))
+
+    objects = GroupMonthCellQuerySet.as_manager()
+
+    class Meta:
+        db_table = "portal_groupmonthcell"  # created by the portal app before the dashboard was its own app
+        verbose_name = _("群月度违规汇总")
+        verbose_name_plural = _("群月度违规汇总")
+        constraints = [models.UniqueConstraint(fields=["month", "group"], name="groupmonthcell_one_per_cell")]
+        indexes = [models.Index(fields=["month", "-count"], name="groupmonthcell_month_count")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.group_id}: {self.count}"
+
+
+class LadderStandingQuerySet(models.QuerySet):
+    def visible_to(self, user) -> LadderStandingQuerySet:
+        """HR and auditors: all; department heads: their subtrees (a dashboard number, heads' only)."""
+        scope = scope_for(user)
+        return self.all() if scope.everything else self.filter(department_id__in=scope.dept_ids)
+
+    def at_risk(self, warnings_per_demerit: int, demerits_for_dismissal: int) -> LadderStandingQuerySet:
+        """One warning short of a demerit, or one demerit short of a dismissal recommendation, for the
+        ladder settings given (compared at read time, so a change of the counts needs no refresh)."""
+        return self.annotate(
+            near_demerit=ExpressionWrapper(
+                Q(warnings__gt=0) & Q(w_left=warnings_per_demerit - 1), output_field=models.BooleanField()
+            ),
+            near_dismissal=ExpressionWrapper(
+                Q(demerits__gt=0) & Q(d_left=demerits_for_dismissal - 1), output_field=models.BooleanField()
+            ),
+        ).filter(Q(near_demerit=True) | Q(near_dismissal=True))
+
+    def with_remainders(self, warnings_per_demerit: int, demerits_for_dismissal: int) -> LadderStandingQuerySet:
+        return self.annotate(
+            w_left=Mod(F("warnings"), warnings_per_demerit), d_left=Mod(F("demerits"), demerits_for_dismissal)
+        )
+
+
+class LadderStanding(models.Model):
+    """Where one active employee stands on the escalation ladder (rows only for those with any count).
+
+    ``warnings``: active direct warnings, ``demerits``: active demerits (direct and derived), both
+    counted over the company's window ending at ``refreshed_at``. Whether one more warning makes a
+    demerit (or one more demerit a dismissal recommendation) is decided when reading
+    (``LadderStandingQuerySet.at_risk``) with the current ladder settings.
+    """
+
+    employee = models.OneToOneField(
+        "groups.Employee",
+        verbose_name=_("员工"),
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="ladder_standing",
+    )
+    department = models.ForeignKey(
+        "groups.Department", verbose_name=_("部门"), on_delete=models.CASCADE, related_name="+"
+    )
+    warnings = models.PositiveIntegerField(_("警告"), default=0)
+    demerits = models.PositiveIntegerField(_("记过"), default=0)
+    refreshed_at = models.DateTimeField(_("统计时间"))
+
+    objects = LadderStandingQuerySet.as_manager()
+
+    class Meta:
+        db_table = "portal_ladderstanding"  # created by the portal app before the dashboard was its own app
+        verbose_name = _("升级阶梯状态")
+        verbose_name_plural = _("升级阶梯状态")
+
+    def __str__(self) -> str:
+        return f"{self.employee_id}: {self.warnings}/{self.demerits}"
