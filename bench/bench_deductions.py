@@ -36,6 +36,7 @@ from django.utils import timezone  # noqa: E402
 
 from groups.models import Department, Employee  # noqa: E402
 from groups.services import create_department  # noqa: E402
+from portal.months import month_bounds  # noqa: E402
 from violations.choices import DeductionKind  # noqa: E402
 from violations.deductions import close_month, compute_month, final_score, totals  # noqa: E402
 from violations.models import (  # noqa: E402
@@ -47,7 +48,6 @@ from violations.models import (  # noqa: E402
     Sanction,
     Violation,
 )
-from violations.querysets import month_bounds  # noqa: E402
 
 TABLES = [PerformanceDeduction, PerformanceMonth, Appeal, Sanction, Violation, Employee]
 

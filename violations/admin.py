@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from groups.admin_filters import subtree_filter
 from portal.admin_mixins import ScopedAdminMixin
+from portal.months import month_bounds
 from portal.scoping import scope_for
 
 from . import services
@@ -24,7 +25,6 @@ from .audit import audit_context
 from .choices import AppealStatus, Channel, SanctionKind, ViolationStatus
 from .forms import AddEvidenceForm, DecisionForm, ReasonForm, RecordViolationForm
 from .models import Appeal, CompanySettings, Evidence, Rule, Sanction, Violation, WorkdayOverride
-from .querysets import month_bounds
 
 
 class AdminChannelMixin:

@@ -20,12 +20,11 @@ from django.utils.translation import gettext_lazy as _
 
 from groups.admin_filters import subtree_filter
 from portal.admin_mixins import ScopedAdminMixin
+from portal.months import month_bounds, parse_month, previous_month
 from portal.scoping import scope_for
 
 from .choices import SanctionKind
-from .deductions import parse_month, previous_month
 from .models import PerformanceDeduction, PerformanceMonth
-from .querysets import month_bounds
 from .tasks import enqueue_deductions
 
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -50,16 +49,15 @@ from django.utils.translation import gettext as _
 
 from groups.choices import EmployeeStatus
 from groups.models import Employee
+from portal.months import month_bounds, parse_month
 from portal.staging import copy_staged
 
 from .audit import audit_context
 from .choices import Channel, DeductionKind, MonthStatus, SanctionKind
 from .models import CompanySettings, PerformanceDeduction, PerformanceMonth, Rule, Sanction
-from .querysets import month_bounds
 from .services import _require_hr
 
 BATCH_SIZE = 1000
-MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
 UPSERT_FIELDS = [
     "employee_id",
     "month",
@@ -93,22 +91,6 @@ class ComputeResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def parse_month(value: str | datetime.date) -> datetime.date:
-    """``"2026-10"`` (or any date in the month) → the month's first day; ValidationError naming ``month``."""
-    if isinstance(value, datetime.date):
-        return value.replace(day=1)
-    match = MONTH_RE.match((value or "").strip())
-    if match and 1 <= int(match.group(2)) <= 12:
-        return datetime.date(int(match.group(1)), int(match.group(2)), 1)
-    raise ValidationError({"month": _("月份格式应为 YYYY-MM,例如 2026-10(收到“%(v)s”)。") % {"v": value}})
-
-
-def previous_month(today: datetime.date | None = None) -> datetime.date:
-    """The month before the one containing ``today`` (company time zone by default)."""
-    first = (today or timezone.localdate()).replace(day=1)
-    return (first - datetime.timedelta(days=1)).replace(day=1)
 
 
 def final_score(base: int, points: int, forfeit: bool) -> int:

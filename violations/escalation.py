@@ -17,24 +17,17 @@ Derived sanctions do not feed the warning count (a derived warning would count i
 
 from __future__ import annotations
 
-import calendar
 import datetime
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
+from portal.months import months_before
+
 from .choices import STANDING_STATUSES, SanctionKind
 
 DEMERIT_SPECS = [{"kind": SanctionKind.DEMERIT}, {"kind": SanctionKind.FORFEIT_MONTH}, {"kind": SanctionKind.REMOVAL}]
 DISMISSAL_SPECS = [{"kind": SanctionKind.DISMISSAL_RECOMMENDED}]
-
-
-def months_before(moment: datetime.datetime, months: int) -> datetime.datetime:
-    """The same wall-clock moment ``months`` calendar months earlier (day clamped to month end)."""
-    index = moment.year * 12 + moment.month - 1 - months
-    year, month = divmod(index, 12)
-    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
-    return moment.replace(year=year, month=month + 1, day=day)
 
 
 @dataclass(frozen=True)

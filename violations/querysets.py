@@ -13,20 +13,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.months import month_bounds
 from portal.scoping import scope_for
 
 from .choices import VOID_STATUSES, AppealStatus, ViolationStatus
-
-
-def month_bounds(month: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
-    """Aware [start, end) of the calendar month containing ``month``, in the company's time zone."""
-    first = month.replace(day=1)
-    following = (first + datetime.timedelta(days=32)).replace(day=1)
-    tz = timezone.get_current_timezone()
-    return (
-        datetime.datetime.combine(first, datetime.time.min, tzinfo=tz),
-        datetime.datetime.combine(following, datetime.time.min, tzinfo=tz),
-    )
 
 
 def _violation_scope_q(user, prefix: str = "") -> Q | None:

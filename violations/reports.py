@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import xlsxwriter
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Count, DecimalField, F, IntegerField, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
@@ -39,6 +40,7 @@ from django.utils.translation import gettext_lazy
 
 from groups.choices import Platform
 from groups.models import Department
+from portal import months
 from portal.exports import FORMULA_PREFIXES, neutralize
 
 from .choices import VOID_STATUSES, AppealStatus, DeductionKind, RuleCategory, SanctionKind, ViolationStatus
@@ -95,31 +97,27 @@ class ReportParams:
         """For file names: 2026-10, 2026-10-01_2026-10-15 or selected."""
         if self.ids is not None:
             return "selected"
-        if self.start.day == 1 and self.end == _month_end(self.start):
+        if self.start.day == 1 and self.end == months.month_end(self.start):
             return self.start.strftime("%Y-%m")
         return f"{self.start.isoformat()}_{self.end.isoformat()}"
 
     def describe(self, department: Department | None = None) -> str:
         if self.ids is not None:
             text = _("所选记录 %(n)s 条") % {"n": len(self.ids)}
-        elif self.start.day == 1 and self.end == _month_end(self.start):
+        elif self.start.day == 1 and self.end == months.month_end(self.start):
             text = self.start.strftime("%Y-%m")
         else:
             text = f"{self.start.isoformat()} – {self.end.isoformat()}"
         return f"{text} · {department.name_path if department else _('全部')}"
 
 
-def _month_end(first: datetime.date) -> datetime.date:
-    return (first.replace(day=28) + datetime.timedelta(days=4)).replace(day=1) - datetime.timedelta(days=1)
-
-
 def parse_month(text: str) -> tuple[datetime.date, datetime.date]:
     """'2026-10' -> (2026-10-01, 2026-10-31); ReportError naming "month" otherwise."""
     try:
-        first = datetime.datetime.strptime(text.strip(), "%Y-%m").date()
-    except (ValueError, AttributeError):
-        raise ReportError("month", _("月份格式应为 YYYY-MM,例如 2026-10;收到“%(v)s”。") % {"v": text}) from None
-    return first, _month_end(first)
+        first = months.parse_month(text)
+    except ValidationError as error:
+        raise ReportError("month", months.month_error(error)) from None
+    return first, months.month_end(first)
 
 
 def resolve_department(user, department_id: int | None) -> Department | None:

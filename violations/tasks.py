@@ -19,10 +19,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from groups.models import Employee
+from portal.months import parse_month, previous_month
 
 from . import export_jobs
 from .choices import Channel
-from .deductions import close_month, compute_month, parse_month, previous_month
+from .deductions import close_month, compute_month
 from .models import PerformanceMonth
 from .services import recompute_escalation
 

@@ -27,13 +27,11 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from portal.months import month_bounds, months_before
+
 from .models import GroupMonthCell, LadderStanding, ViolationCell
 
 Key = tuple[int, "datetime.date | None"]  # (department or group id, month); month None = all months
-
-
-def month_start(moment: datetime.datetime) -> datetime.date:
-    return timezone.localtime(moment).date().replace(day=1)
 
 
 def _as_date(value) -> datetime.date:
@@ -41,8 +39,6 @@ def _as_date(value) -> datetime.date:
 
 
 def _keys_q(keys: Iterable[Key], field: str, time_field: str) -> Q:
-    from violations.querysets import month_bounds
-
     query = Q(pk__in=[])
     for key_id, month in keys:
         part = Q(**{field: key_id})
@@ -126,7 +122,6 @@ def refresh_group_cells(*, keys: Iterable[Key] | None = None) -> int:
 def refresh_ladder(*, employee_ids: Iterable[int] | None = None, now: datetime.datetime | None = None) -> int:
     """Recompute the ladder standings of ``employee_ids`` (all when None). Returns the rows written."""
     from violations.choices import SanctionKind
-    from violations.escalation import months_before
     from violations.models import CompanySettings, Sanction
 
     now = now or timezone.now()

@@ -15,14 +15,13 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db.models import Case, Count, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from groups.choices import FindingKind, FindingStatus
 from groups.models import ChatGroup, Department, Employee, Membership, RosterFinding
+from portal import months
 from portal.scoping import scope_for
 from violations.choices import VOID_STATUSES, AppealStatus, RuleCategory, SanctionKind, ViolationStatus
 from violations.models import Appeal, CompanySettings, Sanction, Violation
@@ -65,22 +64,10 @@ class Area:
 
 def parse_month(value: str | None, *, today: datetime.date | None = None) -> datetime.date:
     """``"2026-10"`` → 2026-10-01; empty → the current month. Bad input names the parameter."""
-    if not value:
-        return (today or timezone.localdate()).replace(day=1)
-    try:
-        month = datetime.datetime.strptime(value, "%Y-%m").date()
-    except ValueError:
-        raise ValidationError(
-            _("参数 month 格式应为 YYYY-MM(例如 2026-10),收到: %(value)s"), params={"value": value[:20]}
-        ) from None
-    if not 2000 <= month.year <= 2100:
-        raise ValidationError(_("参数 month 超出范围: %(value)s"), params={"value": value[:20]})
-    return month
+    return months.parse_month(value) if value else months.current_month(today)
 
 
-def shift_month(month: datetime.date, delta: int) -> datetime.date:
-    index = month.year * 12 + month.month - 1 + delta
-    return datetime.date(index // 12, index % 12 + 1, 1)
+shift_month = months.shift_month
 
 
 def resolve_area(user, dept_id: str | None) -> Area | None:

@@ -8,7 +8,9 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from .rollups import Key, month_start
+from portal.months import month_start
+
+from .rollups import Key
 from .tasks import refresh_rollups_task
 
 logger = logging.getLogger(__name__)

@@ -9,9 +9,10 @@ import pytest
 from auditlog.models import LogEntry
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from portal.months import parse_month, previous_month
 from violations import services
 from violations.choices import DeductionKind, MonthStatus, SanctionKind
-from violations.deductions import compute_month, parse_month, previous_month
+from violations.deductions import compute_month
 from violations.models import CompanySettings, PerformanceDeduction, PerformanceMonth
 
 from .conftest import at

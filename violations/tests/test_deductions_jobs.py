@@ -8,9 +8,10 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from portal.months import previous_month
 from violations import tasks
 from violations.choices import DeductionKind, MonthStatus
-from violations.deductions import close_month, previous_month
+from violations.deductions import close_month
 from violations.models import PerformanceDeduction, PerformanceMonth
 
 from .conftest import at

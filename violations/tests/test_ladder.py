@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from portal.months import months_before
 from violations import services
 from violations.choices import SanctionKind
-from violations.escalation import months_before
 from violations.models import CompanySettings, Rule, Sanction
 
 from .conftest import at

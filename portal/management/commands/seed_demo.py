@@ -14,7 +14,8 @@ from django.utils import timezone
 from groups.demo import seed_groups, seed_organisation
 from groups.models import ChatGroup, Department, Employee, RosterFinding
 from groups.reconcile import reconcile_all
-from violations.deductions import close_month, compute_month, previous_month
+from portal.months import previous_month
+from violations.deductions import close_month, compute_month
 from violations.demo import seed_violations
 from violations.models import Violation
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from portal.months import previous_month
 from violations.choices import Channel
-from violations.deductions import close_month, compute_month, previous_month
+from violations.deductions import close_month, compute_month
 
 
 class Command(BaseCommand):
