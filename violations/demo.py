@@ -1,4 +1,4 @@
-"""Believable demo violations for the demo company (called by the lead's seed_demo).
+"""Believable demo violations for the demo company (called by portal/dashboard's seed_demo command).
 
 Uses only existing Employees and ChatGroups and goes through the services, so the ladder, the
 appeal deadlines and the audit trail are exactly what real use would produce.
