@@ -18,10 +18,49 @@ from portal.admin_mixins import ScopedAdminMixin
 from portal.audit import log_access
 from portal.scoping import scope_for
 
-from . import reconcile, tasks
+from . import reconcile, services, tasks
 from .admin_filters import DepartmentSubtreeListFilter, subtree_filter
 from .models import ChatGroup, Department, Employee, ImportJob, Membership, ReconcileRun, RosterFinding
 from .resources import ChatGroupExportResource, EmployeeExportResource, MembershipExportResource
+
+
+class ServiceWriteMixin:
+    """Admin saves and deletes go through the app's services, as every other caller's do.
+
+    The form validates; the service writes (its validation, side effects such as ``dissolved_at``,
+    and the audit actor). ``service_m2m`` names many-to-many fields the update service takes.
+    """
+
+    create_service = update_service = delete_service = None
+    service_m2m: tuple[str, ...] = ()
+
+    def _service_fields(self, form) -> dict:
+        concrete = {f.name for f in self.model._meta.concrete_fields}
+        return {name: value for name, value in form.cleaned_data.items() if name in concrete}
+
+    def save_model(self, request, obj, form, change):
+        fields = self._service_fields(form)
+        if change:
+            current = self.model._default_manager.get(pk=obj.pk)
+            saved = self.update_service(current, acting_user=request.user, **fields)
+        else:
+            saved = self.create_service(acting_user=request.user, **fields)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        m2m = {name: form.cleaned_data[name] for name in self.service_m2m if name in form.cleaned_data}
+        if m2m:
+            self.update_service(form.instance, acting_user=request.user, **m2m)
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request, obj):
+        self.delete_service(obj, acting_user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_service(obj, acting_user=request.user)
 
 
 @admin.register(Department)
@@ -69,7 +108,10 @@ class DepartmentAdmin(ScopedAdminMixin, TreeAdmin):
 
 
 @admin.register(Employee)
-class EmployeeAdmin(ScopedAdminMixin, ExportMixin, admin.ModelAdmin):
+class EmployeeAdmin(ServiceWriteMixin, ScopedAdminMixin, ExportMixin, admin.ModelAdmin):
+    create_service = staticmethod(services.create_employee)
+    update_service = staticmethod(services.update_employee)
+    delete_service = staticmethod(services.delete_employee)
     resource_classes = [EmployeeExportResource]
     change_list_template = "groups/admin/change_list_import.html"  # adds the roster import button
     list_display = ["employee_no", "name", "department", "title", "status", "hire_date", "departure_date"]
@@ -112,7 +154,11 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(ChatGroup)
-class ChatGroupAdmin(ScopedAdminMixin, ExportMixin, admin.ModelAdmin):
+class ChatGroupAdmin(ServiceWriteMixin, ScopedAdminMixin, ExportMixin, admin.ModelAdmin):
+    create_service = staticmethod(services.create_chat_group)
+    update_service = staticmethod(services.update_chat_group)
+    delete_service = staticmethod(services.delete_chat_group)
+    service_m2m = ("admins",)
     resource_classes = [ChatGroupExportResource]
     change_list_template = "groups/admin/change_list_import.html"  # adds the roster import button
     list_display = [
