@@ -38,7 +38,8 @@ from groups.models import Department, Employee  # noqa: E402
 from groups.services import create_department  # noqa: E402
 from portal.months import month_bounds  # noqa: E402
 from violations.choices import DeductionKind  # noqa: E402
-from violations.deductions import close_month, compute_month, final_score, totals  # noqa: E402
+from violations.deductions import close_month, compute_month, final_score  # noqa: E402
+from violations.deductions.rows import totals  # noqa: E402
 from violations.models import (  # noqa: E402
     Appeal,
     CompanySettings,

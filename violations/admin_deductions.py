@@ -75,13 +75,7 @@ class PerformanceDeductionAdmin(ScopedAdminMixin, admin.ModelAdmin):
         "month_display",
         "kind",
         "adjusts_display",
-        "base_score",
-        "points_deducted",
-        "forfeit",
-        "fines_total",
-        "final_score",
-        "score_delta",
-        "sanction_count",
+        *PerformanceDeduction.SCORE_FIELDS,
     ]
     list_filter = [DeductionMonthFilter, subtree_filter("employee__department__path"), "kind", "forfeit"]
     search_fields = ["employee__name", "employee__employee_no"]

@@ -98,6 +98,20 @@ class PerformanceDeduction(models.Model):
 
     objects = PerformanceDeductionQuerySet.as_manager()
 
+    # A row's identity, its scores, and the rest, in one order: the deductions job writes these, the
+    # API and the admin show them (one list, so a new score column reaches all three).
+    KEY_FIELDS = ("employee_id", "month", "kind", "adjusts_month")
+    SCORE_FIELDS = (
+        "base_score",
+        "points_deducted",
+        "forfeit",
+        "fines_total",
+        "final_score",
+        "score_delta",
+        "sanction_count",
+    )
+    ROW_FIELDS = (*KEY_FIELDS, *SCORE_FIELDS, "breakdown", "computed_at")
+
     class Meta:
         verbose_name = _("绩效扣分")
         verbose_name_plural = _("绩效扣分")

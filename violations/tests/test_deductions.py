@@ -175,7 +175,7 @@ def test_sanction_kinds_without_points_still_named(org, hr, sanction):
 
 
 def test_a_run_killed_midway_leaves_nothing_and_a_rerun_completes(org, hr, sanction, monkeypatch):
-    from violations import deductions
+    from violations.deductions import compute as deductions
 
     violation = sanction("C06", at(2026, 10, 5, 10, 0))
     compute_month(OCT, acting_user=hr)

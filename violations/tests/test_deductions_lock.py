@@ -9,7 +9,8 @@ import time
 import pytest
 from django.db import connection, transaction
 
-from violations.deductions import _lock_open_month, compute_month
+from violations.deductions import compute_month
+from violations.deductions.compute import _lock_open_month
 from violations.models import PerformanceMonth
 
 OCT = datetime.date(2026, 10, 1)
