@@ -119,7 +119,7 @@ def test_list_query_count_does_not_grow_with_rows(client, hr, org):
 
 def test_broker_down_answers_with_a_message(client, hr, org, monkeypatch):
     monkeypatch.setattr(tasks, "enqueue_deductions", lambda *a, **k: False)
-    monkeypatch.setattr("violations.admin_deductions.enqueue_deductions", lambda *a, **k: False)
+    monkeypatch.setattr("violations.admin.deductions.enqueue_deductions", lambda *a, **k: False)
     client.force_login(hr)
     response = client.post(reverse(COMPUTE), {"month": "2026-10"})
     assert response.status_code == 200 and "任务队列暂时不可用" in response.text

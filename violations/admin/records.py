@@ -20,11 +20,11 @@ from portal.admin_mixins import ScopedAdminMixin
 from portal.months import month_bounds
 from portal.scoping import scope_for
 
-from . import services
-from .audit import audit_context
-from .choices import AppealStatus, Channel, SanctionKind, ViolationStatus
-from .forms import AddEvidenceForm, DecisionForm, ReasonForm, RecordViolationForm
-from .models import Appeal, CompanySettings, Evidence, Rule, Sanction, Violation, WorkdayOverride
+from .. import services
+from ..audit import audit_context
+from ..choices import AppealStatus, Channel, SanctionKind, ViolationStatus
+from ..forms import AddEvidenceForm, DecisionForm, ReasonForm, RecordViolationForm
+from ..models import Appeal, CompanySettings, Evidence, Rule, Sanction, Violation, WorkdayOverride
 
 
 class AdminChannelMixin:
@@ -499,8 +499,8 @@ class AuditLogAdmin(LogEntryAdmin):
 @admin.action(description=_("导出所选违规记录(CSV)"), permissions=["view"])
 def export_selected_csv(modeladmin, request, queryset):
     """Stream the selection (scoped by the admin's queryset) as the CSV report; audited."""
-    from .reports import ReportParams
-    from .views_reports import csv_response
+    from ..reports import ReportParams
+    from ..views_reports import csv_response
 
     ids = tuple(queryset.values_list("pk", flat=True))
     params = ReportParams(ids=ids)
@@ -522,8 +522,8 @@ def export_selected_xlsx(modeladmin, request, queryset):
     from django.conf import settings
     from django.shortcuts import redirect
 
-    from .export_jobs import ExportQueueUnavailable, request_export
-    from .reports import ReportParams
+    from ..export_jobs import ExportQueueUnavailable, request_export
+    from ..reports import ReportParams
 
     ids = tuple(queryset.values_list("pk", flat=True)[: settings.QUNGUI_EXPORT_ADMIN_MAX_IDS + 1])
     if len(ids) > settings.QUNGUI_EXPORT_ADMIN_MAX_IDS:
@@ -539,6 +539,3 @@ def export_selected_xlsx(modeladmin, request, queryset):
 
 
 ViolationAdmin.actions = [*ViolationAdmin.actions, export_selected_csv, export_selected_xlsx]
-
-
-from . import admin_deductions  # noqa: E402, F401  (registers the deductions screens)

@@ -1,6 +1,6 @@
 """Admin screens for monthly deductions: read-only rows, months with "compute" and "close" buttons.
 
-Imported by violations/admin.py (admin autodiscovery only loads that module). Computing and closing
+Imported by violations/admin/__init__.py (admin autodiscovery loads the package). Computing and closing
 run as Celery tasks (in-process in the embedded default); both ask for confirmation first, and only
 HR admins may run them — an auditor gets 403.
 """
@@ -23,9 +23,9 @@ from portal.admin_mixins import ScopedAdminMixin
 from portal.months import month_bounds, parse_month, previous_month
 from portal.scoping import scope_for
 
-from .choices import SanctionKind
-from .models import PerformanceDeduction, PerformanceMonth
-from .tasks import enqueue_deductions
+from ..choices import SanctionKind
+from ..models import PerformanceDeduction, PerformanceMonth
+from ..tasks import enqueue_deductions
 
 
 class ComputeMonthForm(forms.Form):

@@ -1,0 +1,7 @@
+"""HR admin screens of the violations app; admin autodiscovery imports this package.
+
+``records``: rules, violations, sanctions, appeals, evidence, company settings, the audit log.
+``deductions``: the monthly deduction rows and the months with their compute / close buttons.
+"""
+
+from . import deductions, records  # noqa: F401  (each module registers its screens)
