@@ -20,7 +20,16 @@ from portal.scoping import scope_for
 
 from . import reconcile, services, tasks
 from .admin_filters import DepartmentSubtreeListFilter, subtree_filter
-from .models import ChatGroup, Department, Employee, ImportJob, Membership, ReconcileRun, RosterFinding
+from .models import (
+    ChatGroup,
+    Department,
+    Employee,
+    ImportJob,
+    Membership,
+    ReconcileRun,
+    RosterFinding,
+    RosterSettings,
+)
 from .resources import ChatGroupExportResource, EmployeeExportResource, MembershipExportResource
 
 
@@ -387,3 +396,20 @@ class RosterFindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/groups/rosterfinding/waive.html", context)
+
+
+@admin.register(RosterSettings)
+class RosterSettingsAdmin(admin.ModelAdmin):
+    """One row: the departed-member deadline that reconciliation and the dashboard both read."""
+
+    list_display = ["__str__", "departed_finding_overdue_hours", "updated_at"]
+    readonly_fields = ["updated_at"]
+
+    def has_add_permission(self, request):
+        return not RosterSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        services.save_roster_settings(obj, acting_user=request.user)

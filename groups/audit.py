@@ -11,13 +11,14 @@ from auditlog.context import auditlog_value, set_actor
 from auditlog.registry import auditlog
 
 from .findings import RosterFinding
-from .models import ChatGroup, Department, Employee, Membership
+from .models import ChatGroup, Department, Employee, Membership, RosterSettings
 
 auditlog.register(Department)
 auditlog.register(Employee, exclude_fields=["updated_at"])
 auditlog.register(ChatGroup, exclude_fields=["updated_at"], m2m_fields={"admins"})
 auditlog.register(Membership, exclude_fields=["updated_at", "member_key"])
 auditlog.register(RosterFinding)
+auditlog.register(RosterSettings, exclude_fields=["updated_at"])
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -378,6 +379,36 @@ class ImportJob(models.Model):
         if not self.total_rows:
             return 100 if self.status == ImportStatus.DONE else 0
         return min(100, int(self.processed_rows * 100 / self.total_rows))
+
+
+class RosterSettings(models.Model):
+    """The company's settings for the roster routines (reconciliation, overdue notices): one row.
+
+    The one source of the departed-member deadline: reconciliation escalates findings older than it
+    and the dashboard counts them as overdue. HR edits it in the admin (核查设置), audited.
+    """
+
+    singleton = models.BooleanField(default=True, unique=True, editable=False)
+    departed_finding_overdue_hours = models.PositiveSmallIntegerField(
+        _("离职人员清退时限(小时)"),
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 30)],
+        help_text=_("离职人员仍在群内超过此时长,通知部门负责人并在仪表盘上计为逾期"),
+    )
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("核查设置")
+        verbose_name_plural = pgettext_lazy("plural", "核查设置")
+        constraints = [models.CheckConstraint(condition=Q(singleton=True), name="rostersettings_single_row")]
+
+    def __str__(self) -> str:
+        return str(_("核查设置"))
+
+    @classmethod
+    def load(cls) -> RosterSettings:
+        """The one row (created with the defaults where a test database lacks it)."""
+        return cls.objects.get_or_create(singleton=True)[0]
 
 
 from .findings import ReconcileRun, RosterFinding  # noqa: E402, F401  re-exported: every groups model importable from here

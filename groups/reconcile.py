@@ -26,7 +26,6 @@ from typing import NamedTuple
 
 from auditlog.context import set_actor
 from auditlog.models import LogEntry
-from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -40,7 +39,7 @@ from portal.staging import copy_staged
 
 from . import nicknames
 from .choices import EmployeeStatus, FindingKind, FindingStatus, GroupKind, GroupStatus
-from .models import ChatGroup, Membership, ReconcileRun, RosterFinding
+from .models import ChatGroup, Membership, ReconcileRun, RosterFinding, RosterSettings
 from .tree import DeptTree
 
 logger = logging.getLogger(__name__)
@@ -347,7 +346,8 @@ def reconcile_all(*, now: datetime | None = None) -> ReconcileSummary:
 
 
 def overdue_hours() -> int:
-    return int(getattr(settings, "QUNGUI_DEPARTED_OVERDUE_HOURS", 24))
+    """HR's deadline for removing a departed member (核查设置), the dashboard's too."""
+    return RosterSettings.load().departed_finding_overdue_hours
 
 
 @transaction.atomic

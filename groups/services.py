@@ -22,7 +22,7 @@ from .importing.errors import ImportValidationError
 from .importing.readers import count_rows
 from .importing.roster import RosterFile, plan_roster, preview_roster, read_roster_file, write_roster
 from .importing.writers import write_employees
-from .models import PATH_SEPARATOR, ChatGroup, Department, Employee, ImportJob
+from .models import PATH_SEPARATOR, ChatGroup, Department, Employee, ImportJob, RosterSettings
 
 logger = logging.getLogger(__name__)
 
@@ -405,3 +405,12 @@ def delete_chat_group(group: ChatGroup, *, acting_user) -> None:
     """Delete a chat group registered by mistake, with its roster rows (dissolve real groups instead)."""
     with acting_as(acting_user):
         group.delete()
+
+
+@transaction.atomic
+def save_roster_settings(roster_settings: RosterSettings, *, acting_user) -> RosterSettings:
+    """Save HR's roster settings (the departed-member deadline), validated and audited."""
+    roster_settings.full_clean()
+    with acting_as(acting_user):
+        roster_settings.save()
+    return roster_settings

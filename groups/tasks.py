@@ -61,7 +61,7 @@ def reconcile_groups_task(self) -> dict:
     time_limit=360,
 )
 def escalate_overdue_task(self) -> list[int]:
-    """Escalate departed-member findings open past QUNGUI_DEPARTED_OVERDUE_HOURS (claims are atomic)."""
+    """Escalate departed-member findings open past HR's deadline (核查设置; claims are atomic)."""
     with job_lock(ESCALATE_LOCK, ttl=420) as held:
         return escalate_overdue() if held else []
 

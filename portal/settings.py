@@ -278,7 +278,6 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 # A departed member still in a group this many hours after first seen is escalated to the head.
-QUNGUI_DEPARTED_OVERDUE_HOURS = env_int("QUNGUI_DEPARTED_OVERDUE_HOURS", 24)
 
 CACHES = {
     "default": (

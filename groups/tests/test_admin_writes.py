@@ -98,3 +98,20 @@ def test_deleting_an_employee_in_the_admin_uses_the_service(client, hr, org):
     assert not Employee.objects.filter(pk=extra.pk).exists()
     entry = LogEntry.objects.filter(object_pk=str(extra.pk), action=LogEntry.Action.DELETE).get()
     assert entry.actor == hr
+
+
+def test_one_departed_deadline_for_reconciliation_and_dashboard(client, hr, org):
+    """HR's edit of the deadline changes what escalation waits for and what the dashboard calls overdue."""
+    from groups.models import RosterSettings
+    from groups.reconcile import overdue_hours
+    from portal.dashboard import sections
+
+    client.force_login(hr)
+    settings_row = RosterSettings.load()
+    url = reverse("admin:groups_rostersettings_change", args=[settings_row.pk])
+    assert client.post(url, {"departed_finding_overdue_hours": "36"}).status_code == 302
+    area = sections.resolve_area(hr, None)
+    assert overdue_hours() == 36
+    assert sections.at_risk(hr, area)["overdue_hours"] == 36
+    entry = LogEntry.objects.get_for_object(RosterSettings.load()).latest("timestamp")
+    assert entry.actor == hr and entry.changes_dict["departed_finding_overdue_hours"] == ["24", "36"]

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from groups.choices import FindingKind
-from groups.models import ChatGroup, Membership, RosterFinding
+from groups.models import ChatGroup, Membership, RosterFinding, RosterSettings
 from groups.reconcile import escalate_overdue, mark_removed, reconcile_all, waive_findings
 from portal.models import NotificationLog
 
@@ -50,8 +50,8 @@ def test_scoping(org, found, hr, auditor, head_sales, head_tech, group_admin, em
     assert visible(employee_user) == visible(outsider_user) == set()
 
 
-def test_escalation_notifies_the_head_once(org, found, settings, django_capture_on_commit_callbacks):
-    settings.QUNGUI_DEPARTED_OVERDUE_HOURS = 24
+def test_escalation_notifies_the_head_once(org, found, django_capture_on_commit_callbacks):
+    RosterSettings.objects.update_or_create(singleton=True, defaults={"departed_finding_overdue_hours": 24})
     org["sales_head"].email = "li@example.com"
     org["sales_head"].save()
     with django_capture_on_commit_callbacks() as callbacks:
@@ -66,8 +66,8 @@ def test_escalation_notifies_the_head_once(org, found, settings, django_capture_
     assert NotificationLog.objects.count() == 1
 
 
-def test_escalation_waits_for_the_configured_time(org, found, settings):
-    settings.QUNGUI_DEPARTED_OVERDUE_HOURS = 48
+def test_escalation_waits_for_the_configured_time(org, found):
+    RosterSettings.objects.update_or_create(singleton=True, defaults={"departed_finding_overdue_hours": 48})
     assert escalate_overdue() == []
     assert escalate_overdue(hours=12) == [found["departed"].pk]
 

@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from groups.choices import FindingKind, FindingStatus
-from groups.models import ChatGroup, Department, Employee, Membership, RosterFinding
+from groups.models import ChatGroup, Department, Employee, Membership, RosterFinding, RosterSettings
 from portal import months
 from portal.scoping import scope_for
 from violations.choices import VOID_STATUSES, AppealStatus, RuleCategory, SanctionKind, ViolationStatus
@@ -169,14 +169,29 @@ def violation_summary(user, area: Area, month: datetime.date) -> dict:
     )
 
 
+def settings_row() -> CompanySettings:
+    """The company's ladder settings with HR's departed-member deadline (核查设置) in one query."""
+    deadline = RosterSettings.objects.filter(singleton=True).values("departed_finding_overdue_hours")[:1]
+    default = RosterSettings._meta.get_field("departed_finding_overdue_hours").default
+    row = (
+        CompanySettings.objects.filter(singleton=True)
+        .annotate(departed_overdue_hours=Coalesce(Subquery(deadline), Value(default)))
+        .first()
+    )
+    if row is None:  # a flushed test database: create both rows with their defaults
+        row = CompanySettings.load()
+        row.departed_overdue_hours = RosterSettings.load().departed_finding_overdue_hours
+    return row
+
+
 def at_risk(user, area: Area) -> dict:
     """People one warning short of a demerit, or one demerit short of a dismissal recommendation.
 
-    Read from the ``LadderStanding`` rollup (portal.rollups): active direct warnings modulo
+    Read from the ``LadderStanding`` rollup (portal.dashboard.rollups): active direct warnings modulo
     ``warnings_per_demerit`` and active demerits modulo ``demerits_for_dismissal`` over the
-    company's window, as the ladder counts them. 3 queries (settings, list, count).
+    company's window, as the ladder counts them. 3 queries (both settings rows, list, count).
     """
-    ladder = CompanySettings.load()
+    ladder = settings_row()
     n, m = ladder.warnings_per_demerit, ladder.demerits_for_dismissal
     rows = LadderStanding.objects.visible_to(user).filter(area.q("department__")).with_remainders(n, m).at_risk(n, m)
     order = ("-near_dismissal", "-demerits", "-warnings", "employee_id")
@@ -198,7 +213,7 @@ def at_risk(user, area: Area) -> dict:
         "warnings_per_demerit": ladder.warnings_per_demerit,
         "demerits_for_dismissal": ladder.demerits_for_dismissal,
         "window_months": ladder.window_months,
-        "overdue_hours": ladder.departed_finding_overdue_hours,
+        "overdue_hours": ladder.departed_overdue_hours,
     }
 
 

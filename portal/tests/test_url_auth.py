@@ -76,12 +76,13 @@ SALES_OBJECT_VISIBLE_TO = {
 # Admins that never allow adding / deleting through the portal, whatever the permissions.
 # (Violations, sanctions and appeals change only through services: no add/delete pages for them.)
 NO_ADD = {
-    "groups.importjob", "groups.rosterfinding", "auditlog.logentry", "portal.notificationlog",
-    "violations.companysettings", "violations.sanction", "violations.appeal",
+    "groups.importjob", "groups.rosterfinding", "groups.rostersettings", "auditlog.logentry",
+    "portal.notificationlog", "violations.companysettings", "violations.sanction", "violations.appeal",
     "violations.performancemonth", "violations.performancededuction",  # computed by the deductions job
 }  # fmt: skip
 NO_DELETE = {
-    "auditlog.logentry", "violations.rule", "violations.companysettings", "violations.violation",
+    "auditlog.logentry", "groups.rostersettings", "violations.rule", "violations.companysettings",
+    "violations.violation",
     "violations.sanction", "violations.appeal", "violations.performancemonth", "violations.performancededuction",
 }  # fmt: skip
 NO_CHANGE = {"groups.importjob"}

@@ -179,7 +179,6 @@ class CompanySettings(models.Model):
     quiet_hours_end = models.TimeField(_("休息时间结束"), default=datetime.time(7, 30))
     directive_answer_minutes = models.PositiveSmallIntegerField(_("领导指令回复时限(分钟)"), default=30)
     max_message_length = models.PositiveSmallIntegerField(_("单条消息最大字数"), default=200)
-    departed_finding_overdue_hours = models.PositiveSmallIntegerField(_("离职人员清退时限(小时)"), default=24)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     class Meta:
