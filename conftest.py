@@ -63,6 +63,7 @@ def _celery_in_process(request, monkeypatch):
 @pytest.fixture(autouse=True)
 def _test_settings(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.QUNGUI_LOCK_DIR = tmp_path / "locks"  # file locks (SQLite) of parallel test processes apart
     # Password hashing dominates fixture set-up; tests don't need a slow hash.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Throttle counters and other cached state must not leak between tests (or test runs) via Redis.

@@ -12,7 +12,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from portal.locks import job_lock
+from portal.locks import task_lock
 
 from . import services
 from .reconcile import escalate_overdue, reconcile_all
@@ -40,13 +40,13 @@ BROKER_ERRORS = (BrokerError, RedisConnectionError, RedisTimeoutError, TimeoutEr
     time_limit=RECONCILE_TIME_LIMIT,
 )
 def reconcile_groups_task(self) -> dict:
-    """Reconcile all groups (daily by beat, and after roster imports); skipped if a run holds the lock.
+    """Reconcile all groups (daily by beat, and after roster imports); retried later while another run
+    holds the lock (that run may have read the rosters before this task's import committed).
 
-    Killed mid-way, the run's transaction rolls back and the redelivered task (acks_late) starts over.
+    Killed mid-way, the run's transaction rolls back, its lock dies with it (portal.locks) and the
+    redelivered task (acks_late; portal.leases for a killed worker) starts over.
     """
-    with job_lock(RECONCILE_LOCK, ttl=RECONCILE_TIME_LIMIT + 60) as held:
-        if not held:
-            return {"skipped": "locked"}
+    with task_lock(self, RECONCILE_LOCK):
         return reconcile_all().as_dict()
 
 
@@ -62,8 +62,8 @@ def reconcile_groups_task(self) -> dict:
 )
 def escalate_overdue_task(self) -> list[int]:
     """Escalate departed-member findings open past QUNGUI_DEPARTED_OVERDUE_HOURS (claims are atomic)."""
-    with job_lock(ESCALATE_LOCK, ttl=420) as held:
-        return escalate_overdue() if held else []
+    with task_lock(self, ESCALATE_LOCK):
+        return escalate_overdue()
 
 
 def broker_available() -> bool:

@@ -236,7 +236,8 @@ CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2)
 # Beat's own bookkeeping file (not the schedule itself); beat runs exactly once per installation.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Periodic jobs (run exactly one `celery -A portal beat`). Times are Asia/Shanghai. Each job also
-# takes a lock (portal.locks), so a slow run and the next one never overlap.
+# takes a lock (portal.locks), so a slow run and the next one never overlap; a run that finds the
+# lock held is retried later, and a killed run's lock dies with it.
 CELERY_BEAT_SCHEDULE: dict = {
     "reconcile-groups-daily": {
         "task": "groups.tasks.reconcile_groups_task",
@@ -276,6 +277,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=2, minute=15),
     },
 }
+# Job locks on SQLite are flock()ed files here (on PostgreSQL they are advisory locks): portal.locks.
+QUNGUI_LOCK_DIR = Path(env("QUNGUI_LOCK_DIR", str(VAR_DIR / "locks")))
 # A departed member still in a group this many hours after first seen is escalated to the head.
 QUNGUI_DEPARTED_OVERDUE_HOURS = env_int("QUNGUI_DEPARTED_OVERDUE_HOURS", 24)
 
