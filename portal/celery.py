@@ -20,6 +20,15 @@ app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+
+def _add_worker_steps() -> None:
+    from .leases import MessageLeases
+
+    app.steps["consumer"].add(MessageLeases)
+
+
+_add_worker_steps()
+
 REQUEST_ID_HEADER = "qungui_request_id"
 
 

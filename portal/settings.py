@@ -214,6 +214,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a killed worker's task is redelivere
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
+# Unacknowledged messages are leased to the worker holding them (see portal.leases).
+CELERY_MESSAGE_LEASE_SECONDS = env_int("CELERY_MESSAGE_LEASE_SECONDS", 30)
+CELERY_MESSAGE_LEASE_RENEW = max(1, CELERY_MESSAGE_LEASE_SECONDS // 6)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -228,8 +231,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_start": 0,
     "interval_step": 0.5,
     "interval_max": 1,
-    # Longer than the longest task's time limit, or Redis redelivers a task still running.
-    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 600,
+    # A lease, not a task's length: each worker renews its messages' stamps every
+    # CELERY_MESSAGE_LEASE_RENEW seconds (portal.leases), so a killed worker's messages are taken up
+    # by another worker within a lease plus one sweep, while live tasks of any length keep theirs.
+    "visibility_timeout": CELERY_MESSAGE_LEASE_SECONDS,
+    "unacked_restore_interval": CELERY_MESSAGE_LEASE_RENEW,  # sweep for expired leases this often
+    "unacked_restore_throttle": 1,  # … really (kombu's default scans on every 10th sweep only)
+    "unacked_mutex_expire": CELERY_MESSAGE_LEASE_SECONDS,  # a sweeper killed mid-sweep blocks no longer
 }
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"socket_timeout": 3, "socket_connect_timeout": 3}
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2)
