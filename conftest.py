@@ -61,6 +61,14 @@ def _celery_in_process(request, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _broker_state(monkeypatch):
+    """A test that found the broker down must not make the next one skip it (portal.outbox's memory)."""
+    from portal import outbox
+
+    monkeypatch.setattr(outbox, "_down_until", 0.0)
+
+
+@pytest.fixture(autouse=True)
 def _test_settings(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.QUNGUI_LOCK_DIR = tmp_path / "locks"  # file locks (SQLite) of parallel test processes apart

@@ -7,11 +7,12 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import OperationalError, transaction
+from django.db import OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from portal import outbox
 from portal.locks import task_lock
 
 from . import services
@@ -68,36 +69,18 @@ def escalate_overdue_task(self) -> list[int]:
 
 def broker_available() -> bool:
     """True when tasks run eagerly or the broker answers within its connect timeout."""
-    app = reconcile_groups_task.app
-    if app.conf.task_always_eager:
-        return True
-    try:
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=3)
-    except BROKER_ERRORS as exc:
-        logger.warning("Celery broker unavailable: %s", exc)
-        return False
-    return True
-
-
-def _send_reconcile() -> None:
-    try:
-        reconcile_groups_task.delay()
-    except BROKER_ERRORS:
-        # The daily beat run catches up; nothing the user submitted depends on this message.
-        logger.exception("could not enqueue reconcile_groups_task")
+    return outbox.broker_available()
 
 
 def enqueue_reconcile() -> bool:
     """Queue a reconciliation after the current transaction commits.
 
-    Returns False (and queues nothing) when the broker is down, so a page can say "核查稍后自动进行"
-    instead of failing with a 500.
+    Returns False when the broker is down: then the reconciliation is recorded and sent once the
+    broker is back (portal.outbox), and a page can say "核查稍后自动进行" instead of failing.
     """
-    if not broker_available():
-        return False
-    transaction.on_commit(_send_reconcile, robust=True)
-    return True
+    available = broker_available()
+    outbox.send(reconcile_groups_task)
+    return available
 
 
 @shared_task(acks_late=True)

@@ -53,6 +53,17 @@ def setup_task_logger(logger: logging.Logger, **kwargs) -> None:
     _use_portal_formatter(logger)
 
 
+@signals.worker_ready.connect
+def send_pending_tasks(**kwargs) -> None:
+    """A starting worker sends what was recorded while the broker was down (portal.outbox)."""
+    from . import outbox
+
+    try:
+        outbox.flush()
+    except Exception:  # the database may be down too: beat's flush-pending-tasks tries again
+        logging.getLogger(__name__).warning("could not send pending tasks at worker start", exc_info=True)
+
+
 @signals.before_task_publish.connect
 def attach_request_id(headers: dict | None = None, **kwargs) -> None:
     from .logging import request_id_var

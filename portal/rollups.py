@@ -338,7 +338,11 @@ def _enqueue(state: dict | None) -> None:
         if state
         else ()
     )
+    from . import outbox
+
     try:
+        if not outbox.broker_available():  # checked first: a dead Redis held delay() for ~20 s
+            raise ConnectionError("broker unavailable")
         refresh_rollups_task.delay(*args)
     except Exception:  # broker down: refresh here rather than lose it (the nightly run would repair it)
         logger.warning("refresh_rollups_task could not be queued; refreshing inline", exc_info=True)

@@ -259,6 +259,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "portal.tasks.findings_digest_task",
         "schedule": crontab(hour=8, minute=45),
     },
+    # Tasks recorded while the broker was down (portal.outbox) are sent once it is back.
+    "flush-pending-tasks": {
+        "task": "portal.tasks.flush_pending_tasks_task",
+        "schedule": 60.0,
+    },
     "resend-pending-notifications": {
         "task": "portal.tasks.resend_pending_notifications_task",
         "schedule": crontab(minute="*/15"),
@@ -290,13 +295,16 @@ QUNGUI_LOCK_DIR = Path(env("QUNGUI_LOCK_DIR", str(VAR_DIR / "locks")))
 # A departed member still in a group this many hours after first seen is escalated to the head.
 QUNGUI_DEPARTED_OVERDUE_HOURS = env_int("QUNGUI_DEPARTED_OVERDUE_HOURS", 24)
 
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+
+def cache_config(redis_url: str) -> dict:
+    """The default cache on Redis, degrading to per-process memory while Redis is down, so that
+    throttling and caching never turn an outage into 500s (portal.cache); local memory without Redis."""
+    if redis_url:
+        return {"default": {"BACKEND": "portal.cache.FallbackRedisCache", "LOCATION": redis_url}}
+    return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+CACHES = cache_config(REDIS_URL)
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -43,6 +43,14 @@ def resend_pending_notifications_task() -> int:
     return notifications.resend_pending()
 
 
+@shared_task(acks_late=True, soft_time_limit=120, time_limit=180)
+def flush_pending_tasks_task() -> int:
+    """Every minute (beat): send the tasks recorded while the broker was down (portal.outbox)."""
+    from . import outbox
+
+    return outbox.flush()
+
+
 @shared_task(name="portal.anonymize_departed")
 def anonymize_departed_task(older_than_days: int | None = None) -> dict[str, object]:
     """Nightly PIPL retention job: anonymise departed employees past the retention period.

@@ -19,6 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from groups.models import Employee
+from portal import outbox
 
 from . import export_jobs
 from .choices import Channel
@@ -91,16 +92,7 @@ def compute_previous_month_task(self) -> dict:
 
 def broker_available() -> bool:
     """True when tasks run in-process (eager) or the broker answers within its connect timeout."""
-    app = compute_deductions_task.app
-    if app.conf.task_always_eager:
-        return True
-    try:
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=3)
-    except BROKER_ERRORS as exc:
-        logger.warning("Celery broker unavailable: %s", exc)
-        return False
-    return True
+    return outbox.broker_available()
 
 
 def enqueue_deductions(month: str, *, user_id: int | None, close: bool = False) -> bool:
