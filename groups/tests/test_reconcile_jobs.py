@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg
 import pytest
 from celery.exceptions import Retry
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import OperationalError
@@ -14,6 +22,7 @@ from groups.models import Membership, RosterFinding
 from portal.celery import app
 from portal.locks import LOCK_RETRY_COUNTDOWN, job_lock
 from portal.models import PendingTask
+from portal.tests.processes import child_database_url, child_env
 
 
 @pytest.fixture
@@ -130,3 +139,34 @@ def test_enqueue_reconcile_records_the_run_when_the_broker_is_down(db, monkeypat
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.enqueue_reconcile() is False  # answers within the connect timeout, no exception
     assert list(PendingTask.objects.values_list("task_name", flat=True)) == [tasks.reconcile_groups_task.name]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_reconcile_groups_command_does_not_block_the_next_one(departed_in_group):
+    """The issue: a killed `manage.py reconcile_groups` left its lock row until someone deleted it."""
+    blocker = psycopg.connect(child_database_url())
+    blocker.execute("LOCK TABLE groups_rosterfinding IN ACCESS EXCLUSIVE MODE")  # the command stops mid-run
+    command = subprocess.Popen(
+        [sys.executable, "manage.py", "reconcile_groups"],
+        cwd=settings.BASE_DIR,
+        env=child_env(REDIS_URL=""),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with job_lock(tasks.RECONCILE_LOCK) as free:
+                if not free:
+                    break  # the command holds the lock
+            assert time.monotonic() < deadline, "the command never took the lock"
+            time.sleep(0.2)
+        with pytest.raises(CommandError, match="另一次核查正在运行"):
+            call_command("reconcile_groups")  # said clearly while it runs
+    finally:
+        os.kill(command.pid, signal.SIGKILL)
+        command.wait()
+        blocker.close()
+    call_command("reconcile_groups")  # at once: nothing left behind to delete by hand
+    assert RosterFinding.objects.filter(kind=FindingKind.DEPARTED_MEMBER).count() == 1

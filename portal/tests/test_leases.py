@@ -19,6 +19,10 @@ def test_broker_settings_make_the_visibility_timeout_a_short_lease():
     assert options["unacked_restore_interval"] <= settings.CELERY_MESSAGE_LEASE_RENEW
     assert options["unacked_restore_throttle"] == 1
     assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
+    from kombu.transport.redis import Channel
+
+    # kombu ≥ 5.7 reads these two (older versions swept for expired messages only every ~100 s)
+    assert {"unacked_restore_interval", "unacked_restore_throttle"} <= set(Channel.from_transport_options)
 
 
 def test_every_worker_runs_the_lease_step():
