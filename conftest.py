@@ -99,8 +99,17 @@ def _celery_in_process(request, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _broker_state(monkeypatch):
+    """A test that found the broker down must not make the next one skip it (portal.outbox's memory)."""
+    from portal import outbox
+
+    monkeypatch.setattr(outbox, "_down_until", 0.0)
+
+
+@pytest.fixture(autouse=True)
 def _test_settings(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.QUNGUI_LOCK_DIR = tmp_path / "locks"  # file locks (SQLite) of parallel test processes apart
     # Password hashing dominates fixture set-up; tests don't need a slow hash.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Throttle counters and other cached state must not leak between tests (or test runs) via Redis.

@@ -274,11 +274,22 @@ def is_large_import(job: ImportJob) -> bool:
     return job.total_rows > getattr(settings, "ROSTER_IMPORT_ASYNC_ROWS", 5000)
 
 
-def _enqueue(task_name: str, job_id: int, back_to: str) -> None:
+def _enqueue(task_name: str, job_id: int, back_to: str, *, defer: bool = False) -> None:
+    """Send the job's task. When the broker is down: with ``defer`` record it to be sent once the
+    broker is back (portal.outbox; the API's callers cannot click "retry"), else put the job back to
+    ``back_to`` and raise EnqueueError (the pages say so and offer to retry)."""
+    from portal import outbox
+
     from . import tasks
 
+    task = getattr(tasks, task_name)
+    if defer:
+        outbox.send_now(task, job_id)
+        return
     try:
-        result = getattr(tasks, task_name).delay(job_id)
+        if not outbox.broker_available():  # checked first: a dead Redis held delay() for ~20 s
+            raise ConnectionError("broker unavailable")
+        result = task.delay(job_id)
     except Exception as exc:  # kombu/redis raise many types; the message must reach the user
         logger.exception("could not enqueue %s for import job %s", task_name, job_id)
         ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(status=back_to)
@@ -287,12 +298,13 @@ def _enqueue(task_name: str, job_id: int, back_to: str) -> None:
 
 
 @transaction.atomic
-def queue_validation(job: ImportJob, *, acting_user) -> None:
-    """Validate a large upload in the background (enqueued after commit). Raises EnqueueError."""
-    transaction.on_commit(lambda: _enqueue("validate_import_task", job.pk, ImportStatus.UPLOADED))
+def queue_validation(job: ImportJob, *, acting_user, defer: bool = False) -> None:
+    """Validate a large upload in the background (enqueued after commit). Raises EnqueueError unless
+    ``defer`` (then a broker outage only delays it, see _enqueue)."""
+    transaction.on_commit(lambda: _enqueue("validate_import_task", job.pk, ImportStatus.UPLOADED, defer=defer))
 
 
-def confirm_import(job: ImportJob, *, acting_user) -> ImportJob | None:
+def confirm_import(job: ImportJob, *, acting_user, defer: bool = False) -> ImportJob | None:
     """Confirm a previewed job: small files import now, large ones are queued for a worker.
 
     Not atomic itself: run_import writes in its own transaction and must be able to record a
@@ -300,14 +312,14 @@ def confirm_import(job: ImportJob, *, acting_user) -> ImportJob | None:
     """
     if not is_large_import(job):
         return run_import(job.pk)
-    _queue_run(job)
+    _queue_run(job, defer=defer)
     return None
 
 
 @transaction.atomic
-def _queue_run(job: ImportJob) -> None:
+def _queue_run(job: ImportJob, *, defer: bool = False) -> None:
     if ImportJob.objects.filter(pk=job.pk, status=ImportStatus.PREVIEWED).update(status=ImportStatus.QUEUED):
-        transaction.on_commit(lambda: _enqueue("run_import_task", job.pk, ImportStatus.PREVIEWED))
+        transaction.on_commit(lambda: _enqueue("run_import_task", job.pk, ImportStatus.PREVIEWED, defer=defer))
 
 
 @transaction.atomic

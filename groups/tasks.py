@@ -7,12 +7,13 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import OperationalError, transaction
+from django.db import OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from portal.locks import job_lock
+from portal import outbox
+from portal.locks import task_lock
 
 from . import services
 from .reconcile import escalate_overdue, reconcile_all
@@ -40,13 +41,13 @@ BROKER_ERRORS = (BrokerError, RedisConnectionError, RedisTimeoutError, TimeoutEr
     time_limit=RECONCILE_TIME_LIMIT,
 )
 def reconcile_groups_task(self) -> dict:
-    """Reconcile all groups (daily by beat, and after roster imports); skipped if a run holds the lock.
+    """Reconcile all groups (daily by beat, and after roster imports); retried later while another run
+    holds the lock (that run may have read the rosters before this task's import committed).
 
-    Killed mid-way, the run's transaction rolls back and the redelivered task (acks_late) starts over.
+    Killed mid-way, the run's transaction rolls back, its lock dies with it (portal.locks) and the
+    redelivered task (acks_late; portal.leases for a killed worker) starts over.
     """
-    with job_lock(RECONCILE_LOCK, ttl=RECONCILE_TIME_LIMIT + 60) as held:
-        if not held:
-            return {"skipped": "locked"}
+    with task_lock(self, RECONCILE_LOCK):
         return reconcile_all().as_dict()
 
 
@@ -62,42 +63,19 @@ def reconcile_groups_task(self) -> dict:
 )
 def escalate_overdue_task(self) -> list[int]:
     """Escalate departed-member findings open past HR's deadline (核查设置; claims are atomic)."""
-    with job_lock(ESCALATE_LOCK, ttl=420) as held:
-        return escalate_overdue() if held else []
-
-
-def broker_available() -> bool:
-    """True when tasks run eagerly or the broker answers within its connect timeout."""
-    app = reconcile_groups_task.app
-    if app.conf.task_always_eager:
-        return True
-    try:
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=3)
-    except BROKER_ERRORS as exc:
-        logger.warning("Celery broker unavailable: %s", exc)
-        return False
-    return True
-
-
-def _send_reconcile() -> None:
-    try:
-        reconcile_groups_task.delay()
-    except BROKER_ERRORS:
-        # The daily beat run catches up; nothing the user submitted depends on this message.
-        logger.exception("could not enqueue reconcile_groups_task")
+    with task_lock(self, ESCALATE_LOCK):
+        return escalate_overdue()
 
 
 def enqueue_reconcile() -> bool:
     """Queue a reconciliation after the current transaction commits.
 
-    Returns False (and queues nothing) when the broker is down, so a page can say "核查稍后自动进行"
-    instead of failing with a 500.
+    Returns False when the broker is down: then the reconciliation is recorded and sent once the
+    broker is back (portal.outbox), and a page can say "核查稍后自动进行" instead of failing.
     """
-    if not broker_available():
-        return False
-    transaction.on_commit(_send_reconcile, robust=True)
-    return True
+    available = outbox.broker_available()
+    outbox.send(reconcile_groups_task)
+    return available
 
 
 @shared_task(acks_late=True)

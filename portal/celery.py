@@ -20,6 +20,15 @@ app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+
+def _add_worker_steps() -> None:
+    from .leases import MessageLeases
+
+    app.steps["consumer"].add(MessageLeases)
+
+
+_add_worker_steps()
+
 REQUEST_ID_HEADER = "qungui_request_id"
 
 
@@ -42,6 +51,17 @@ def setup_worker_logger(logger: logging.Logger, **kwargs) -> None:
 @signals.after_setup_task_logger.connect
 def setup_task_logger(logger: logging.Logger, **kwargs) -> None:
     _use_portal_formatter(logger)
+
+
+@signals.worker_ready.connect
+def send_pending_tasks(**kwargs) -> None:
+    """A starting worker sends what was recorded while the broker was down (portal.outbox)."""
+    from . import outbox
+
+    try:
+        outbox.flush()
+    except Exception:  # the database may be down too: beat's flush-pending-tasks tries again
+        logging.getLogger(__name__).warning("could not send pending tasks at worker start", exc_info=True)
 
 
 @signals.before_task_publish.connect

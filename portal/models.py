@@ -1,4 +1,4 @@
-"""Portal-wide records: notification deliveries, job locks and background export jobs."""
+"""Portal-wide records: notification deliveries, tasks waiting for the broker, background export jobs."""
 
 from __future__ import annotations
 
@@ -73,24 +73,24 @@ class NotificationLog(models.Model):
         return f"{self.get_channel_display()} → {self.target}: {self.subject}"
 
 
-class JobLock(models.Model):
-    """A lock for a periodic job when no Redis is configured (see portal.locks).
+class PendingTask(models.Model):
+    """A Celery task that could not be sent because the broker was down; sent later (portal.outbox)."""
 
-    The row's primary key is the lock name, so only one holder can exist; ``expires_at`` lets a
-    lock left behind by a killed process be taken over once it has expired.
-    """
-
-    name = models.CharField(_("名称"), max_length=100, primary_key=True)
-    token = models.CharField(_("令牌"), max_length=64)
-    acquired_at = models.DateTimeField(_("获得时间"))
-    expires_at = models.DateTimeField(_("过期时间"))
+    task_name = models.CharField(_("任务"), max_length=200)
+    args = models.JSONField(_("参数"), default=list)
+    kwargs = models.JSONField(_("关键字参数"), default=dict)
+    key = models.CharField(_("去重键"), max_length=64, db_index=True)
+    created_at = models.DateTimeField(_("记录时间"), default=timezone.now)
+    attempts = models.PositiveIntegerField(_("尝试次数"), default=0)
+    last_error = models.TextField(_("最近错误"), blank=True)
 
     class Meta:
-        verbose_name = _("任务锁")
-        verbose_name_plural = pgettext_lazy("plural", "任务锁")
+        verbose_name = _("待发送任务")
+        verbose_name_plural = pgettext_lazy("plural", "待发送任务")
+        ordering = ["pk"]
 
     def __str__(self) -> str:
-        return self.name
+        return self.task_name
 
 
 def export_upload_to(instance: ExportJob, filename: str) -> str:

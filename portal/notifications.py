@@ -39,8 +39,12 @@ class DeliveryError(Exception):
 
 
 def _enqueue(log_id: int) -> None:
+    from . import outbox
     from .tasks import deliver_notification_task
 
+    if not outbox.broker_available():  # checked first: a dead Redis held delay() for ~20 s
+        logger.warning("broker down: notification %s stays pending, resent later", log_id)
+        return
     try:
         deliver_notification_task.delay(log_id)
     except Exception:  # broker down: the row stays pending and can be re-sent by resend_pending()

@@ -215,6 +215,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a killed worker's task is redelivere
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
+# Unacknowledged messages are leased to the worker holding them (see portal.leases).
+CELERY_MESSAGE_LEASE_SECONDS = env_int("CELERY_MESSAGE_LEASE_SECONDS", 30)
+CELERY_MESSAGE_LEASE_RENEW = max(1, CELERY_MESSAGE_LEASE_SECONDS // 6)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -229,15 +232,21 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_start": 0,
     "interval_step": 0.5,
     "interval_max": 1,
-    # Longer than the longest task's time limit, or Redis redelivers a task still running.
-    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 600,
+    # A lease, not a task's length: each worker renews its messages' stamps every
+    # CELERY_MESSAGE_LEASE_RENEW seconds (portal.leases), so a killed worker's messages are taken up
+    # by another worker within a lease plus one sweep, while live tasks of any length keep theirs.
+    "visibility_timeout": CELERY_MESSAGE_LEASE_SECONDS,
+    "unacked_restore_interval": CELERY_MESSAGE_LEASE_RENEW,  # sweep for expired leases this often
+    "unacked_restore_throttle": 1,  # … really (kombu's default scans on every 10th sweep only)
+    "unacked_mutex_expire": CELERY_MESSAGE_LEASE_SECONDS,  # a sweeper killed mid-sweep blocks no longer
 }
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"socket_timeout": 3, "socket_connect_timeout": 3}
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2)
 # Beat's own bookkeeping file (not the schedule itself); beat runs exactly once per installation.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Periodic jobs (run exactly one `celery -A portal beat`). Times are Asia/Shanghai. Each job also
-# takes a lock (portal.locks), so a slow run and the next one never overlap.
+# takes a lock (portal.locks), so a slow run and the next one never overlap; a run that finds the
+# lock held is retried later, and a killed run's lock dies with it.
 CELERY_BEAT_SCHEDULE: dict = {
     "reconcile-groups-daily": {
         "task": "groups.tasks.reconcile_groups_task",
@@ -250,6 +259,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "findings-digest-daily": {
         "task": "groups.tasks.findings_digest_task",
         "schedule": crontab(hour=8, minute=45),
+    },
+    # Tasks recorded while the broker was down (portal.outbox) are sent once it is back.
+    "flush-pending-tasks": {
+        "task": "portal.tasks.flush_pending_tasks_task",
+        "schedule": 60.0,
     },
     "resend-pending-notifications": {
         "task": "portal.tasks.resend_pending_notifications_task",
@@ -277,15 +291,20 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=2, minute=15),
     },
 }
+# Job locks on SQLite are flock()ed files here (on PostgreSQL they are advisory locks): portal.locks.
+QUNGUI_LOCK_DIR = Path(env("QUNGUI_LOCK_DIR", str(VAR_DIR / "locks")))
 # A departed member still in a group this many hours after first seen is escalated to the head.
 
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
+
+def cache_config(redis_url: str) -> dict:
+    """The default cache on Redis, degrading to per-process memory while Redis is down, so that
+    throttling and caching never turn an outage into 500s (portal.cache); local memory without Redis."""
+    if redis_url:
+        return {"default": {"BACKEND": "portal.cache.FallbackRedisCache", "LOCATION": redis_url}}
+    return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+CACHES = cache_config(REDIS_URL)
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -35,3 +35,11 @@ def deliver_notification_task(self, log_id: int) -> str:
 def resend_pending_notifications_task() -> int:
     """Re-enqueue deliveries recorded while the broker was down."""
     return notifications.resend_pending()
+
+
+@shared_task(acks_late=True, soft_time_limit=120, time_limit=180)
+def flush_pending_tasks_task() -> int:
+    """Every minute (beat): send the tasks recorded while the broker was down (portal.outbox)."""
+    from . import outbox
+
+    return outbox.flush()

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from groups.models import ChatGroup, Employee
+from portal import outbox
 from portal.scoping import scope_for
 
 from . import escalation
@@ -467,7 +468,7 @@ def _enqueue_recompute(employee_ids: list[int]) -> None:
 
     for start in range(0, len(employee_ids), RECOMPUTE_CHUNK):
         chunk = employee_ids[start : start + RECOMPUTE_CHUNK]
-        transaction.on_commit(lambda chunk=chunk: recompute_escalation_task.delay(chunk))
+        outbox.send(recompute_escalation_task, chunk)  # after commit; kept for later if the broker is down
 
 
 @transaction.atomic

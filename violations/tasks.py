@@ -19,6 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from groups.models import Employee
+from portal import outbox
 from portal.months import parse_month, previous_month
 
 from . import export_jobs
@@ -90,27 +91,13 @@ def compute_previous_month_task(self) -> dict:
     return compute_deductions_task.run(f"{previous_month():%Y-%m}")
 
 
-def broker_available() -> bool:
-    """True when tasks run in-process (eager) or the broker answers within its connect timeout."""
-    app = compute_deductions_task.app
-    if app.conf.task_always_eager:
-        return True
-    try:
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=3)
-    except BROKER_ERRORS as exc:
-        logger.warning("Celery broker unavailable: %s", exc)
-        return False
-    return True
-
-
 def enqueue_deductions(month: str, *, user_id: int | None, close: bool = False) -> bool:
     """Queue a computation (or a close) to be sent after the current transaction commits.
 
     Returns False when the broker is unreachable, so a page can say so instead of failing with a
     500; nothing is lost: the month is simply not computed yet and can be requested again.
     """
-    if not broker_available():
+    if not outbox.broker_available():
         return False
     task = close_deductions_task if close else compute_deductions_task
 

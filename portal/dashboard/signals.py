@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
+from portal import outbox
 from portal.months import month_start
 
 from .rollups import Key
@@ -29,6 +30,8 @@ def _enqueue(state: dict | None) -> None:
         else ()
     )
     try:
+        if not outbox.broker_available():  # checked first: a dead Redis held delay() for ~20 s
+            raise ConnectionError("broker unavailable")
         refresh_rollups_task.delay(*args)
     except Exception:  # broker down: refresh here rather than lose it (the nightly run would repair it)
         logger.warning("refresh_rollups_task could not be queued; refreshing inline", exc_info=True)

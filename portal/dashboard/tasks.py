@@ -6,7 +6,7 @@ import datetime
 
 from celery import shared_task
 
-from portal.locks import job_lock
+from portal.locks import task_lock
 
 from .rollups import Key, refresh_all, refresh_group_cells, refresh_ladder, refresh_violation_cells
 
@@ -18,9 +18,9 @@ def _decode(keys: list | None) -> list[Key]:
 FULL_REFRESH_TIME_LIMIT = 1900
 
 
-@shared_task(acks_late=True, soft_time_limit=1800, time_limit=FULL_REFRESH_TIME_LIMIT)
+@shared_task(bind=True, acks_late=True, soft_time_limit=1800, time_limit=FULL_REFRESH_TIME_LIMIT)
 def refresh_rollups_task(
-    employee_ids: list[int] | None = None, departments: list | None = None, groups: list | None = None
+    self, employee_ids: list[int] | None = None, departments: list | None = None, groups: list | None = None
 ) -> dict:
     """Refresh the rollups for the given keys ([id, "YYYY-MM-01" or None] pairs); with none, rebuild all
     (nightly beat ``refresh-dashboard-rollups``), under a lock so that two full rebuilds never overlap.
@@ -28,8 +28,8 @@ def refresh_rollups_task(
     Idempotent: each refresh deletes and recomputes its cells in one transaction.
     """
     if employee_ids is None and departments is None and groups is None:
-        with job_lock("refresh-dashboard-rollups", ttl=FULL_REFRESH_TIME_LIMIT + 60) as held:
-            return refresh_all() if held else {"skipped": 1}
+        with task_lock(self, "refresh-dashboard-rollups"):
+            return refresh_all()
     return {
         "violation_cells": refresh_violation_cells(keys=_decode(departments)),
         "group_cells": refresh_group_cells(keys=_decode(groups)),

@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 
 from groups.choices import FindingKind
 from groups.reconcile import escalate_overdue, reconcile_all
-from groups.tasks import RECONCILE_LOCK, RECONCILE_TIME_LIMIT
+from groups.tasks import RECONCILE_LOCK
 from portal.locks import job_lock
 
 
@@ -16,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--escalate", action="store_true", help="also escalate overdue departed-member findings")
 
     def handle(self, *args, **options):
-        with job_lock(RECONCILE_LOCK, ttl=RECONCILE_TIME_LIMIT + 60) as held:
+        with job_lock(RECONCILE_LOCK) as held:  # a killed run's lock dies with it
             if not held:
                 raise CommandError(_("另一次核查正在运行,请稍后再试。"))
             summary = reconcile_all()

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('portal', '0003_dashboard_rollups'),
+        ('portal', '0005_pendingtask'),
         ('dashboard', '0001_initial'),
     ]
 
