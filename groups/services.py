@@ -52,7 +52,7 @@ def ensure_department_path(name_path: str, *, cache: dict[str, Department] | Non
     parts = [p.strip() for p in name_path.strip().strip(PATH_SEPARATOR).split(PATH_SEPARATOR)]
     if not parts or any(not p for p in parts):
         raise ValueError(f"invalid department path: {name_path!r}")
-    parent = None
+    parent: Department | None = None
     for depth in range(1, len(parts) + 1):
         key = PATH_SEPARATOR.join(parts[:depth])
         node = cache.get(key) or Department.objects.filter(name_path=key).first()
@@ -60,6 +60,7 @@ def ensure_department_path(name_path: str, *, cache: dict[str, Department] | Non
             node = create_department(parts[depth - 1], parent=parent)
         cache[key] = node
         parent = node
+    assert parent is not None  # parts is not empty
     return parent
 
 
@@ -201,7 +202,7 @@ def create_import_job(
     """
     job = ImportJob(kind=kind, group=group, created_by=acting_user if getattr(acting_user, "pk", None) else None)
     if upload is not None:
-        job.original_name = Path(original_name or upload.name).name[:255]
+        job.original_name = Path(original_name or upload.name or "").name[:255]
         job.size = upload.size or 0
         job.file.save(f"{uuid.uuid4().hex}{Path(job.original_name).suffix.lower()}", upload, save=False)
         job.total_rows = count_rows(job.file.path)

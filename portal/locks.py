@@ -62,7 +62,7 @@ class AdvisoryLock:
     def acquire(self) -> bool:
         db = connections[self.using]
         params = db.get_connection_params()
-        conn = db.Database.connect(**params)
+        conn = db.Database.connect(**params)  # type: ignore[attr-defined]  # the backend's driver module
         try:
             conn.autocommit = True
             with conn.cursor() as cursor:

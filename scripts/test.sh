@@ -28,6 +28,9 @@ LEFT_OUT=()
 [ -n "$PG_URL" ] || LEFT_OUT+=("the PostgreSQL phase (set DATABASE_URL=postgres://…)")
 [ -n "$PG_URL" ] && [ -n "$R_URL" ] || LEFT_OUT+=("real-Celery-worker tests and the production-like run (set DATABASE_URL and REDIS_URL)")
 
+echo "== mypy (core and services)"
+env -u DATABASE_URL -u REDIS_URL mypy
+
 echo "== migrations are complete"
 env -u DATABASE_URL -u REDIS_URL python manage.py makemigrations --check --dry-run
 

@@ -406,7 +406,7 @@ def file_appeal(
     if not (statement or "").strip():
         raise ValidationError({"statement": _("请填写申诉理由。")})
     at = at or timezone.now()
-    late = timezone.localdate(at) > violation.appeal_deadline
+    late = violation.appeal_deadline is not None and timezone.localdate(at) > violation.appeal_deadline
     if late and not (scope.is_hr or system):
         raise ValidationError({"statement": _("申诉期已过(截止 %(d)s)。") % {"d": violation.appeal_deadline}})
     checked = check_evidence_files(list(files))
@@ -554,6 +554,8 @@ def recompute_escalation(employee: Employee, *, acting_user, channel: str = Chan
 
 
 def _derive(step: escalation.Step, spec: dict, settings: CompanySettings, acting_user) -> Sanction:
+    if step.trigger.violation_id is None:
+        raise ValueError(f"ladder step {step!r} has no triggering violation")
     violation = Violation.objects.get(pk=step.trigger.violation_id)
     sanction = Sanction(
         violation=violation,

@@ -73,5 +73,6 @@ def exception_handler(exc: Exception, context: dict):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a real server error: let Django log it and answer 500
-    response.data = {"error": error_body(exc)}
+    if isinstance(exc, exceptions.APIException):  # always, once _translate ran: DRF answers only those
+        response.data = {"error": error_body(exc)}
     return response

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model
 from rest_framework import serializers
 
 from .exceptions import django_error_detail
@@ -15,7 +17,8 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
 
     def get_queryset(self):
         request = self.context.get("request")
-        return super().get_queryset().visible_to(getattr(request, "user", None))
+        queryset: Any = super().get_queryset()  # a model's QuerySet with visible_to (the scoped managers)
+        return queryset.visible_to(getattr(request, "user", None))
 
 
 class ModelValidatingSerializer(serializers.ModelSerializer):
@@ -35,8 +38,8 @@ class ModelValidatingSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(django_error_detail(exc)) from exc
         return attrs
 
-    def _candidate(self, attrs: dict):
-        model = self.Meta.model
+    def _candidate(self, attrs: dict) -> Model:
+        model: type[Model] = self.Meta.model
         concrete = {f.name for f in model._meta.concrete_fields}
         values = {name: value for name, value in attrs.items() if name in concrete}
         if self.instance is None:
@@ -50,7 +53,7 @@ class ModelValidatingSerializer(serializers.ModelSerializer):
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="machine-readable code, e.g. invalid, not_found, permission_denied")
     message = serializers.CharField(help_text="human-readable message in the request's language")
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]  # the error body's "fields", not Serializer.fields
         help_text="for code=invalid: field name -> list of messages (non_field_errors for the whole object)"
     )
 

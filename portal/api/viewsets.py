@@ -3,13 +3,14 @@
 A subclass names its model with ``queryset = Model.objects.all()`` (the router and the schema read
 it), but rows never come from that queryset: ``get_queryset`` always starts again from
 ``Model.objects.visible_to(request.user)``, so lists and details are scoped alike and an id outside
-the user's scope answers 404. (DRF applies object permissions to details only; see PITFALLS.md.)
+the user's scope answers 404. (DRF applies object permissions to details only: lists are filtered
+here, always; see docs/architecture.md.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model, QuerySet
 from rest_framework import viewsets
@@ -17,16 +18,21 @@ from rest_framework import viewsets
 from .pagination import StandardPagination
 from .permissions import HRWritesOthersRead
 
+if TYPE_CHECKING:  # the mixin is only ever combined with a GenericViewSet
+    _ViewSetBase = viewsets.GenericViewSet
+else:
+    _ViewSetBase = object
 
-class ScopedViewSetMixin:
-    queryset: QuerySet
+
+class ScopedViewSetMixin(_ViewSetBase):
     select_related_fields: tuple[str, ...] = ()
     prefetch_related_fields: tuple[Any, ...] = ()
     permission_classes = [HRWritesOthersRead]
     pagination_class = StandardPagination
 
     def get_queryset(self) -> QuerySet:
-        manager = self.queryset.model.objects
+        assert self.queryset is not None, f"{type(self).__name__} names its model with queryset = ..."
+        manager: Any = self.queryset.model._default_manager
         # During schema generation there is no user: no rows.
         fake = getattr(self, "swagger_fake_view", False)
         rows = manager.none() if fake else manager.visible_to(self.request.user)
@@ -55,13 +61,21 @@ class ScopedModelViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
     update_service: Callable[..., Model] | None = None
     delete_service: Callable[..., None] | None = None
 
+    @classmethod
+    def _service(cls, name: str) -> Callable[..., Any]:
+        service = getattr(cls, name)
+        if service is None:
+            raise NotImplementedError(f"{cls.__name__}.{name} is not set: this verb is not offered")
+        return service
+
     def perform_create(self, serializer) -> None:
-        obj = type(self).create_service(acting_user=self.request.user, **serializer.validated_data)
+        obj = self._service("create_service")(acting_user=self.request.user, **serializer.validated_data)
         serializer.instance = self.get_queryset().get(pk=obj.pk)
 
     def perform_update(self, serializer) -> None:
-        obj = type(self).update_service(serializer.instance, acting_user=self.request.user, **serializer.validated_data)
+        update = self._service("update_service")
+        obj = update(serializer.instance, acting_user=self.request.user, **serializer.validated_data)
         serializer.instance = self.get_queryset().get(pk=obj.pk)
 
     def perform_destroy(self, instance) -> None:
-        type(self).delete_service(instance, acting_user=self.request.user)
+        self._service("delete_service")(instance, acting_user=self.request.user)
