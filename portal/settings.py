@@ -125,7 +125,7 @@ DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # Server-side cursors break behind PgBouncer in transaction mode (see PITFALLS.md).
+    # Server-side cursors break behind PgBouncer in transaction mode (docs/operations.md).
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DB_DISABLE_SERVER_SIDE_CURSORS", False)
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
 # ruff: noqa: E501  (one rule per line reads best)
-"""The rule catalog of PRODUCT.md (seed 000 第二篇 and the other seeds), used by the data migration.
+"""The rule catalog of docs/domain.md (the regulations' own catalog), used by the data migration.
 
 Kept as plain data (no model imports) so the migration stays valid when models change.
 """

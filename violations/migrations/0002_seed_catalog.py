@@ -1,4 +1,4 @@
-"""Seed the rule catalog (26 rules of PRODUCT.md) and the company settings row."""
+"""Seed the rule catalog (the 26 rules of docs/domain.md) and the company settings row."""
 
 from decimal import Decimal
 
