@@ -225,11 +225,12 @@ class ImportJobViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             original_name=upload.name,
             group=data.get("group"),
         )
-        if services.is_large_import(job):
-            _enqueue_or_503(services.queue_validation, job, request.user)
+        # Parsed in the worker, never in the request; when tasks run in-process it is done by now.
+        _enqueue_or_503(services.queue_validation, job, request.user)
+        job.refresh_from_db()
+        if job.status not in (ImportStatus.PREVIEWED, ImportStatus.INVALID, ImportStatus.FAILED):
             return self._answer(job, status.HTTP_202_ACCEPTED)
-        job = services.validate_import(job.pk)
-        if job.status == ImportStatus.INVALID:
+        if job.status in (ImportStatus.INVALID, ImportStatus.FAILED):
             raise ValidationError({"file": job.errors})
         if not data["dry_run"]:
             return self._confirm(job)
