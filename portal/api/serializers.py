@@ -7,6 +7,7 @@ import copy
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from . import fields  # noqa: F401  range-checked dates for every ModelSerializer (fields.install)
 from .exceptions import django_error_detail
 
 
