@@ -15,7 +15,7 @@ from django.core.files import File
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from .audit import acting_as
 from .choices import GroupStatus, ImportKind, ImportStatus
@@ -234,7 +234,7 @@ def _finish(job: ImportJob, status: str, *, expected: Iterable[str] | None = Non
     return job
 
 
-FAILED_MESSAGE = _lazy("处理文件时发生系统错误,未写入任何数据。请重新上传;若仍失败请联系管理员(详情已记入日志)。")
+FAILED_MESSAGE = gettext_lazy("处理文件时发生系统错误,未写入任何数据。请重新上传;若仍失败请联系管理员(详情已记入日志)。")
 
 
 def _stale_validation() -> Q:
@@ -262,7 +262,7 @@ def validate_import(job_id: int) -> ImportJob | None:
     working = [ImportStatus.VALIDATING]
     try:
         if not job.file:
-            raise ImportValidationError([str(_lazy("上传的文件已不存在,请重新上传。"))])
+            raise ImportValidationError([str(gettext_lazy("上传的文件已不存在,请重新上传。"))])
         job.total_rows = count_rows(job.file.path)
         ImportJob.objects.filter(pk=job.pk).update(total_rows=job.total_rows)
         preview = _execute(job, job.file.path, acting_user=job.created_by, dry_run=True, progress=_job_progress(job))
@@ -412,7 +412,7 @@ def expire_imports(now=None) -> int:
     return deleted
 
 
-EXPIRED_MESSAGE = _lazy("上传后长时间未完成,文件已按保留期限自动删除。")
+EXPIRED_MESSAGE = gettext_lazy("上传后长时间未完成,文件已按保留期限自动删除。")
 
 
 # --- Employees and chat groups, one at a time (roster files go through the import service) --------
