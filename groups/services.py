@@ -234,7 +234,12 @@ def _finish(job: ImportJob, status: str, *, expected: Iterable[str] | None = Non
     return job
 
 
-FAILED_MESSAGE = gettext_lazy("处理文件时发生系统错误,未写入任何数据。请重新上传;若仍失败请联系管理员(详情已记入日志)。")
+FAILED_MESSAGE = gettext_lazy(
+    "处理文件时发生系统错误,未写入任何数据。请重新上传;若仍失败请联系管理员(详情已记入日志)。"
+)
+
+
+MISSING_FILE_MESSAGE = gettext_lazy("上传的文件已不存在,请重新上传。")
 
 
 def _stale_validation() -> Q:
@@ -262,7 +267,7 @@ def validate_import(job_id: int) -> ImportJob | None:
     working = [ImportStatus.VALIDATING]
     try:
         if not job.file:
-            raise ImportValidationError([str(gettext_lazy("上传的文件已不存在,请重新上传。"))])
+            raise ImportValidationError([str(MISSING_FILE_MESSAGE)])
         job.total_rows = count_rows(job.file.path)
         ImportJob.objects.filter(pk=job.pk).update(total_rows=job.total_rows)
         preview = _execute(job, job.file.path, acting_user=job.created_by, dry_run=True, progress=_job_progress(job))

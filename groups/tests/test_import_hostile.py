@@ -199,18 +199,23 @@ def test_upload_stores_the_job_first_and_parses_nothing(org, hr, tmp_path, never
 def test_validation_holds_no_transaction_while_parsing(org, hr, tmp_path, monkeypatch):
     """On SQLite an open write transaction would make every other writer fail "database is locked"."""
     seen = []
-    original = employee_import._RowReader.read
+    original_read, original_count = employee_import._RowReader.read, services.count_rows
 
     def read(self, number, cells):
-        seen.append(transaction.get_connection().in_atomic_block)
-        return original(self, number, cells)
+        seen.append(("read", transaction.get_connection().in_atomic_block))
+        return original_read(self, number, cells)
+
+    def count(path):
+        seen.append(("count", transaction.get_connection().in_atomic_block))
+        return original_count(path)
 
     monkeypatch.setattr(employee_import._RowReader, "read", read)
+    monkeypatch.setattr(services, "count_rows", count)
     upload_file = SimpleUploadedFile("r.csv", write_csv(tmp_path / "r.csv", [EMP_HEADER, ROW]).read_bytes())
     job = services.create_import_job(kind=ImportKind.EMPLOYEES, acting_user=hr, upload=upload_file)
     job = services.validate_import(job.pk)
     assert job.status == ImportStatus.PREVIEWED
-    assert seen == [False]
+    assert seen == [("count", False), ("read", False)]
 
 
 def test_abandoned_and_orphaned_uploads_expire(org, hr, tmp_path, settings):
