@@ -243,11 +243,16 @@ class Table:
         width = max_columns()
         try:
             sheet = book.worksheets[0]
-            # max_col bounds openpyxl's padding of short rows; one column more shows a row too wide.
-            for number, cells in enumerate(sheet.iter_rows(values_only=True, max_col=width + 1), start=1):
+            # max_col bounds openpyxl's padding of short rows (to the checked <dimension>, else to the
+            # cap); one column more shows a row too wide. Trailing empty cells are dropped.
+            bound = min(sheet.max_column or width + 1, width + 1)
+            for number, cells in enumerate(sheet.iter_rows(values_only=True, max_col=bound), start=1):
                 if len(cells) > width and cells[width] is not None:
                     raise ImportFileError(_("文件"), _too_many_columns(), row=number)
-                yield number, list(cells[:width])
+                end = min(len(cells), width)
+                while end and cells[end - 1] is None:
+                    end -= 1
+                yield number, list(cells[:end])
         except (zipfile.BadZipFile, KeyError, OSError, EOFError, SyntaxError) as exc:
             raise ImportFileError(_("文件"), _("不是有效的 XLSX 文件(读取时出错)")) from exc
         finally:
