@@ -19,6 +19,7 @@ from .choices import (
     ImportStatus,
     Platform,
 )
+from .identifiers import normalize_employee_no
 from .models import ChatGroup, Department, Employee, ImportJob, Membership, RosterFinding
 
 
@@ -57,11 +58,14 @@ class DepartmentFilterSet(django_filters.FilterSet):
 class EmployeeFilterSet(django_filters.FilterSet):
     department = DepartmentSubtreeFilter()
     status = django_filters.ChoiceFilter(choices=EmployeeStatus.choices, label=_("状态"))
-    employee_no = django_filters.CharFilter(label=_("工号"))
+    employee_no = django_filters.CharFilter(label=_("工号"), method="filter_employee_no")
 
     class Meta:
         model = Employee
         fields = ["department", "status", "employee_no"]
+
+    def filter_employee_no(self, queryset, name, value):
+        return queryset.filter(employee_no=normalize_employee_no(value))
 
 
 class ChatGroupFilterSet(django_filters.FilterSet):

@@ -13,13 +13,14 @@ from .choices import ImportKind
 from .importing.readers import sniff_kind
 from .models import ChatGroup
 
-ALLOWED_SUFFIXES = {".csv": "csv", ".xlsx": "xlsx"}
+# .txt: Excel's "Unicode text" (UTF-16, tab-separated) is saved under that name.
+ALLOWED_SUFFIXES = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx"}
 
 
 class RosterUploadForm(forms.Form):
     """Upload of an employee roster or a group roster: suffix, size and content are all checked."""
 
-    file = forms.FileField(label=_("文件"), help_text=_("CSV(UTF-8 或 GBK)或 XLSX"))
+    file = forms.FileField(label=_("文件"), help_text=_("CSV(UTF-8、GBK 或 Excel 的 Unicode 文本)或 XLSX"))
     group = forms.ModelChoiceField(
         label=_("目标群"),
         queryset=ChatGroup.objects.none(),
@@ -39,7 +40,7 @@ class RosterUploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         expected = ALLOWED_SUFFIXES.get(Path(upload.name).suffix.lower())
         if expected is None:
-            raise forms.ValidationError(_("只支持 .csv 和 .xlsx 文件"))
+            raise forms.ValidationError(_("只支持 .csv、.txt 和 .xlsx 文件"))
         if upload.size > settings.ROSTER_UPLOAD_MAX_BYTES:
             raise forms.ValidationError(
                 _("文件太大(上限 %(max)s)") % {"max": filesizeformat(settings.ROSTER_UPLOAD_MAX_BYTES)}

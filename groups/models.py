@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -11,6 +12,7 @@ from django.utils.translation import pgettext_lazy
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
 
 from .choices import EmployeeStatus, GroupKind, GroupStatus, ImportKind, ImportStatus, Platform
+from .identifiers import clean_employee_no, normalize_employee_no
 from .nicknames import DEFAULT_CONVENTION, validate_convention
 from .querysets import (
     ChatGroupQuerySet,
@@ -147,6 +149,18 @@ class Employee(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}({self.employee_no})"
+
+    def save(self, *args, **kwargs):
+        self.employee_no = normalize_employee_no(self.employee_no)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        """One spelling per 工号 (groups.identifiers): normalised here, before the unique check."""
+        super().clean()
+        try:
+            self.employee_no = clean_employee_no(self.employee_no)
+        except ValueError as exc:
+            raise ValidationError({"employee_no": str(exc)}) from None
 
     @property
     def is_active(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from django.core.files import File
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from .audit import acting_as
 from .choices import GroupStatus, ImportKind, ImportStatus
@@ -113,18 +115,19 @@ def import_employees(
     return _apply_employees(data, acting_user=acting_user, job=job, dry_run=dry_run, reconcile=reconcile)
 
 
-@transaction.atomic
 def _apply_employees(
     data: EmployeeFile, *, acting_user, job: ImportJob, dry_run: bool, reconcile: bool
 ) -> dict[str, Any]:
-    plan = plan_employees(data)
-    preview = preview_employees(plan)
-    preview["encoding"] = data.encoding
-    if not dry_run:
-        write_employees(plan)
-        _audit_import(job, preview["summary"], acting_user)
-        if reconcile:
-            _reconcile_after_commit()
+    # A dry run only reads: no write transaction (SQLite's would lock other writers out meanwhile).
+    with nullcontext() if dry_run else transaction.atomic():
+        plan = plan_employees(data)
+        preview = preview_employees(plan)
+        preview["encoding"] = data.encoding
+        if not dry_run:
+            write_employees(plan)
+            _audit_import(job, preview["summary"], acting_user)
+            if reconcile:
+                _reconcile_after_commit()
     return preview
 
 
@@ -159,16 +162,16 @@ def import_group_roster(
     return _apply_roster(data, acting_user=acting_user, job=job, dry_run=dry_run, reconcile=reconcile)
 
 
-@transaction.atomic
 def _apply_roster(data: RosterFile, *, acting_user, job: ImportJob, dry_run: bool, reconcile: bool) -> dict[str, Any]:
-    plan = plan_roster(data)
-    preview = preview_roster(plan)
-    preview["encoding"] = data.encoding
-    if not dry_run:
-        write_roster(plan)
-        _audit_import(job, preview["summary"], acting_user)
-        if reconcile:
-            _reconcile_after_commit()
+    with nullcontext() if dry_run else transaction.atomic():
+        plan = plan_roster(data)
+        preview = preview_roster(plan)
+        preview["encoding"] = data.encoding
+        if not dry_run:
+            write_roster(plan)
+            _audit_import(job, preview["summary"], acting_user)
+            if reconcile:
+                _reconcile_after_commit()
     return preview
 
 
@@ -192,55 +195,92 @@ def _execute(job: ImportJob, path: str | Path, *, acting_user, dry_run: bool, pr
     )
 
 
-@transaction.atomic
 def create_import_job(
     *, kind: str, acting_user, upload: File | None = None, original_name: str = "", group: ChatGroup | None = None
 ) -> ImportJob:
-    """Record an upload (the file is stored under MEDIA_ROOT/imports until the import finishes).
+    """Record an upload: the job row first, then the file under MEDIA_ROOT/imports.
 
-    The command line passes no ``upload``: it reads the file in place and only keeps the job row.
+    Nothing is parsed here (the file may be hostile): validate_import counts and checks it in the
+    worker. No transaction is held while the file is stored, and a job whose file never finishes
+    storing is still a row that expire_imports cleans up. The command line passes no ``upload``:
+    it reads the file in place and only keeps the job row.
     """
     job = ImportJob(kind=kind, group=group, created_by=acting_user if getattr(acting_user, "pk", None) else None)
+    job.original_name = Path(original_name or getattr(upload, "name", "") or "").name[:255]
+    job.save()
     if upload is not None:
-        job.original_name = Path(original_name or upload.name or "").name[:255]
         job.size = upload.size or 0
         job.file.save(f"{uuid.uuid4().hex}{Path(job.original_name).suffix.lower()}", upload, save=False)
-        job.total_rows = count_rows(job.file.path)
-    else:
-        job.original_name = Path(original_name).name[:255]
-    job.save()
+        ImportJob.objects.filter(pk=job.pk).update(file=job.file.name, size=job.size)
     return job
 
 
-def _finish(job: ImportJob, status: str, **fields: Any) -> ImportJob:
-    """Record the outcome and delete the stored upload: personal data is not left behind."""
+def _finish(job: ImportJob, status: str, *, expected: Iterable[str] | None = None, **fields: Any) -> ImportJob:
+    """Record the outcome and delete the stored upload: personal data is not left behind.
+
+    With ``expected``, the outcome is recorded only if the job is still in one of those states
+    (a job cancelled while a worker validated it stays cancelled).
+    """
     if job.file:
         job.file.delete(save=False)
-    for name, value in fields.items():
-        setattr(job, name, value)
-    job.status = status
-    job.finished_at = timezone.now()
-    job.save()
+    values = {**fields, "status": status, "finished_at": timezone.now(), "file": ""}
+    if expected is None:
+        for name, value in values.items():
+            setattr(job, name, value)
+        job.save()
+        return job
+    if not ImportJob.objects.filter(pk=job.pk, status__in=list(expected)).update(**values):
+        ImportJob.objects.filter(pk=job.pk).update(file="")
+    job.refresh_from_db()
     return job
+
+
+FAILED_MESSAGE = gettext_lazy(
+    "处理文件时发生系统错误,未写入任何数据。请重新上传;若仍失败请联系管理员(详情已记入日志)。"
+)
+
+
+MISSING_FILE_MESSAGE = gettext_lazy("上传的文件已不存在,请重新上传。")
+
+
+def _stale_validation() -> Q:
+    stale = timezone.now() - timedelta(minutes=settings.ROSTER_VALIDATE_STALE_MINUTES)
+    return Q(status=ImportStatus.VALIDATING, started_at__lt=stale) | Q(
+        status=ImportStatus.VALIDATING, started_at__isnull=True
+    )
 
 
 def validate_import(job_id: int) -> ImportJob | None:
     """Validate an uploaded job's file and store its preview (no domain writes).
 
-    Claims the job with a conditional update, so a redelivered task does nothing. Returns None when
-    the job was not waiting for validation.
+    Runs in the worker (eagerly in the embedded default), never holding a write transaction while
+    the file is parsed; the caps of ``importing.readers`` bound a hostile file. Claims the job with
+    a conditional update, so a redelivered task does nothing; a job left 校验中 by a killed worker
+    may be claimed again after ROSTER_VALIDATE_STALE_MINUTES. Any failure leaves the job
+    无效 (with its row errors) or 失败 (with a message), never 校验中. Returns None when the job
+    was not waiting for validation.
     """
-    if not ImportJob.objects.filter(pk=job_id, status=ImportStatus.UPLOADED).update(
-        status=ImportStatus.VALIDATING, started_at=timezone.now(), processed_rows=0
+    if not ImportJob.objects.filter(Q(status=ImportStatus.UPLOADED) | _stale_validation(), pk=job_id).update(
+        status=ImportStatus.VALIDATING, started_at=timezone.now(), processed_rows=0, total_rows=0
     ):
         return None
     job = ImportJob.objects.get(pk=job_id)
+    working = [ImportStatus.VALIDATING]
     try:
+        if not job.file:
+            raise ImportValidationError([str(MISSING_FILE_MESSAGE)])
+        job.total_rows = count_rows(job.file.path)
+        ImportJob.objects.filter(pk=job.pk).update(total_rows=job.total_rows)
         preview = _execute(job, job.file.path, acting_user=job.created_by, dry_run=True, progress=_job_progress(job))
     except ImportValidationError as exc:
-        return _finish(job, ImportStatus.INVALID, errors=exc.messages)
-    job.preview, job.encoding, job.status = preview, preview.get("encoding", ""), ImportStatus.PREVIEWED
-    job.save(update_fields=["preview", "encoding", "status"])
+        return _finish(job, ImportStatus.INVALID, expected=working, errors=exc.messages)
+    except Exception:
+        logger.exception("validating import job %s failed", job_id)
+        return _finish(job, ImportStatus.FAILED, expected=working, errors=[str(FAILED_MESSAGE)])
+    ImportJob.objects.filter(pk=job.pk, status=ImportStatus.VALIDATING).update(
+        preview=preview, encoding=preview.get("encoding", "")[:20], status=ImportStatus.PREVIEWED
+    )
+    job.refresh_from_db()
     return job
 
 
@@ -249,7 +289,8 @@ def run_import(job_id: int) -> ImportJob | None:
 
     Idempotent: the claim is a conditional update on the status, so a second delivery of the same
     task does nothing; a job left RUNNING by a killed worker may be claimed again after the task
-    time limit (its transaction was rolled back with the worker).
+    time limit (its transaction was rolled back with the worker). A database error is recorded as
+    失败 with a Chinese message (the traceback goes to the log), never shown to the user.
     """
     stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
     claimable = Q(status__in=[ImportStatus.PREVIEWED, ImportStatus.QUEUED]) | Q(
@@ -264,10 +305,9 @@ def run_import(job_id: int) -> ImportJob | None:
         summary = _execute(job, job.file.path, acting_user=job.created_by, dry_run=False, progress=_job_progress(job))
     except ImportValidationError as exc:
         return _finish(job, ImportStatus.INVALID, errors=exc.messages)
-    except Exception as exc:
+    except Exception:
         logger.exception("import job %s failed", job_id)
-        _finish(job, ImportStatus.FAILED, errors=[str(exc)])
-        raise
+        return _finish(job, ImportStatus.FAILED, errors=[str(FAILED_MESSAGE)])
     return _finish(job, ImportStatus.DONE, summary=summary["summary"], processed_rows=job.total_rows)
 
 
@@ -298,11 +338,22 @@ def _enqueue(task_name: str, job_id: int, back_to: str, *, defer: bool = False) 
     ImportJob.objects.filter(pk=job_id).update(task_id=(result.id or "")[:100])
 
 
-@transaction.atomic
 def queue_validation(job: ImportJob, *, acting_user, defer: bool = False) -> None:
-    """Validate a large upload in the background (enqueued after commit). Raises EnqueueError unless
-    ``defer`` (then a broker outage only delays it, see _enqueue)."""
-    transaction.on_commit(lambda: _enqueue("validate_import_task", job.pk, ImportStatus.UPLOADED, defer=defer))
+    """Validate an upload in the worker (in-process, right now, when tasks run eagerly).
+
+    Not atomic, and called outside any transaction: the job row is committed already, and an
+    eager validation must not parse the file inside a write transaction (SQLite would lock every
+    other writer out). A job left 校验中 by a killed worker (ROSTER_VALIDATE_STALE_MINUTES) goes
+    back to 待校验 first. Raises EnqueueError unless ``defer`` (then a broker outage only delays it:
+    the task is recorded and sent once the broker is back, see _enqueue).
+    """
+    ImportJob.objects.filter(_stale_validation(), pk=job.pk).update(status=ImportStatus.UPLOADED)
+    _enqueue("validate_import_task", job.pk, ImportStatus.UPLOADED, defer=defer)
+
+
+def may_revalidate(job: ImportJob) -> bool:
+    """Waiting for validation, or stuck in 校验中 (the worker died)."""
+    return ImportJob.objects.filter(Q(status=ImportStatus.UPLOADED) | _stale_validation(), pk=job.pk).exists()
 
 
 def confirm_import(job: ImportJob, *, acting_user, defer: bool = False) -> ImportJob | None:
@@ -325,13 +376,61 @@ def _queue_run(job: ImportJob, *, defer: bool = False) -> None:
 
 @transaction.atomic
 def cancel_import(job: ImportJob, *, acting_user) -> bool:
-    """Abandon an import that has not started writing; its stored file is deleted."""
-    waiting = [ImportStatus.UPLOADED, ImportStatus.PREVIEWED, ImportStatus.INVALID]
+    """Abandon an import that has not started writing (or whose validation is stuck, or that
+    failed); its stored file is deleted."""
+    waiting = [
+        ImportStatus.UPLOADED,
+        ImportStatus.VALIDATING,
+        ImportStatus.PREVIEWED,
+        ImportStatus.INVALID,
+        ImportStatus.FAILED,
+    ]
     if not ImportJob.objects.filter(pk=job.pk, status__in=waiting).update(status=ImportStatus.CANCELLED):
         return False
     job.refresh_from_db()
     _finish(job, ImportStatus.CANCELLED)
     return True
+
+
+ABANDONED = (ImportStatus.UPLOADED, ImportStatus.VALIDATING, ImportStatus.PREVIEWED)
+
+
+def expire_imports(now=None) -> int:
+    """Delete the uploads nobody finished: personal data is not left on disk.
+
+    Jobs still waiting (待校验, 校验中, 待确认) ROSTER_UPLOAD_KEEP_HOURS after their upload are
+    cancelled with their file deleted; files of other finished jobs, and files under
+    MEDIA_ROOT/imports that no job refers to (an upload cut off while stored), are deleted too.
+    Returns how many files were deleted.
+    """
+    from django.core.files.storage import default_storage
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.ROSTER_UPLOAD_KEEP_HOURS)
+    deleted = 0
+    for job in ImportJob.objects.filter(status__in=ABANDONED, created_at__lt=cutoff):
+        had_file = bool(job.file)
+        _finish(job, ImportStatus.CANCELLED, expected=[job.status], errors=[str(EXPIRED_MESSAGE)])
+        deleted += had_file
+    waiting = [*ABANDONED, ImportStatus.QUEUED, ImportStatus.RUNNING]
+    for job in ImportJob.objects.filter(created_at__lt=cutoff).exclude(file="").exclude(status__in=waiting):
+        job.file.delete(save=False)
+        ImportJob.objects.filter(pk=job.pk).update(file="")
+        deleted += 1
+    known = set(ImportJob.objects.exclude(file="").values_list("file", flat=True))
+    for kind in ImportKind.values:
+        folder = f"imports/{kind}"
+        if not default_storage.exists(folder):
+            continue
+        for name in default_storage.listdir(folder)[1]:
+            path = f"{folder}/{name}"
+            if path not in known and default_storage.get_modified_time(path) < cutoff:
+                default_storage.delete(path)
+                deleted += 1
+    return deleted
+
+
+EXPIRED_MESSAGE = gettext_lazy("上传后长时间未完成,文件已按保留期限自动删除。")
 
 
 # --- Employees and chat groups, one at a time (roster files go through the import service) --------

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 RECONCILE_SOFT_LIMIT = 20 * 60
 RECONCILE_TIME_LIMIT = 25 * 60
 RECONCILE_LOCK = "reconcile_groups"
+VALIDATE_SOFT_LIMIT = 10 * 60
 ESCALATE_LOCK = "escalate_overdue_findings"
 # Transient: a database restart or failover, Redis (the lock) briefly unreachable.
 TRANSIENT_ERRORS = (OperationalError, RedisConnectionError, RedisTimeoutError)
@@ -78,9 +79,9 @@ def enqueue_reconcile() -> bool:
     return available
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, soft_time_limit=VALIDATE_SOFT_LIMIT, time_limit=VALIDATE_SOFT_LIMIT + 60)
 def validate_import_task(job_id: int) -> str:
-    """Validate a large upload and store its preview."""
+    """Validate an upload and store its preview (a timeout leaves the job 失败, not 校验中)."""
     job = services.validate_import(job_id)
     return job.status if job else "skipped"
 
@@ -116,3 +117,9 @@ def findings_digest_task() -> int:
     from .notices import send_findings_digest
 
     return send_findings_digest()
+
+
+@shared_task
+def expire_imports_task() -> int:
+    """Delete the files of abandoned, failed and finished uploads past ROSTER_UPLOAD_KEEP_HOURS."""
+    return services.expire_imports()

@@ -59,13 +59,11 @@ def upload(request, kind: str):
             upload=form.cleaned_data["file"],
             group=form.cleaned_data.get("group"),
         )
-        if services.is_large_import(job):
-            try:
-                services.queue_validation(job, acting_user=request.user)
-            except services.EnqueueError:
-                messages.error(request, _("任务队列暂不可用,文件已保留,请稍后在本页点击“重新校验”。"))
-        else:
-            services.validate_import(job.pk)
+        # Parsed in the worker, never here (in-process when tasks run eagerly, bounded by the caps).
+        try:
+            services.queue_validation(job, acting_user=request.user)
+        except services.EnqueueError:
+            messages.error(request, _("任务队列暂不可用,文件已保留,请稍后在本页点击“重新校验”。"))
         return redirect("groups:import_job", pk=job.pk)
     title = ImportKind(kind).label
     return render(
@@ -85,6 +83,7 @@ def job_detail(request, pk: int):
             job=job,
             title=str(job),
             working=job.status in WORKING,
+            may_revalidate=services.may_revalidate(job),
             preview=job.preview or {},
             changelist=CHANGELIST[job.kind],
             progress_url=reverse("groups:import_progress", args=[job.pk]),
@@ -108,7 +107,7 @@ def confirm(request, pk: int):
 @require_POST
 def retry_validation(request, pk: int):
     job = _job(request, pk)
-    if job.status == ImportStatus.UPLOADED:
+    if services.may_revalidate(job):
         try:
             services.queue_validation(job, acting_user=request.user)
         except services.EnqueueError:

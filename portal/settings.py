@@ -202,6 +202,16 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Roster files with more rows than this are validated and written by a Celery task (progress bar).
 ROSTER_IMPORT_ASYNC_ROWS = env_int("ROSTER_IMPORT_ASYNC_ROWS", 5000)
 ROSTER_UPLOAD_MAX_BYTES = env_int("ROSTER_UPLOAD_MAX_MB", 200) * 1024 * 1024
+# Hostile roster files are refused before parsing: rows and columns of a sheet or CSV, and an XLSX's
+# declared uncompressed size (all members) and per-member compression ratio (zip bombs).
+ROSTER_MAX_ROWS = env_int("ROSTER_MAX_ROWS", 300_000)
+ROSTER_MAX_COLUMNS = env_int("ROSTER_MAX_COLUMNS", 100)
+ROSTER_XLSX_MAX_UNCOMPRESSED_MB = env_int("ROSTER_XLSX_MAX_UNCOMPRESSED_MB", 512)
+ROSTER_XLSX_MAX_RATIO = env_int("ROSTER_XLSX_MAX_RATIO", 100)
+# Uploads that never finish (abandoned previews, failed or invalid jobs) are deleted after this long.
+ROSTER_UPLOAD_KEEP_HOURS = env_int("ROSTER_UPLOAD_KEEP_HOURS", 24)
+# A job left 校验中 this long (its worker died) may be validated again or cancelled.
+ROSTER_VALIDATE_STALE_MINUTES = env_int("ROSTER_VALIDATE_STALE_MINUTES", 15)
 EVIDENCE_UPLOAD_MAX_BYTES = env_int("EVIDENCE_UPLOAD_MAX_MB", 20) * 1024 * 1024
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -278,6 +288,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Finished report files are deleted once their download time is over.
     "expire-exports-hourly": {
         "task": "violations.tasks.expire_exports_task",
+        "schedule": 3600.0,
+    },
+    # Roster uploads nobody finished (or that failed) are deleted: personal data is not left on disk.
+    "expire-imports-hourly": {
+        "task": "groups.tasks.expire_imports_task",
         "schedule": 3600.0,
     },
     # PIPL retention: nightly, outside working hours.

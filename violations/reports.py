@@ -41,7 +41,7 @@ from django.utils.translation import gettext_lazy
 from groups.choices import Platform
 from groups.models import Department
 from portal import months
-from portal.exports import FORMULA_PREFIXES, neutralize
+from portal.exports import FORMULA_PREFIXES, LEADING_SPACE, neutralize
 
 from .choices import VOID_STATUSES, AppealStatus, DeductionKind, RuleCategory, SanctionKind, ViolationStatus
 from .models import Sanction
@@ -221,14 +221,18 @@ def labelled_query(qs) -> tuple[str, tuple]:
     by the database.
 
     Neutralising follows ``portal.exports.neutralize`` exactly: a text cell starting with one of
-    ``FORMULA_PREFIXES`` (passed as a parameter) gets a leading apostrophe.
+    ``FORMULA_PREFIXES``, or doing so once ``LEADING_SPACE`` is stripped (both passed as
+    parameters), gets a leading apostrophe.
     """
     rows_sql, rows_params, ids_sql, ids_params = _parts(qs)
     labels = RowFormatter()
-    prefixes = list(FORMULA_PREFIXES)
+    prefixes = [list(FORMULA_PREFIXES), LEADING_SPACE, list(FORMULA_PREFIXES)]
 
     def safe(cell: str) -> str:
-        return f"CASE WHEN LEFT({cell}, 1) = ANY(%s::text[]) THEN '''' || {cell} ELSE {cell} END"
+        return (
+            f"CASE WHEN LEFT({cell}, 1) = ANY(%s::text[]) OR LEFT(LTRIM({cell}, %s), 1) = ANY(%s::text[]) "
+            f"THEN '''' || {cell} ELSE {cell} END"
+        )
 
     number, name, dept, grp, code, title = (safe(c if c != "d.grp" else "COALESCE(d.grp, '')") for c in TEXT_CELLS)
     platform, platform_params = _case("d.platform", labels.platforms)
@@ -245,9 +249,9 @@ def labelled_query(qs) -> tuple[str, tuple]:
         + SANCTIONS_JOIN.format(kinds=kinds, table=table, ids=ids_sql)
     )
     params = (
-        *([prefixes] * 4),  # number, name, dept, grp ...
+        *(prefixes * 4),  # number, name, dept, grp ...
         *platform_params,
-        *([prefixes] * 2),  # ... code, title
+        *(prefixes * 2),  # ... code, title
         *status_params,
         *appeal_params,
         *rows_params,

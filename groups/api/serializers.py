@@ -9,6 +9,7 @@ from rest_framework import serializers
 from portal.api.serializers import ModelValidatingSerializer, ScopedPrimaryKeyRelatedField
 
 from ..choices import GroupStatus, ImportKind
+from ..identifiers import clean_employee_no
 from ..models import PATH_SEPARATOR, ChatGroup, Department, Employee, ImportJob, Membership, RosterFinding
 
 
@@ -52,6 +53,16 @@ class DepartmentSerializer(ModelValidatingSerializer):
         return attrs
 
 
+class EmployeeNoField(serializers.CharField):
+    """A 工号 normalised (groups.identifiers) before the unique check runs on it."""
+
+    def to_internal_value(self, data):
+        try:
+            return clean_employee_no(super().to_internal_value(data))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
 class EmployeeSerializer(ModelValidatingSerializer):
     """An employee as the roster has them. The linked login is shown only as ``has_login``."""
 
@@ -82,6 +93,10 @@ class EmployeeSerializer(ModelValidatingSerializer):
             "updated_at",
         ]
         read_only_fields = ["anonymized_at", "created_at", "updated_at"]
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        return (EmployeeNoField if field_name == "employee_no" else field_class), kwargs
 
     def get_has_login(self, employee: Employee) -> bool:
         return employee.user_id is not None

@@ -219,11 +219,13 @@ class ImportJobViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             original_name=upload.name,
             group=data.get("group"),
         )
-        if services.is_large_import(job):
-            services.queue_validation(job, acting_user=request.user, defer=True)  # sent later if the broker is down
+        # Parsed in the worker, never in the request; when tasks run in-process it is done by now. With
+        # the broker down the validation is recorded and sent once it is back (the answer is 202).
+        services.queue_validation(job, acting_user=request.user, defer=True)
+        job.refresh_from_db()
+        if job.status not in (ImportStatus.PREVIEWED, ImportStatus.INVALID, ImportStatus.FAILED):
             return self._answer(job, status.HTTP_202_ACCEPTED)
-        job = services.validate_import(job.pk)
-        if job.status == ImportStatus.INVALID:
+        if job.status in (ImportStatus.INVALID, ImportStatus.FAILED):
             raise ValidationError({"file": job.errors})
         if not data["dry_run"]:
             return self._confirm(job)

@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from groups.choices import EmployeeStatus
+from groups.identifiers import normalize_employee_no
 from groups.models import PATH_SEPARATOR, ChatGroup, Department, Employee
 from groups.nicknames import normalize, parse
 
@@ -88,8 +89,9 @@ class Directory:
 
     def find_employee(self, value: str) -> tuple[int | None, str | None]:
         """An employee by 工号 or by unique name; (None, reason) when not found or ambiguous."""
-        if value in self.by_no:
-            return self.by_no[value], None
+        number = normalize_employee_no(value)
+        if number in self.by_no:
+            return self.by_no[number], None
         people = self.by_name.get(value, [])
         if len(people) == 1:
             return people[0].id, None

@@ -17,12 +17,13 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 
 from groups.choices import EmployeeStatus
+from groups.identifiers import clean_employee_no, digits_key
 from groups.models import PATH_SEPARATOR, Department, Employee
 
 from .columns import EMPLOYEE_COLUMNS, HeaderError, label, map_header
 from .errors import ErrorList, ImportFileError, ImportValidationError
 from .readers import Table, open_table
-from .values import parse_date, parse_status, text
+from .values import check_text, parse_roster_date, parse_status, text
 
 Progress = Callable[[int], None] | None
 PROGRESS_EVERY = 2000
@@ -40,6 +41,7 @@ class EmployeeFile:
     encoding: str
     fields: tuple[str, ...]
     rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    numbers: dict[str, int] = field(default_factory=dict, repr=False)  # 工号 → its row in the file
 
 
 def _row_fields(positions: dict[str, int]) -> tuple[str, ...]:
@@ -50,7 +52,7 @@ def _row_fields(positions: dict[str, int]) -> tuple[str, ...]:
 
 
 def clean_department(value: Any) -> str:
-    raw = text(value).replace("\\", PATH_SEPARATOR).replace("／", PATH_SEPARATOR)
+    raw = check_text(text(value)).replace("\\", PATH_SEPARATOR).replace("／", PATH_SEPARATOR)
     parts = [p.strip() for p in raw.strip(PATH_SEPARATOR).split(PATH_SEPARATOR)]
     if not raw or any(not p for p in parts):
         raise ValueError(_("不能为空,格式如 总公司/销售部/华东区"))
@@ -66,7 +68,7 @@ def _text_cleaner(key: str) -> Callable[[Any], str]:
     limit, required = MAX_LENGTH[key], key == "name"
 
     def clean(value: Any) -> str:
-        value = value.strip() if type(value) is str else text(value)
+        value = check_text(value.strip() if type(value) is str else text(value))
         if len(value) > limit:
             raise ValueError(_("超过 %(n)s 个字符") % {"n": limit})
         if required and not value:
@@ -83,8 +85,8 @@ def _text_cleaner(key: str) -> Callable[[Any], str]:
 
 CLEANERS: dict[str, Callable[[Any], Any]] = {
     "department": clean_department,
-    "hire_date": parse_date,
-    "departure_date": parse_date,
+    "hire_date": parse_roster_date,
+    "departure_date": parse_roster_date,
     "status": parse_status,
     **{key: _text_cleaner(key) for key in TEXT_FIELDS},
 }
@@ -108,6 +110,7 @@ class _RowReader:
         self.at = {key: fields.index(key) if key in fields else -1 for key in ("hire_date", "departure_date", "status")}
         self.errors = ErrorList()
         self.first_row: dict[str, int] = {}
+        self.by_digits: dict[str, str] = {}  # 123 → 00123: numbers that differ only in leading zeros
 
     def read(self, number: int, cells: list[Any]) -> tuple[str, tuple[Any, ...]] | None:
         errors_before = self.errors.count
@@ -137,18 +140,28 @@ class _RowReader:
         return employee_no, tuple(values)
 
     def _employee_no(self, number: int, value: Any) -> str | None:
-        value = value.strip() if type(value) is str else text(value)
+        try:
+            value = clean_employee_no(value)
+        except ValueError as exc:
+            self.errors.add(number, _("工号"), str(exc))
+            return None
         reason = None
-        if not value:
-            reason = _("不能为空")
-        elif len(value) > MAX_LENGTH["employee_no"]:
-            reason = _("超过 %(n)s 个字符") % {"n": MAX_LENGTH["employee_no"]}
-        elif value in self.first_row:
+        digits = digits_key(value)
+        if value in self.first_row:
             reason = _("工号 %(no)s 重复(与第%(row)s行相同)") % {"no": value, "row": self.first_row[value]}
+        elif digits is not None and digits in self.by_digits:
+            other = self.by_digits[digits]
+            reason = _("工号 %(no)s 与第%(row)s行的 %(other)s 只差前导零(Excel 会去掉数字的前导零)") % {
+                "no": value,
+                "row": self.first_row[other],
+                "other": other,
+            }
         if reason:
             self.errors.add(number, _("工号"), reason)
             return None
         self.first_row[value] = number
+        if digits is not None:
+            self.by_digits[digits] = value
         return value
 
     def _check_dates(self, number: int, values: list[Any]) -> None:
@@ -159,6 +172,10 @@ class _RowReader:
             self.errors.add(number, _("离职日期"), _("离职日期 %(d)s 早于入职日期 %(h)s") % {"d": departed, "h": hired})
         if status_at >= 0 and values[status_at] is None:
             values[status_at] = EmployeeStatus.DEPARTED.value if departed else EmployeeStatus.ACTIVE.value
+        elif departed and status_at >= 0 and values[status_at] == EmployeeStatus.ACTIVE.value:
+            self.errors.add(
+                number, _("离职日期"), _("状态为在职,却填写了离职日期 %(d)s(离职请把状态写为离职)") % {"d": departed}
+            )
 
 
 def read_employee_file(path: str | Path, *, progress: Progress = None) -> EmployeeFile:
@@ -187,6 +204,7 @@ def read_employee_file(path: str | Path, *, progress: Progress = None) -> Employ
         reader.errors.add(2, _("文件"), _("文件没有数据行"))
     if reader.errors:
         raise ImportValidationError(reader.errors.messages())
+    result.numbers = reader.first_row
     if progress:
         progress(len(result.rows))
     return result
@@ -245,7 +263,54 @@ def plan_employees(data: EmployeeFile) -> EmployeePlan:
         if status_at is not None and values[status_at] == departed and old is not None and old[status_at] != departed:
             plan.departed.append(employee_no)
     plan.new_departments = _missing_departments(data)
+    _check_against_stored(data, plan.existing)
     return plan
+
+
+def _check_against_stored(data: EmployeeFile, existing: dict[str, tuple[Any, ...]]) -> None:
+    """What only the stored rows can tell: a 工号 that differs from a stored one only in leading
+    zeros (Excel's doing), and a departure before the stored hire date (or a hire date after the
+    stored departure) when the file has only one of the two columns. Raises ImportValidationError."""
+    errors = ErrorList()
+    stored_digits = {key: no for no in existing if (key := digits_key(no)) is not None}
+    for employee_no in data.rows:
+        if employee_no in existing:
+            continue
+        other = stored_digits.get(digits_key(employee_no) or "")
+        if other is not None:
+            errors.add(
+                data.numbers.get(employee_no, 0),
+                _("工号"),
+                _("工号 %(no)s 与已有员工的工号 %(other)s 只差前导零(Excel 会去掉数字的前导零,请把工号列设为文本格式)")
+                % {"no": employee_no, "other": other},
+            )
+    has_hire, has_departure = "hire_date" in data.fields, "departure_date" in data.fields
+    if has_hire != has_departure:
+        given = data.fields.index("hire_date" if has_hire else "departure_date")
+        stored_field = "departure_date" if has_hire else "hire_date"
+        stored = dict(
+            Employee.objects.filter(**{f"{stored_field}__isnull": False})
+            .values_list("employee_no", stored_field)
+            .iterator(5000)
+        )
+        for employee_no, values in data.rows.items():
+            day, other = values[given], stored.get(employee_no)
+            if day is None or other is None:
+                continue
+            if has_departure and day < other:
+                errors.add(
+                    data.numbers.get(employee_no, 0),
+                    _("离职日期"),
+                    _("离职日期 %(d)s 早于系统中记录的入职日期 %(h)s") % {"d": day, "h": other},
+                )
+            elif has_hire and day > other:
+                errors.add(
+                    data.numbers.get(employee_no, 0),
+                    _("入职日期"),
+                    _("入职日期 %(h)s 晚于系统中记录的离职日期 %(d)s") % {"h": day, "d": other},
+                )
+    if errors:
+        raise ImportValidationError(errors.messages())
 
 
 def _missing_departments(data: EmployeeFile) -> list[str]:

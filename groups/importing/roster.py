@@ -23,7 +23,7 @@ from .columns import ROSTER_COLUMNS, HeaderError, map_header
 from .directory import Directory
 from .errors import ErrorList, ImportFileError, ImportValidationError
 from .readers import Table, open_table
-from .values import parse_bool, parse_datetime, text
+from .values import check_text, parse_bool, parse_datetime, text
 
 Progress = Callable[[int], None] | None
 PREVIEW_LIMIT = 20
@@ -82,6 +82,11 @@ class _RosterReader:
             self.errors.add(number, _("整行"), _("列数(%(n)s)多于表头(%(m)s)") % {"n": len(cells), "m": self.width})
         group = self._group(number, cells)
         nickname, platform_id = text(self.cell(cells, "nickname")), text(self.cell(cells, "platform_id"))
+        for column, value in ((_("群昵称"), nickname), (_("平台账号"), platform_id)):
+            try:
+                check_text(value)
+            except ValueError as exc:
+                self.errors.add(number, column, str(exc))
         if not nickname:
             self.errors.add(number, _("群昵称"), _("不能为空"))
         elif len(nickname) > NICK_MAX:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Any
 
@@ -31,6 +32,10 @@ STATUS_VALUES = {
     "departed": EmployeeStatus.DEPARTED,
     "left": EmployeeStatus.DEPARTED,
 }
+# Dates a roster may hold: HR records start in 1950; hire dates may lie a little ahead (signed offers).
+IMPORT_MIN_DATE = dt.date(1950, 1, 1)
+IMPORT_FUTURE_YEARS = 5
+_CONTROL_CATEGORIES = ("Cc", "Zl", "Zp")
 TRUE_VALUES = {"是", "y", "yes", "true", "1", "管理员", "群管理员", "群主", "√", "✓"}
 FALSE_VALUES = {"否", "n", "no", "false", "0", "", "成员", "普通成员"}
 
@@ -42,6 +47,34 @@ def text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+def check_text(value: str) -> str:
+    """``value`` unless it holds a newline, tab, NUL or other control character (ValueError)."""
+    if not value.isprintable() and any(unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in value):
+        raise ValueError(_("包含换行、制表符或其他控制字符"))
+    return value
+
+
+def latest_import_date() -> dt.date:
+    today = timezone.localdate()
+    return today.replace(year=today.year + IMPORT_FUTURE_YEARS, day=28 if today.day == 29 else today.day)
+
+
+def check_date_range(value: dt.date, *, latest: dt.date | None = None) -> dt.date:
+    """``value`` if between IMPORT_MIN_DATE and ``latest`` (default IMPORT_FUTURE_YEARS years from
+    today), else ValueError."""
+    day = value.date() if isinstance(value, dt.datetime) else value
+    latest = latest or latest_import_date()
+    if not IMPORT_MIN_DATE <= day <= latest:
+        raise ValueError(_("日期 %(v)s 超出合理范围(%(a)s 至 %(b)s)") % {"v": day, "a": IMPORT_MIN_DATE, "b": latest})
+    return value
+
+
+def parse_roster_date(value: Any) -> dt.date | None:
+    """parse_date, refusing dates outside the range a roster may hold (year 1, 2173…)."""
+    day = parse_date(value)
+    return check_date_range(day) if day is not None else None
 
 
 @lru_cache(maxsize=4096)
@@ -96,6 +129,7 @@ def parse_datetime(value: Any) -> dt.datetime | None:
                 raise ValueError(_("时间不存在: %(v)s") % {"v": value}) from None
         else:
             naive = dt.datetime.combine(parse_date(value), dt.time())
+    check_date_range(naive, latest=dt.date.max)  # the future: "晚于当前时间", checked by the caller
     if timezone.is_aware(naive):
         return naive
     return timezone.make_aware(naive.replace(microsecond=0))

@@ -55,6 +55,11 @@ def test_hr_updates_only_changed_fields(org, hr):
     ("body", "field", "text"),
     [
         ({"employee_no": "E0100"}, "employee_no", "已存在"),
+        ({"employee_no": "Ｅ０１００"}, "employee_no", "已存在"),  # full-width: the same 工号
+        ({"employee_no": "E0100\u200b"}, "employee_no", "已存在"),  # a zero-width space: the same 工号
+        ({"employee_no": "1.23E+05"}, "employee_no", "科学计数法"),
+        ({"hire_date": "1800-01-01"}, "hire_date", "1970-01-01 至 2100-12-31"),
+        ({"departure_date": "2173-01-01"}, "departure_date", "1970-01-01 至 2100-12-31"),
         ({"hire_date": "2026-03-01", "departure_date": "2026-02-01"}, "non_field_errors", "离职日期不能早于入职日期"),
         ({"status": "retired"}, "status", "retired"),
         ({"department": 999999}, "department", "999999"),

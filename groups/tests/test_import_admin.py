@@ -87,10 +87,10 @@ def test_invalid_file_lists_errors_and_writes_nothing(hr_client):
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("roster.txt", CSV, "只支持 .csv 和 .xlsx"),
+        ("roster.pdf", CSV, "只支持 .csv、.txt 和 .xlsx"),
         ("roster.xlsx", CSV, "文件内容与扩展名不符"),
         ("roster.csv", b"PK\x03\x04zipzip", "文件内容与扩展名不符"),
-        ("roster.csv", "工号,姓名\nE1,甲\n".encode("utf-16"), "文件内容与扩展名不符"),
+        ("roster.csv", "工号,姓名\nE1,甲\n".encode("utf-16-le"), "文件内容与扩展名不符"),
     ],
 )
 def test_upload_type_checks(hr_client, name, content, message):

@@ -55,9 +55,12 @@ def test_undecodable_bytes_are_refused(tmp_path):
         open_table(path)
 
 
-def test_utf16_and_binary_files_are_refused(tmp_path):
+def test_utf16_without_bom_and_binary_files_are_refused(tmp_path):
     path = tmp_path / "r.csv"
-    path.write_bytes("工号,姓名\n".encode("utf-16"))
+    path.write_bytes("工号,姓名\n".encode("utf-16-le"))
+    with pytest.raises(ImportFileError, match="不是 CSV 或 XLSX"):
+        open_table(path)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     with pytest.raises(ImportFileError, match="不是 CSV 或 XLSX"):
         open_table(path)
 

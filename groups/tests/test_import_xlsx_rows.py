@@ -1,7 +1,8 @@
 """XLSX files without a <dimension> element (openpyxl write_only, many report generators) are counted.
 
-The row count decides whether an upload is validated in the web request or queued for the worker
-(ROSTER_IMPORT_ASYNC_ROWS): a large file counted as 0 rows would be validated inside the request.
+The row count (taken by the worker's validation, never in the request) decides whether a confirmed
+import is written in the web request or queued for the worker (ROSTER_IMPORT_ASYNC_ROWS): a large
+file counted as 0 rows would be written inside the request.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from openpyxl import Workbook, load_workbook
 
 from groups.choices import ImportKind
 from groups.importing.readers import count_rows
-from groups.services import create_import_job, is_large_import
+from groups.services import create_import_job, is_large_import, validate_import
 
 from .import_helpers import EMP_HEADER
 
@@ -46,5 +47,7 @@ def test_large_write_only_xlsx_upload_goes_to_the_worker(tmp_path, settings, hr)
     path = write_only_xlsx(tmp_path / "big.xlsx", rows(6))
     upload = SimpleUploadedFile("big.xlsx", path.read_bytes())
     job = create_import_job(kind=ImportKind.EMPLOYEES, acting_user=hr, upload=upload)
+    assert job.total_rows == 0  # not parsed at upload
+    job = validate_import(job.pk)
     assert job.total_rows == 6
     assert is_large_import(job)

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model
 from rest_framework import serializers
 
+from . import fields  # noqa: F401  range-checked dates for every ModelSerializer (fields.install)
 from .exceptions import django_error_detail
 
 

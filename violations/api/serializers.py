@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from groups.models import ChatGroup, Employee
+from portal.api.fields import SaneDateTimeField
 from portal.api.serializers import ModelValidatingSerializer, ScopedPrimaryKeyRelatedField
 from portal.scoping import scope_for
 
@@ -166,7 +167,7 @@ class RemovalDoneSerializer(serializers.Serializer):
     sanction = serializers.IntegerField(
         required=False, allow_null=True, default=None, label=_("处分ID"), help_text=_("省略则为唯一待执行的清出群/禁言")
     )
-    at = serializers.DateTimeField(required=False, allow_null=True, default=None, label=_("执行时间"))
+    at = SaneDateTimeField(required=False, allow_null=True, default=None, label=_("执行时间"))
 
 
 class AppealSerializer(serializers.ModelSerializer):

@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('violations', '0003_performance_deductions'),
-        ('groups', '0004_rostersettings'),  # copies the value first
+        ('groups', '0005_rostersettings'),  # copies the value first
     ]
 
     operations = [

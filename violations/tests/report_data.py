@@ -15,7 +15,10 @@ from violations.models import Appeal, Rule, Violation
 from .conftest import at
 
 OCTOBER = (datetime.date(2026, 10, 1), datetime.date(2026, 10, 31))
-INJECTIONS = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tTAB", "\rCR", "\nLF"]
+INJECTIONS = [
+    *("=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tTAB", "\rCR", "\nLF"),
+    *(" =1+1", "\u3000=1+1", "|calc", "\u3000\u200b@SUM(A1)", "＝1+1"),
+]
 
 
 def make_october(hr, org, sanction) -> dict[str, Violation]:

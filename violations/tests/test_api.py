@@ -385,3 +385,21 @@ def test_list_query_count_is_constant(request, org, hr, who, url):
         assert client.get(url).status_code == 200
     assert len(large) == len(small), [q["sql"] for q in large.captured_queries]
     assert len(large) <= 10
+
+
+# --- dates outside a sane range (RFC 3339: no +08:05:43 offsets for dates before 1901) -------------
+
+
+@pytest.mark.parametrize("moment", ["1800-01-01T10:00:00+08:00", "1900-12-31T23:00:00Z", "2173-01-01T00:00:00Z"])
+def test_a_violation_dated_outside_1970_to_2100_is_refused(org, hr, moment):
+    response = api_for(hr).post(URL, new_violation(org, occurred_at=moment), format="json")
+    assert response.status_code == 400, response.content
+    assert "1970-01-01 至 2100-12-31" in " ".join(response.json()["error"]["fields"]["occurred_at"])
+    assert not Violation.objects.filter(description="上班时间发广告").exists()
+
+
+def test_removal_done_at_a_date_outside_the_range_is_refused(org, hr):
+    violation = _removal_violation(org, hr, org["sales_group"])
+    response = api_for(hr).post(f"{URL}{violation.pk}/removal-done/", {"at": "1800-01-01T00:00:00Z"}, format="json")
+    assert response.status_code == 400 and "at" in response.json()["error"]["fields"]
+    assert not Sanction.objects.filter(carried_out_at__isnull=False).exists()

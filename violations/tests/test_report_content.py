@@ -94,8 +94,10 @@ def injected(hr, org, sanction):
     made = []
     for index, text in enumerate(INJECTIONS):
         person = org["east_rep"].__class__.objects.create(
-            employee_no=text, name=text, department=org["east"], title="x"
+            employee_no=f"INJ{index}", name=text, department=org["east"], title="x"
         )
+        # Stored as given (a legacy row: save() would normalise the 工号), the export must neutralise it.
+        type(person).objects.filter(pk=person.pk).update(employee_no=text)
         made.append(sanction("C08", at(2026, 10, 2, 9, index), employee=person))
     org["sales_group"].name = '=HYPERLINK("http://evil","点我")'
     org["sales_group"].save()
@@ -110,7 +112,7 @@ def test_csv_neutralises_every_formula_prefix(injected):
         assert row[1] == neutralize(text)
     for row in rows:
         for cell in row:
-            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r", "\n"))
+            assert not cell.lstrip(" \u3000\u200b").startswith(("=", "+", "-", "@", "|", "\t", "\r", "\n"))
 
 
 def test_xlsx_cells_are_text_never_formulas(injected, org, sanction, tmp_path):
@@ -125,7 +127,9 @@ def test_xlsx_cells_are_text_never_formulas(injected, org, sanction, tmp_path):
             for cell in row:
                 assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
                 if isinstance(cell.value, str):
-                    assert not cell.value.startswith(("=", "+", "-", "@", "\t", "\r", "\n"))
+                    assert not cell.value.lstrip(" \u3000\u200b").startswith(
+                        ("=", "+", "-", "@", "|", "\t", "\r", "\n")
+                    )
     detail = book["违规明细"]
     # xlsxwriter stores a CR as the OOXML escape _x000D_ (Excel shows a CR); openpyxl leaves it escaped.
     names = [detail.cell(row=r, column=3).value.replace("_x000D_", "\r") for r in range(2, detail.max_row + 1)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -13,7 +14,9 @@ from groups.choices import ImportKind, ImportStatus
 from groups.importing.errors import ImportValidationError
 from groups.importing.readers import count_rows
 from groups.models import ChatGroup
-from groups.services import create_import_job, import_employees, import_group_roster
+from groups.services import FAILED_MESSAGE, create_import_job, import_employees, import_group_roster
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -43,6 +46,11 @@ class Command(BaseCommand):
             job.status, job.errors = ImportStatus.INVALID, exc.messages
             job.save(update_fields=["status", "errors"])
             raise CommandError(_("文件有错误,未导入任何数据:") + "\n" + "\n".join(exc.messages)) from exc
+        except Exception as exc:  # a database refusal the validation missed: a message, not a traceback
+            logger.exception("import_roster %s failed", path)
+            job.status, job.errors = ImportStatus.FAILED, [str(FAILED_MESSAGE)]
+            job.save(update_fields=["status", "errors"])
+            raise CommandError(str(FAILED_MESSAGE)) from exc
         finally:
             bar.close()
         job.status = ImportStatus.PREVIEWED if dry_run else ImportStatus.DONE

@@ -16,7 +16,7 @@ def carry_over_deadline(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('groups', '0003_reconcile_runs'),
+        ('groups', '0004_normalise_employee_numbers'),
         ('violations', '0003_performance_deductions'),
     ]
 
