@@ -4,7 +4,7 @@ OWASP CSV injection: a cell that starts with = + - @ | (or their full-width form
 LF may be run as a formula (or a DDE command) by Excel or WPS, and so may one where such a
 character follows leading spaces (" =1+1", "\u3000=1+1": spreadsheets skip them). Such a cell is
 prefixed with an apostrophe, which spreadsheets show as text. The PostgreSQL CSV export does the
-same in SQL (violations.reports.labelled_query) with these same constants.
+same in SQL (violations.reports.sql.labelled_query) with these same constants.
 django-import-export's own setting only strips a leading "=" (see PITFALLS.md), so our resources
 and report writers use this function instead.
 """

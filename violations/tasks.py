@@ -22,10 +22,10 @@ from groups.models import Employee
 from portal import outbox
 from portal.months import parse_month, previous_month
 
-from . import export_jobs
 from .choices import Channel
 from .deductions import close_month, compute_month
 from .models import PerformanceMonth
+from .reports import jobs as export_jobs
 from .services import recompute_escalation
 
 logger = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ urlpatterns = [
     path("preview/", views.preview, name="preview"),
 ]
 
-from . import views_reports  # noqa: E402  (report export pages, kept in their own module)
+from .reports import views as report_views  # noqa: E402
 
 urlpatterns += [
-    path("export/", views_reports.export_page, name="export"),
-    path("export/jobs/<int:pk>/", views_reports.export_job, name="export_job"),
-    path("export/jobs/<int:pk>/status/", views_reports.export_job_status, name="export_job_status"),
-    path("export/jobs/<int:pk>/download/", views_reports.export_download, name="export_download"),
+    path("export/", report_views.export_page, name="export"),
+    path("export/jobs/<int:pk>/", report_views.export_job, name="export_job"),
+    path("export/jobs/<int:pk>/status/", report_views.export_job_status, name="export_job_status"),
+    path("export/jobs/<int:pk>/download/", report_views.export_download, name="export_download"),
 ]

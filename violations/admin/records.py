@@ -500,7 +500,7 @@ class AuditLogAdmin(LogEntryAdmin):
 def export_selected_csv(modeladmin, request, queryset):
     """Stream the selection (scoped by the admin's queryset) as the CSV report; audited."""
     from ..reports import ReportParams
-    from ..views_reports import csv_response
+    from ..reports.views import csv_response
 
     ids = tuple(queryset.values_list("pk", flat=True))
     params = ReportParams(ids=ids)
@@ -522,8 +522,8 @@ def export_selected_xlsx(modeladmin, request, queryset):
     from django.conf import settings
     from django.shortcuts import redirect
 
-    from ..export_jobs import ExportQueueUnavailable, request_export
     from ..reports import ReportParams
+    from ..reports.jobs import ExportQueueUnavailable, request_export
 
     ids = tuple(queryset.values_list("pk", flat=True)[: settings.QUNGUI_EXPORT_ADMIN_MAX_IDS + 1])
     if len(ids) > settings.QUNGUI_EXPORT_ADMIN_MAX_IDS:

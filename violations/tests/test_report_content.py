@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 import openpyxl
@@ -165,7 +166,7 @@ def test_xlsx_totals_add_up_to_the_detail(october, tmp_path):
 
 
 def test_xlsx_splits_detail_past_the_sheet_row_limit(october, tmp_path, monkeypatch):
-    monkeypatch.setattr(reports, "XLSX_MAX_ROWS", 3)  # header + 2 rows per sheet
+    monkeypatch.setattr(reports.xlsx, "XLSX_MAX_ROWS", 3)  # header + 2 rows per sheet
     path = tmp_path / "r.xlsx"
     assert write_xlsx(path, october_qs()) == 4
     book = openpyxl.load_workbook(path)
@@ -174,7 +175,7 @@ def test_xlsx_splits_detail_past_the_sheet_row_limit(october, tmp_path, monkeypa
 
 
 def test_month_parsing_and_params_errors():
-    assert reports.parse_month("2026-02") == (reports.datetime.date(2026, 2, 1), reports.datetime.date(2026, 2, 28))
+    assert reports.parse_month("2026-02") == (datetime.date(2026, 2, 1), datetime.date(2026, 2, 28))
     for bad in ("2026-13", "202610", "", "十月"):
         with pytest.raises(reports.ReportError) as caught:
             reports.parse_month(bad)

@@ -13,8 +13,9 @@ from django.utils import timezone
 from portal.celery import app
 from portal.choices import ExportStatus
 from portal.models import ExportJob
-from violations import export_jobs, reports, tasks
+from violations import reports, tasks
 from violations.models import PerformanceDeduction, Violation
+from violations.reports import jobs as export_jobs
 
 from .report_data import OCTOBER, make_october
 

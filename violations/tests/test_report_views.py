@@ -11,8 +11,9 @@ from kombu.exceptions import OperationalError
 
 from portal.choices import ExportStatus
 from portal.models import ExportJob
-from violations import export_jobs, tasks
+from violations import tasks
 from violations.models import Violation
+from violations.reports import jobs as export_jobs
 
 from .report_data import csv_rows, make_october
 

@@ -17,8 +17,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from groups.models import Department
 from violations import reports
-from violations.export_jobs import log_export
 from violations.models import PerformanceDeduction, Violation
+from violations.reports.jobs import log_export
 
 
 class Command(BaseCommand):

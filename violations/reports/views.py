@@ -22,9 +22,11 @@ from portal.choices import ExportFormat, ExportStatus
 from portal.models import ExportJob
 from portal.scoping import scope_for
 
-from . import export_jobs, reports
-from .models import Violation
-from .report_forms import ReportExportForm
+from ..models import Violation
+from . import jobs
+from .csv import csv_chunks
+from .forms import ReportExportForm
+from .params import ReportParams, report_queryset
 
 PAGE_CHANNEL = "portal"
 
@@ -39,10 +41,8 @@ def _require_report_access(user) -> None:
 def csv_response(qs, *, user, filename: str, encoding: str, description: str, filters: dict, channel: str):
     """Stream ``qs`` as the CSV report; the export is audited (with its row count) before any row leaves."""
     rows = qs.count()
-    export_jobs.log_export(
-        user, description=description, file_format="csv", filters=filters, rows=rows, channel=channel
-    )
-    response = StreamingHttpResponse(reports.csv_chunks(qs, encoding), content_type=f"text/csv; charset={encoding}")
+    jobs.log_export(user, description=description, file_format="csv", filters=filters, rows=rows, channel=channel)
+    response = StreamingHttpResponse(csv_chunks(qs, encoding), content_type=f"text/csv; charset={encoding}")
     response["Content-Disposition"] = content_disposition_header(True, filename)
     response["Cache-Control"] = "private, no-store"
     return response
@@ -63,10 +63,10 @@ def export_page(request):
 
 
 def _export(request, data: dict):
-    params: reports.ReportParams = data["params"]
+    params: ReportParams = data["params"]
     department: Department | None = data["department"]
     if data["file_format"] == ExportFormat.CSV:
-        qs = reports.report_queryset(Violation.objects.visible_to(request.user), params, department)
+        qs = report_queryset(Violation.objects.visible_to(request.user), params, department)
         description = params.describe(department)
         filename = f"{_('违规报表')}_{params.slug()}.csv"
         return csv_response(
@@ -79,10 +79,10 @@ def _export(request, data: dict):
             channel=PAGE_CHANNEL,
         )
     try:
-        job = export_jobs.request_export(
+        job = jobs.request_export(
             params, file_format=ExportFormat.XLSX, acting_user=request.user, department=department
         )
-    except export_jobs.ExportQueueUnavailable as exc:
+    except jobs.ExportQueueUnavailable as exc:
         messages.error(request, str(exc))
         return redirect("violations:export")
     return redirect("violations:export_job", pk=job.pk)
@@ -134,7 +134,7 @@ def export_download(request, pk: int):
         handle = job.file.open("rb")
     except FileNotFoundError as exc:
         raise Http404(_("文件不存在或已过期。")) from exc
-    export_jobs.log_export(
+    jobs.log_export(
         request.user,
         description=job.description,
         file_format=job.file_format,

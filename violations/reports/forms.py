@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from groups.models import Department
 from portal.choices import ExportEncoding, ExportFormat
 
-from . import reports
+from .params import ReportError, ReportParams, parse_month
 
 
 class DepartmentChoiceField(forms.ModelChoiceField):
@@ -50,12 +50,12 @@ class ReportExportForm(forms.Form):
         month, start, end = data.get("month"), data.get("start"), data.get("end")
         try:
             if month and (start or end):
-                raise reports.ReportError("month", _("月份和日期范围只能填写一项。"))
+                raise ReportError("month", _("月份和日期范围只能填写一项。"))
             if month:
-                start, end = reports.parse_month(month)
+                start, end = parse_month(month)
             department = data.get("department")
-            data["params"] = reports.ReportParams(start, end, department.pk if department else None)
-        except reports.ReportError as exc:
+            data["params"] = ReportParams(start, end, department.pk if department else None)
+        except ReportError as exc:
             field = exc.field if exc.field in self.fields else None
             self.add_error(field, exc.message)
         return data

@@ -33,8 +33,10 @@ from groups.models import Department
 from portal.choices import ExportFormat, ExportStatus
 from portal.models import ExportJob
 
-from . import reports
-from .models import PerformanceDeduction, Violation
+from ..models import PerformanceDeduction, Violation
+from .csv import ENCODINGS, write_csv
+from .params import ReportError, ReportParams, report_queryset, resolve_department
+from .xlsx import write_xlsx
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ def log_export(
 
 
 def request_export(
-    params: reports.ReportParams,
+    params: ReportParams,
     *,
     file_format: str,
     acting_user,
@@ -82,9 +84,9 @@ def request_export(
     Raises ExportQueueUnavailable (job marked failed) when the queue does not answer.
     """
     if file_format not in ExportFormat.values:
-        raise reports.ReportError("format", _("格式只能是 csv 或 xlsx。"))
-    if encoding not in reports.ENCODINGS:
-        raise reports.ReportError("encoding", _("编码只能是 %(c)s。") % {"c": " / ".join(reports.ENCODINGS)})
+        raise ReportError("format", _("格式只能是 csv 或 xlsx。"))
+    if encoding not in ENCODINGS:
+        raise ReportError("encoding", _("编码只能是 %(c)s。") % {"c": " / ".join(ENCODINGS)})
     job = _create_job(params, file_format, encoding, department, acting_user)
     # Registered outside _create_job's atomic block: without an outer transaction (a web request)
     # it runs at once, after the commit, so a queue failure reaches the caller with the row saved.
@@ -107,7 +109,7 @@ def _create_job(params, file_format: str, encoding: str, department, acting_user
 
 def enqueue_export(job_id: int) -> None:
     """Send the build task; a broker that is down or does not answer marks the job failed."""
-    from .tasks import build_export_task
+    from ..tasks import build_export_task
 
     try:
         result = build_export_task.delay(job_id)
@@ -150,7 +152,7 @@ def run_export(job_id: int) -> str:
 def _fail(job: ExportJob, exc: Exception) -> None:
     if isinstance(exc, Department.DoesNotExist):
         message = _("部门不存在或已不在您的权限范围内。")
-    elif isinstance(exc, reports.ReportError):
+    elif isinstance(exc, ReportError):
         message = exc.message
     else:
         message = _("生成失败:%(e)s") % {"e": exc.__class__.__name__}
@@ -161,9 +163,9 @@ def _fail(job: ExportJob, exc: Exception) -> None:
 
 def _build(job: ExportJob) -> None:
     user = job.created_by
-    params = reports.ReportParams.from_json(job.params)
-    department = reports.resolve_department(user, params.department_id)
-    qs = reports.report_queryset(Violation.objects.visible_to(user), params, department)
+    params = ReportParams.from_json(job.params)
+    department = resolve_department(user, params.department_id)
+    qs = report_queryset(Violation.objects.visible_to(user), params, department)
     ExportJob.objects.filter(pk=job.pk).update(total_rows=qs.count())
 
     def progress(done: int) -> None:
@@ -174,11 +176,9 @@ def _build(job: ExportJob) -> None:
     with tempfile.TemporaryDirectory(prefix="qungui-export-") as tmp:
         path = os.path.join(tmp, f"report.{job.file_format}")
         if job.file_format == ExportFormat.XLSX:
-            rows = reports.write_xlsx(
-                path, qs, deductions=PerformanceDeduction.objects.visible_to(user), on_progress=progress
-            )
+            rows = write_xlsx(path, qs, deductions=PerformanceDeduction.objects.visible_to(user), on_progress=progress)
         else:
-            rows = reports.write_csv(path, qs, encoding=job.encoding, on_progress=progress)
+            rows = write_csv(path, qs, encoding=job.encoding, on_progress=progress)
         with open(path, "rb") as handle:
             job.file.save(f"report.{job.file_format}", File(handle), save=False)
     _finish(job, rows)
