@@ -8,3 +8,6 @@ class GroupsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import audit  # noqa: F401  registers models with the audit trail
+        from .offboarding import connect_signals
+
+        connect_signals()  # a departed employee's login ends with the save that marks them departed

@@ -10,6 +10,10 @@ from it. Roles:
 - Group owner / admin: the groups they own or administer (rosters, findings, violations there).
 - Employee: their own record.
 A person may hold several roles; the visible set is the union.
+
+Roles come from active employment only: a login linked to a departed employee (离职) has no scope at
+all, whatever auth groups or ``Department.head`` / group-admin links are still left over (a bulk
+roster import sends no signals; see portal/accounts.py for the other checks).
 """
 
 from __future__ import annotations
@@ -68,12 +72,15 @@ def reset_scope(user) -> None:
 
 
 def _compute(user) -> Scope:
+    from groups.choices import EmployeeStatus
     from groups.models import ChatGroup, Department, Employee
 
     role_names = set(user.groups.values_list("name", flat=True))
     is_hr = user.is_superuser or settings.ROLE_HR_ADMIN in role_names
     is_auditor = settings.ROLE_AUDITOR in role_names
-    employee = Employee.objects.filter(user=user).only("pk").first()
+    employee = Employee.objects.filter(user=user).only("pk", "status").first()
+    if employee is not None and employee.status != EmployeeStatus.ACTIVE:
+        return NOBODY
     if is_hr or is_auditor:
         return Scope(
             everything=True,

@@ -142,7 +142,8 @@ FORMS_URLFIELD_ASSUME_HTTPS = True
 # --- Auth -------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, refusing logins and sessions of departed employees (portal/accounts.py).
+    "portal.accounts.EmployedModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -291,7 +292,7 @@ CACHES = {
 REST_FRAMEWORK = {
     # Token first: an unauthenticated API call answers 401 with a WWW-Authenticate header.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "portal.api.authentication.EmployedTokenAuthentication",  # DRF's, refusing departed employees
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["portal.api.permissions.HRWritesOthersRead"],

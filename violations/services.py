@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from groups.models import ChatGroup, Employee
+from portal.accounts import is_departed
 from portal.scoping import scope_for
 
 from . import escalation
@@ -209,6 +210,8 @@ def report_violation(
     """
     if acting_user is None or not acting_user.is_authenticated:
         raise PermissionDenied(_("请先登录。"))
+    if not acting_user.is_active or is_departed(acting_user):
+        raise PermissionDenied(_("账号已停用(已离职),不能举报。"))
     if scope_for(acting_user).employee_id == employee.pk:
         raise ValidationError({"employee": _("不能举报自己。")})
     with audit_context(acting_user, channel, anonymous=is_anonymous):
