@@ -334,6 +334,9 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs pages describe every endpoint and field: signed-in users only
+    # (portal/api/urls.py sends browsers without a session to the login page).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,  # read-only fields stay out of request bodies
     "ENUM_NAME_OVERRIDES": {
