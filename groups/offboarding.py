@@ -59,15 +59,10 @@ def end_access_of_departed(*, acting_user, source: str, detail: str = "", employ
 
     from portal.roles import sync_derived_roles
 
-    people = list(
-        _still_open(employee_ids)
-        .order_by("pk")
-        .values_list("pk", "employee_no", "user_id", "user__username", "user__is_active")
-        .distinct()
-    )
+    people = list(_still_open(employee_ids).order_by("pk").values_list("pk", "user_id", "user__is_active").distinct())
     if not people:
         return AccessEnded()
-    user_ids = [user_id for _, _, user_id, _, _ in people]
+    user_ids = [user_id for _, user_id, _ in people]
     with_token: set[int] = set()
     tokens_deleted = 0
     for start in range(0, len(user_ids), CHUNK):  # bounded IN lists (SQLite's parameter limit)
@@ -81,7 +76,10 @@ def end_access_of_departed(*, acting_user, source: str, detail: str = "", employ
 
 
 def _audit(people, with_token: set[int], *, acting_user, source: str, detail: str) -> None:
-    """One UPDATE entry per login, written in bulk (a large import may end many at once)."""
+    """One UPDATE entry per login, written in bulk (a large import may end many at once).
+
+    Ids only, no names, 工号 or usernames: the PIPL retention job (portal.privacy) later anonymises
+    the departed person's record and login, and these rows must not keep the old values."""
     from auditlog.cid import get_cid
     from auditlog.models import LogEntry
     from django.contrib.contenttypes.models import ContentType
@@ -90,7 +88,7 @@ def _audit(people, with_token: set[int], *, acting_user, source: str, detail: st
     content_type = ContentType.objects.get_for_model(get_user_model())
     cid = get_cid()
     entries = []
-    for employee_id, employee_no, user_id, username, was_active in people:
+    for employee_id, user_id, was_active in people:
         changes = {}
         if was_active:
             changes["is_active"] = ["True", "False"]
@@ -101,17 +99,16 @@ def _audit(people, with_token: set[int], *, acting_user, source: str, detail: st
                 content_type=content_type,
                 object_pk=str(user_id),
                 object_id=user_id,
-                object_repr=username,
+                object_repr=f"登录账号 #{user_id}",
                 action=LogEntry.Action.UPDATE,
                 changes=changes,
-                changes_text=f"员工 {employee_no} 离职:登录账号停用,API 令牌撤销",
+                changes_text=f"员工 #{employee_id} 离职:登录账号停用,API 令牌撤销",
                 actor=actor,
                 actor_email=getattr(actor, "email", None) or None,
                 cid=cid,
                 additional_data={
                     "reason": "employee_departed",
                     "employee_id": employee_id,
-                    "employee_no": employee_no,
                     "source": source,
                     "detail": detail,
                     "token_deleted": user_id in with_token,
@@ -133,9 +130,7 @@ def employee_saved(sender, instance: Employee, raw: bool = False, **kwargs) -> N
     """post_save receiver: a departed employee with a login loses it in the same transaction."""
     if raw or instance.status != EmployeeStatus.DEPARTED or not instance.user_id:
         return
-    end_access_of_departed(
-        acting_user=None, source=SOURCE_SAVE, detail=instance.employee_no, employee_ids=[instance.pk]
-    )
+    end_access_of_departed(acting_user=None, source=SOURCE_SAVE, employee_ids=[instance.pk])
 
 
 def connect_signals() -> None:
