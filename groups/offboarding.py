@@ -84,7 +84,7 @@ def _audit(people, with_token: set[int], *, acting_user, source: str, detail: st
     from auditlog.models import LogEntry
     from django.contrib.contenttypes.models import ContentType
 
-    actor = acting_user if getattr(acting_user, "pk", None) else _context_actor()
+    actor = acting_user if getattr(acting_user, "pk", None) else None
     content_type = ContentType.objects.get_for_model(get_user_model())
     cid = get_cid()
     entries = []
@@ -115,15 +115,14 @@ def _audit(people, with_token: set[int], *, acting_user, source: str, detail: st
                 },
             )
         )
-    LogEntry.objects.bulk_create(entries, batch_size=1000)
-
-
-def _context_actor():
-    """The user auditlog's request context names (the admin's or API's signed-in user), if any."""
-    from auditlog.context import auditlog_value
-
-    actor = (auditlog_value.get(None) or {}).get("actor")
-    return actor if getattr(actor, "pk", None) and isinstance(actor, get_user_model()) else None
+    if actor is not None:
+        LogEntry.objects.bulk_create(entries, batch_size=1000)
+        return
+    # No actor given (a model save in the admin or the API): saved one by one, so that auditlog's
+    # request context, when there is one, names the signed-in user and their address as it does for
+    # the employee's own entry.
+    for entry in entries:
+        entry.save()
 
 
 def employee_saved(sender, instance: Employee, raw: bool = False, **kwargs) -> None:
