@@ -11,9 +11,11 @@ class GroupsConfig(AppConfig):
         from portal.scoping import register_resolver
 
         from . import audit  # noqa: F401  registers models with the audit trail
+        from .offboarding import connect_signals as connect_offboarding
         from .roles import connect_signals, ensure_roles
         from .scoping import resolve_scope
 
         register_resolver(resolve_scope)
         post_migrate.connect(ensure_roles, dispatch_uid="qungui_ensure_roles")
         connect_signals()
+        connect_offboarding()  # a departed employee's login ends with the save that marks them departed

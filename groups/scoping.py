@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from portal.scoping import NOBODY, Scope
 
+from .choices import EmployeeStatus
 from .models import ChatGroup, Department, Employee
 
 
@@ -20,7 +21,9 @@ def resolve_scope(user) -> Scope:
     role_names = set(user.groups.values_list("name", flat=True))
     is_hr = user.is_superuser or settings.ROLE_HR_ADMIN in role_names
     is_auditor = settings.ROLE_AUDITOR in role_names
-    employee = Employee.objects.filter(user=user).only("pk").first()
+    employee = Employee.objects.filter(user=user).only("pk", "status").first()
+    if employee is not None and employee.status != EmployeeStatus.ACTIVE:
+        return NOBODY  # roles come from active employment only, HR's and auditors' too
     if is_hr or is_auditor:
         return Scope(
             everything=True,

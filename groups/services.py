@@ -25,6 +25,7 @@ from .importing.readers import count_rows
 from .importing.roster import RosterFile, plan_roster, preview_roster, read_roster_file, write_roster
 from .importing.writers import write_employees
 from .models import PATH_SEPARATOR, ChatGroup, Department, Employee, ImportJob, RosterSettings
+from .offboarding import SOURCE_IMPORT, end_access_of_departed
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +126,8 @@ def _apply_employees(
         preview["encoding"] = data.encoding
         if not dry_run:
             write_employees(plan)
+            # Bulk writes send no signals: end the logins of everyone now departed, in this transaction.
+            end_access_of_departed(acting_user=acting_user, source=SOURCE_IMPORT, detail=f"import job {job.pk}")
             _audit_import(job, preview["summary"], acting_user)
             if reconcile:
                 _reconcile_after_commit()

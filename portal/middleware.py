@@ -1,4 +1,11 @@
-"""Request ids: every request gets one, every log line of it carries it, the response returns it."""
+"""Request ids: every request gets one, every log line of it carries it, the response returns it.
+
+Except requests that must not be linkable to their sender (the report page, where a report may be
+anonymous): a view decorated with ``unlinked`` runs with no request id at all, so neither its log
+lines nor its audit rows (whose correlation id is the request id, see portal.logging) carry the id
+that the proxy logs next to the client address; the request log line names no user and no id, and
+no X-Request-ID is echoed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import logging
 import re
 import time
 import uuid
+from functools import wraps
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import empty
@@ -40,7 +48,10 @@ class RequestIdMiddleware:
         started = time.monotonic()
         try:
             response = self.get_response(request)
-            response[REQUEST_ID_HEADER] = request.request_id
+            if is_unlinked(request):
+                request_id_var.set("")
+            else:
+                response[REQUEST_ID_HEADER] = request.request_id
             self._log(request, response.status_code, started)
             return response
         finally:
@@ -49,6 +60,7 @@ class RequestIdMiddleware:
     @staticmethod
     def _log(request: HttpRequest, status: int, started: float) -> None:
         level = logging.DEBUG if request.path.startswith(_QUIET_PATHS) and status < 400 else logging.INFO
+        unlinked = is_unlinked(request)
         logger.log(
             level,
             "%s %s %s",
@@ -60,9 +72,32 @@ class RequestIdMiddleware:
                 "path": request.path,
                 "status": status,
                 "duration_ms": round((time.monotonic() - started) * 1000, 1),
-                "user_id": _user_id_if_loaded(request),
+                "user_id": None if unlinked else _user_id_if_loaded(request),
             },
         )
+
+
+_UNLINKED_ATTR = "_qungui_unlinked"
+
+
+def is_unlinked(request: HttpRequest) -> bool:
+    return getattr(request, _UNLINKED_ATTR, False)
+
+
+def unlinked(view):
+    """Run ``view`` without a request id, and log its request without user or id (module docstring)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        setattr(request, _UNLINKED_ATTR, True)
+        request.request_id = ""
+        # Not reset when the view returns: Django's own error log line for this request (written
+        # after the view, inside the middleware) must not carry the id either. RequestIdMiddleware
+        # restores the outer value when the request ends.
+        request_id_var.set("")
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def _user_id_if_loaded(request: HttpRequest) -> int | None:

@@ -11,6 +11,10 @@ from it. Roles:
 - Group owner / admin: the groups they own or administer (rosters, findings, violations there).
 - Employee: their own record.
 A person may hold several roles; the visible set is the union.
+
+Roles come from active employment only: a login linked to a departed employee (离职) has no scope at
+all, whatever auth groups or ``Department.head`` / group-admin links are still left over (a bulk
+roster import sends no signals; see groups/accounts.py for the other checks).
 """
 
 from __future__ import annotations

@@ -5,12 +5,15 @@ requests; services add what the middleware cannot know: the channel (admin / api
 system) in ``additional_data``, and the actor outside requests (tasks, commands, tests).
 
 An anonymous report must not leave the reporter's identity anywhere, the audit trail included: inside
-``audit_context(..., anonymous=True)`` the actor and IP are blanked and auditlog's own request
+``audit_context(..., anonymous=True)`` the actor, IP and correlation id (the request id, which the
+proxy logs with the client address) are blanked, the entry's time is the start of the hour
+(``report_time``: an exact time could be joined with a proxy log too), and auditlog's own request
 context is masked for the duration.
 """
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +25,7 @@ from auditlog.registry import auditlog
 from django.contrib.auth import get_user_model
 from django.db.models.signals import pre_save
 from django.dispatch import receiver
+from django.utils import timezone
 
 from .models import (
     Appeal,
@@ -54,6 +58,12 @@ def audit_context(user, channel: str, *, anonymous: bool = False) -> Iterator[No
         _context.reset(token)
 
 
+def report_time(moment: datetime.datetime | None = None) -> datetime.datetime:
+    """The time an anonymous report's rows are stored with: the start of its hour (Asia/Shanghai)."""
+    local = timezone.localtime(moment or timezone.now())
+    return local.replace(minute=0, second=0, microsecond=0)
+
+
 def current_channel() -> str | None:
     data = _context.get()
     return data["channel"] if data else None
@@ -69,6 +79,8 @@ def _stamp_entry(sender, instance: LogEntry, **kwargs) -> None:
         instance.actor_email = None
         instance.remote_addr = None
         instance.remote_port = None
+        instance.cid = None
+        instance.timestamp = report_time(instance.timestamp)
     elif instance.actor_id is None and isinstance(data["actor"], get_user_model()):
         instance.actor = data["actor"]
         instance.actor_email = data["actor"].email or None

@@ -135,7 +135,12 @@ class ReportForm(forms.Form):
     description = forms.CharField(label=_("经过"), widget=forms.Textarea(attrs={"rows": 5}), max_length=5000)
     evidence = MultipleFileField(label=_("证据(截图、PDF,可多选)"))
     is_anonymous = forms.BooleanField(
-        label=_("匿名举报"), required=False, help_text=_("匿名时系统不保存您的身份,任何人(包括被举报人)都无法看到")
+        label=_("匿名举报"),
+        required=False,
+        help_text=_(
+            "匿名时系统不保存您的身份,任何人(包括被举报人)都无法看到:不记录账号、IP 地址和请求编号,"
+            "提交时间只记录到小时;图片证据会去除拍摄地点等元数据并重命名,不接受 PDF。"
+        ),
     )
 
     def __init__(self, *args, user=None, **kwargs):

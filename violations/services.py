@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import functools
 import inspect
+import os
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,14 +18,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from groups.accounts import is_departed
 from groups.models import ChatGroup, Employee
 from portal import outbox
 from portal.scoping import scope_for
 
 from . import escalation
-from .audit import audit_context
+from .audit import audit_context, report_time
 from .choices import AppealStatus, Channel, SanctionKind, ViolationStatus
-from .evidence import CheckedFile, check_evidence_files
+from .evidence import CheckedFile, check_evidence_files, scrub_for_anonymous_report
 from .models import Appeal, CompanySettings, Evidence, Rule, Sanction, Violation, validate_sanction_specs
 from .workdays import add_workdays
 
@@ -73,7 +75,14 @@ def _check_occurred_at(occurred_at: datetime.datetime) -> None:
         raise ValidationError({"occurred_at": _("发生时间不能早于2000年。")})
 
 
-def _attach(files: list[CheckedFile], violation: Violation, user, appeal: Appeal | None = None) -> None:
+def _attach(
+    files: list[CheckedFile],
+    violation: Violation,
+    user,
+    appeal: Appeal | None = None,
+    *,
+    uploaded_at: datetime.datetime | None = None,
+) -> None:
     for checked in files:
         evidence = Evidence(
             violation=violation,
@@ -83,9 +92,21 @@ def _attach(files: list[CheckedFile], violation: Violation, user, appeal: Appeal
             size=checked.size,
             sha256=checked.sha256,
             uploaded_by=user,
+            uploaded_at=uploaded_at or timezone.now(),
         )
         evidence.file.save(checked.name, checked.upload, save=False)
+        if uploaded_at is not None:
+            _set_file_times(evidence, uploaded_at)
         evidence.save()
+
+
+def _set_file_times(evidence: Evidence, moment: datetime.datetime) -> None:
+    """The stored file's modification time says no more than the row does."""
+    try:
+        path = evidence.file.path
+    except NotImplementedError:  # a storage without local paths keeps its own times
+        return
+    os.utime(path, (moment.timestamp(), moment.timestamp()))
 
 
 @transaction.atomic
@@ -141,6 +162,11 @@ def _create_violation(
         raise ValidationError({"description": _("请填写违规经过。")})
     _check_occurred_at(occurred_at)
     files = check_evidence_files(list(evidence_files))
+    # An anonymous report keeps no exact time of its own (a proxy log could be joined on it): it is
+    # stored at the start of the hour, and its images lose their metadata and names.
+    created_at = report_time() if is_anonymous else timezone.now()
+    if is_anonymous:
+        files = scrub_for_anonymous_report(files)
     violation = Violation.objects.create(
         employee=employee,
         group=group,
@@ -152,8 +178,14 @@ def _create_violation(
         recorded_by=None if is_anonymous else acting_user,
         channel=channel,
         status=status,
+        created_at=created_at,
     )
-    _attach(files, violation, None if is_anonymous else acting_user)
+    if is_anonymous:
+        Violation.objects.filter(pk=violation.pk).update(updated_at=created_at)
+        violation.updated_at = created_at
+        _attach(files, violation, None, uploaded_at=created_at)
+    else:
+        _attach(files, violation, acting_user)
     return violation
 
 
@@ -206,10 +238,15 @@ def report_violation(
     """Anyone with an account reports a suspected violation (举报); it lands as ``reported``.
 
     Anonymous: no reporter, no recorder, no uploader is stored, and the audit entries carry no
-    actor or IP — the identity is kept nowhere, so it cannot leak to the reported person.
+    actor, IP or correlation id — the identity is kept nowhere, so it cannot leak to the reported
+    person. The report's own times (created, updated, evidence uploaded, its audit entries) are the
+    start of the hour, images are stripped of their metadata and renamed, PDFs refused. A departed
+    employee's account cannot report (groups.accounts).
     """
     if acting_user is None or not acting_user.is_authenticated:
         raise PermissionDenied(_("请先登录。"))
+    if not acting_user.is_active or is_departed(acting_user):
+        raise PermissionDenied(_("账号已停用(已离职),不能举报。"))
     if scope_for(acting_user).employee_id == employee.pk:
         raise ValidationError({"employee": _("不能举报自己。")})
     with audit_context(acting_user, channel, anonymous=is_anonymous):

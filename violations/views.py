@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from groups.models import Employee
+from portal.middleware import unlinked
 from portal.scoping import scope_for
 
 from . import services
@@ -82,9 +83,14 @@ def appeal(request, pk: int):
     return render(request, "violations/appeal_form.html", {"form": form, "violation": violation})
 
 
+@unlinked
 @login_required
 def report(request):
-    """举报: anyone with an account reports a suspected violation, optionally anonymously."""
+    """举报: anyone with an account reports a suspected violation, optionally anonymously.
+
+    ``unlinked``: this page's requests (named or anonymous alike, so the logs cannot tell which)
+    carry no request id, and the request log names no user (portal.middleware).
+    """
     form = ReportForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -1,5 +1,6 @@
-"""/api/v1/... (one router for every app's viewsets), /api/schema/, /api/docs/, /api/redoc/."""
+"""/api/v1/... (one router for every app's viewsets), /api/schema/, /api/docs/, /api/redoc/ (signed in)."""
 
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
@@ -24,7 +25,9 @@ class RedocView(SpectacularRedocView):
 urlpatterns = [
     path("v1/auth/token/", ObtainTokenView.as_view(), name="token"),
     path("v1/", include(router.urls)),
+    # Signed-in users only (SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]): the schema answers 401 to
+    # API clients without credentials; the docs pages send browsers to the login page.
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("docs/", login_required(SpectacularSwaggerView.as_view(url_name="api:schema")), name="docs"),
+    path("redoc/", login_required(RedocView.as_view(url_name="api:schema")), name="redoc"),
 ]

@@ -83,8 +83,16 @@ def _keep_test_connection():
 
 
 @pytest.fixture
-def api_schema(db, _keep_test_connection):
-    loaded = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application(), config=CONFIG)
+def api_schema(db, django_user_model, _keep_test_connection):
+    # The schema is for signed-in users only: read it with a token of a login that holds no role.
+    reader = django_user_model.objects.create_user(username="schema_reader")
+    token = Token.objects.create(user=reader)
+    loaded = schemathesis.openapi.from_wsgi(
+        "/api/schema/?format=json",
+        get_wsgi_application(),
+        config=CONFIG,
+        headers={"Authorization": f"Token {token.key}"},
+    )
 
     @loaded.hook
     def map_path_parameters(context, path_parameters):

@@ -25,8 +25,8 @@ def test_schema_validates_without_warnings():
     assert '"/api/v1/employees/{id}/"' in out.getvalue()
 
 
-def test_schema_documents_every_operation_and_its_errors(db):
-    schema = APIClient().get("/api/schema/?format=json").json()
+def test_schema_documents_every_operation_and_its_errors(outsider_user):
+    schema = api_for(outsider_user).get("/api/schema/?format=json").json()
     paths = schema["paths"]
     assert {"/api/v1/departments/", "/api/v1/employees/", "/api/v1/groups/", "/api/v1/memberships/"} <= set(paths)
     assert "/api/v1/auth/token/" in paths
@@ -40,9 +40,23 @@ def test_schema_documents_every_operation_and_its_errors(db):
     assert schema["components"]["schemas"]["Error"]["required"] == ["error"]
 
 
+def test_schema_needs_a_login(db):
+    """The schema lists every endpoint and field: anonymous callers get a 401 in the API's error shape."""
+    response = APIClient().get("/api/schema/?format=json")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated" and "paths" not in response.json()
+
+
 @pytest.mark.parametrize("url", ["/api/docs/", "/api/redoc/"])
-def test_docs_pages_load_everything_from_the_portal(db, url):
-    response = APIClient().get(url)
+def test_docs_pages_send_anonymous_browsers_to_the_login_page(db, client, url):
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"] == f"/login/?next={url}"
+
+
+@pytest.mark.parametrize("url", ["/api/docs/", "/api/redoc/"])
+def test_docs_pages_load_everything_from_the_portal(client, outsider_user, url):
+    client.force_login(outsider_user)
+    response = client.get(url)
     assert response.status_code == 200
     html = response.content.decode()
     assert "/api/schema/" in html
@@ -55,8 +69,9 @@ def test_docs_pages_load_everything_from_the_portal(db, url):
     assert "googleapis" not in html and "cdn" not in html.lower()
 
 
-def test_docs_script_loads_from_the_portal(db):
-    script = APIClient().get("/api/docs/").content.decode()
+def test_docs_script_loads_from_the_portal(client, outsider_user):
+    client.force_login(outsider_user)
+    script = client.get("/api/docs/").content.decode()
     assert re.search(r'src="/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle\.js"', script)
 
 

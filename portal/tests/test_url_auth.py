@@ -144,9 +144,9 @@ EXPLICIT = {
     "readyz": ("", _all(OK)),
     "api:token": ("", _all(NOT_ALLOWED)),  # POST only
     "api:api-root": ("", _all(OK, anon=UNAUTHORIZED)),
-    "api:schema": ("", _all(OK)),
-    "api:docs": ("", _all(OK)),
-    "api:redoc": ("", _all(OK)),
+    "api:schema": ("", _all(OK, anon=UNAUTHORIZED)),  # signed-in users only
+    "api:docs": ("", _all(OK, anon=LOGIN)),
+    "api:redoc": ("", _all(OK, anon=LOGIN)),
     "api:department-list": ("", _all(OK, anon=UNAUTHORIZED)),
     "api:employee-list": ("", _all(OK, anon=UNAUTHORIZED)),
     "api:group-list": ("", _all(OK, anon=UNAUTHORIZED)),

@@ -67,7 +67,10 @@ class Violation(models.Model):
     dismissed_reason = models.TextField(_("不予处理理由"), blank=True)
     notified_at = models.DateTimeField(_("通知时间"), null=True, blank=True)
     appeal_deadline = models.DateField(_("申诉截止日"), null=True, blank=True)
-    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    # Not auto_now_add: an anonymous report is stored at the start of its hour (services.report_violation).
+    created_at = models.DateTimeField(
+        _("创建时间"), default=timezone.now, editable=False, help_text=_("匿名举报只记录到小时")
+    )
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     objects = ViolationQuerySet.as_manager()
@@ -139,7 +142,9 @@ class Evidence(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    uploaded_at = models.DateTimeField(_("上传时间"), auto_now_add=True)
+    uploaded_at = models.DateTimeField(
+        _("上传时间"), default=timezone.now, editable=False, help_text=_("匿名举报的证据只记录到小时")
+    )
 
     objects = EvidenceQuerySet.as_manager()
 

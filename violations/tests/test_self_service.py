@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from auditlog.models import LogEntry
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from PIL import Image
 
 from violations import services
 from violations.choices import ViolationStatus
@@ -14,6 +17,12 @@ from violations.models import Appeal, Evidence, Rule, Violation
 from .conftest import at
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def real_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), "white").save(out, "PNG")
+    return out.getvalue()
 
 
 def report_data(org, *, anonymous, **extra):
@@ -83,7 +92,7 @@ def test_named_report_lands_reported_and_reporter_hidden_from_employee(client, h
 
 def test_anonymous_report_stores_no_identity_anywhere(client, reporter, org):
     client.force_login(reporter)
-    shot = SimpleUploadedFile("截图.png", PNG, content_type="image/png")
+    shot = SimpleUploadedFile("截图.png", real_png(), content_type="image/png")  # decoded: metadata stripped
     response = client.post(reverse("violations:report"), report_data(org, anonymous=True, evidence=[shot]))
     assert response.status_code == 302
     violation = Violation.objects.get()

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('violations', '0003_performance_deductions'),
+        ('violations', '0004_anonymous_report_times'),
         ('groups', '0005_rostersettings'),  # copies the value first
     ]
 
