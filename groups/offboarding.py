@@ -55,8 +55,9 @@ def end_access_of_departed(*, acting_user, source: str, detail: str = "", employ
     """Deactivate the logins of departed employees (all of them, or only ``employee_ids``) and delete
     their API tokens; one audit row per login; derived roles re-synced. Idempotent: a second run
     finds nothing to do."""
-    from portal.roles import sync_derived_roles
     from rest_framework.authtoken.models import Token
+
+    from .roles import sync_derived_roles
 
     people = list(_still_open(employee_ids).order_by("pk").values_list("pk", "user_id", "user__is_active").distinct())
     if not people:
@@ -77,7 +78,7 @@ def end_access_of_departed(*, acting_user, source: str, detail: str = "", employ
 def _audit(people, with_token: set[int], *, acting_user, source: str, detail: str) -> None:
     """One UPDATE entry per login, written in bulk (a large import may end many at once).
 
-    Ids only, no names, 工号 or usernames: the PIPL retention job (portal.privacy) later anonymises
+    Ids only, no names, 工号 or usernames: the PIPL retention job (groups.privacy) later anonymises
     the departed person's record and login, and these rows must not keep the old values."""
     from auditlog.cid import get_cid
     from auditlog.models import LogEntry

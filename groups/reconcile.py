@@ -24,9 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from auditlog.context import set_actor
-from auditlog.models import LogEntry
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Case, CharField, F, Q, Value, When
@@ -35,6 +32,7 @@ from django.db.models.functions import Concat, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.audit import audit_context, log_summary
 from portal.staging import copy_staged
 
 from . import nicknames
@@ -296,14 +294,12 @@ def _refresh_details(live: dict, current: dict[Key, Sighting]) -> None:
 
 def _audit(summary: ReconcileSummary) -> None:
     """bulk writes bypass auditlog's signals: record one summary entry in the same transaction."""
-    LogEntry.objects.create(
-        content_type=ContentType.objects.get_for_model(RosterFinding),
+    log_summary(
+        RosterFinding,
         object_pk="reconcile_all",
-        object_repr="花名册核查 reconcile_all",
-        action=LogEntry.Action.UPDATE,
+        label="花名册核查 reconcile_all",
         changes={"reconcile": [None, summary.as_dict()]},
-        additional_data=summary.as_dict(),
-        actor=None,
+        data=summary.as_dict(),
     )
 
 
@@ -402,7 +398,7 @@ def mark_removed(finding_ids: Iterable[int], *, acting_user, now: datetime | Non
     now = now or timezone.now()
     findings = list(_actionable(finding_ids, acting_user).filter(membership__isnull=False))
     membership_ids = {f.membership_id for f in findings}
-    with set_actor(acting_user):
+    with audit_context(acting_user):
         _close_memberships(membership_ids, acting_user, now)
     return len(membership_ids)
 
@@ -424,7 +420,7 @@ def waive_findings(finding_ids: Iterable[int], *, reason: str, acting_user, now:
         raise ValidationError({"reason": _("请填写豁免原因。")})
     now = now or timezone.now()
     findings = list(_actionable(finding_ids, acting_user))
-    with set_actor(acting_user):
+    with audit_context(acting_user):
         for finding in findings:
             finding.waive_reason = reason
             _close(finding, FindingStatus.WAIVED, acting_user, now)

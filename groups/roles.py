@@ -140,19 +140,18 @@ def sync_derived_roles(*, acting_user=None) -> RoleSync:
 
 
 def _audit(result: RoleSync, acting_user) -> None:
-    from auditlog.models import LogEntry
     from django.contrib.auth.models import Group
-    from django.contrib.contenttypes.models import ContentType
+
+    from portal.audit import log_summary
 
     summary = {key: list(value) for key, value in asdict(result).items()}
-    LogEntry.objects.create(
-        content_type=ContentType.objects.get_for_model(Group),
+    log_summary(
+        Group,
         object_pk="sync_derived_roles",
-        object_repr="角色同步 sync_derived_roles",
-        action=LogEntry.Action.UPDATE,
+        label="角色同步 sync_derived_roles",
         changes={"roles": [None, summary]},
-        additional_data=summary,
-        actor=acting_user if getattr(acting_user, "pk", None) else None,
+        data=summary,
+        actor=acting_user,
     )
 
 

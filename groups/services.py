@@ -17,7 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from .audit import acting_as
+from portal.audit import audit_context, log_summary
+
 from .choices import GroupStatus, ImportKind, ImportStatus
 from .importing.employees import EmployeeFile, plan_employees, preview_employees, read_employee_file
 from .importing.errors import ImportValidationError
@@ -40,7 +41,7 @@ def create_department(name: str, *, parent: Department | None = None, acting_use
     if not name or PATH_SEPARATOR in name:
         raise ValueError(f"invalid department name: {name!r}")
     kwargs = {"name": name, **fields}
-    with acting_as(acting_user):
+    with audit_context(acting_user):
         if parent is None:
             return Department.objects.add_root(create_kwargs=kwargs)
         node = Department.objects.add_child(parent, create_kwargs=kwargs)
@@ -81,19 +82,13 @@ class EnqueueError(Exception):
 
 def _audit_import(job: ImportJob, summary: dict[str, Any], acting_user) -> None:
     """One audit row per import: bulk writes bypass auditlog's per-object signals."""
-    from auditlog.models import LogEntry
-    from django.contrib.contenttypes.models import ContentType
-
     text = ", ".join(f"{k}={v}" for k, v in summary.items() if not isinstance(v, dict))
-    LogEntry.objects.create(
-        content_type=ContentType.objects.get_for_model(ImportJob),
-        object_pk=str(job.pk),
-        object_id=job.pk,
-        object_repr=str(job)[:200],
-        action=LogEntry.Action.UPDATE,
+    log_summary(
+        job,
+        label=str(job),
         changes={"import": [job.get_kind_display(), text]},
-        actor=acting_user if getattr(acting_user, "pk", None) else None,
-        additional_data={"kind": job.kind, "file": job.original_name, "summary": summary},
+        data={"kind": job.kind, "file": job.original_name, "summary": summary},
+        actor=acting_user,
     )
 
 
@@ -452,7 +447,7 @@ def create_employee(*, acting_user, **fields) -> Employee:
     """Add one employee to the roster. The model's validation (unique 工号, dates) runs first."""
     employee = Employee(**fields)
     employee.full_clean()
-    with acting_as(acting_user):
+    with audit_context(acting_user):
         employee.save()
     return employee
 
@@ -463,7 +458,7 @@ def update_employee(employee: Employee, *, acting_user, **changes) -> Employee:
     changed = _apply(employee, changes)
     if changed:
         employee.full_clean()
-        with acting_as(acting_user):
+        with audit_context(acting_user):
             employee.save(update_fields=[*changed, "updated_at"])
     return employee
 
@@ -472,7 +467,7 @@ def update_employee(employee: Employee, *, acting_user, **changes) -> Employee:
 def delete_employee(employee: Employee, *, acting_user) -> None:
     """Remove an employee entered by mistake. Anyone with group history is protected (ProtectedError):
     people who leave the company are marked departed instead, so the history stays."""
-    with acting_as(acting_user):
+    with audit_context(acting_user):
         employee.delete()
 
 
@@ -492,7 +487,7 @@ def create_chat_group(*, acting_user, admins: Iterable[Employee] = (), **fields)
     _dissolution(group, fields)
     group.dissolved_at = fields.get("dissolved_at")
     group.full_clean()
-    with acting_as(acting_user):
+    with audit_context(acting_user):
         group.save()
         group.admins.set(admins)
     return group
@@ -506,7 +501,7 @@ def update_chat_group(
     group = ChatGroup.objects.select_for_update().get(pk=group.pk)
     _dissolution(group, changes)
     changed = _apply(group, changes)
-    with acting_as(acting_user):
+    with audit_context(acting_user):
         if changed:
             group.full_clean()
             group.save(update_fields=[*changed, "updated_at"])
@@ -518,7 +513,7 @@ def update_chat_group(
 @transaction.atomic
 def delete_chat_group(group: ChatGroup, *, acting_user) -> None:
     """Delete a chat group registered by mistake, with its roster rows (dissolve real groups instead)."""
-    with acting_as(acting_user):
+    with audit_context(acting_user):
         group.delete()
 
 
@@ -526,6 +521,6 @@ def delete_chat_group(group: ChatGroup, *, acting_user) -> None:
 def save_roster_settings(roster_settings: RosterSettings, *, acting_user) -> RosterSettings:
     """Save HR's roster settings (the departed-member deadline), validated and audited."""
     roster_settings.full_clean()
-    with acting_as(acting_user):
+    with audit_context(acting_user):
         roster_settings.save()
     return roster_settings

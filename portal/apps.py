@@ -7,3 +7,6 @@ class PortalConfig(AppConfig):
 
     name = "portal"
     verbose_name = _("门户")
+
+    def ready(self) -> None:
+        from . import audit  # noqa: F401  connects the stamp of actor and channel on every audit entry

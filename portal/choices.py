@@ -24,3 +24,12 @@ class ExportStatus(models.TextChoices):
     DONE = "done", _("已完成")
     FAILED = "failed", _("失败")
     EXPIRED = "expired", _("已过期")
+
+
+class Channel(models.TextChoices):
+    """Where a write came from, recorded with every audit entry (``portal.audit.audit_context``)."""
+
+    ADMIN = "admin", _("管理后台")
+    API = "api", _("接口")
+    SELF_SERVICE = "self_service", _("员工自助")
+    SYSTEM = "system", _("系统")

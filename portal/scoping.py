@@ -23,8 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,9 @@ def scope_for(user) -> Scope:
 def reset_scope(user) -> None:
     if hasattr(user, _CACHE_ATTR):
         delattr(user, _CACHE_ATTR)
+
+
+def require_hr(user) -> None:
+    """Refuse anyone but an HR admin; ``None`` is a system job (seed, command, beat) and may proceed."""
+    if user is not None and not scope_for(user).is_hr:
+        raise PermissionDenied(_("只有人资管理员可以执行此操作。"))

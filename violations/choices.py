@@ -48,13 +48,6 @@ class AppealStatus(models.TextChoices):
     OVERTURNED = "overturned", _("撤销")
 
 
-class Channel(models.TextChoices):
-    ADMIN = "admin", _("管理后台")
-    API = "api", _("接口")
-    SELF_SERVICE = "self_service", _("员工自助")
-    SYSTEM = "system", _("系统")
-
-
 class EvidenceType(models.TextChoices):
     PNG = "png", "PNG"
     JPEG = "jpeg", "JPEG"

@@ -85,7 +85,9 @@ def _one(rng: random.Random, employee: Employee, rule: Rule, when: datetime.date
         return
     services.confirm_violation(violation, acting_user=None, channel="system")
     services.apply_sanctions(violation, acting_user=None, channel="system")
-    notified = services.notify(violation, acting_user=None, channel="system", at=when + datetime.timedelta(days=1))
+    notified = services.mark_notified(
+        violation, acting_user=None, channel="system", at=when + datetime.timedelta(days=1)
+    )
     if rng.random() < 0.08:
         filed = notified.notified_at + datetime.timedelta(days=2)
         appeal = services.file_appeal(

@@ -20,9 +20,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from groups.models import Employee
 from portal import outbox
+from portal.choices import Channel
 from portal.months import parse_month, previous_month
 
-from .choices import Channel
 from .deductions import close_month, compute_month
 from .models import PerformanceMonth
 from .reports import jobs as export_jobs

@@ -19,11 +19,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from groups.models import Employee
+from portal.choices import Channel
 from portal.middleware import unlinked
 from portal.scoping import scope_for
 
 from . import services
-from .choices import Channel, EvidenceType, SanctionKind, ViolationStatus
+from .choices import EvidenceType, SanctionKind, ViolationStatus
 from .forms import AppealForm, ReportForm
 from .models import Evidence, Rule, Sanction, Violation
 

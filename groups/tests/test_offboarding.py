@@ -13,13 +13,13 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from portal.roles import ROLE_DEPARTMENT_HEAD, ensure_roles, sync_derived_roles
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from groups.choices import ImportKind
 from groups.models import Employee, Membership
 from groups.offboarding import end_access_of_departed
+from groups.roles import ROLE_DEPARTMENT_HEAD, ensure_roles, sync_derived_roles
 from groups.services import create_import_job, import_employees, update_employee
 from portal.api.testing import api_for
 from portal.scoping import NOBODY, scope_for

@@ -277,7 +277,7 @@ def removals_pending(user, area: Area) -> int:
 def trend(user, area: Area, month: datetime.date) -> dict:
     """Standing violations per month and rule category over the 12 months ending with ``month``.
 
-    Read from the ``ViolationCell`` rollup (portal.rollups). 1 query.
+    Read from the ``ViolationCell`` rollup (portal.dashboard.rollups). 1 query.
     """
     first = shift_month(month, -(TREND_MONTHS - 1))
     rows = (

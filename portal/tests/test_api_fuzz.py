@@ -147,7 +147,7 @@ def _seed_violations(org, hr) -> None:
     violation_services.apply_sanctions(removal, [{"kind": "removal"}], acting_user=hr)
     appealed = record(org["east_rep"], Rule.objects.get(code="B02"), when, "辱骂", confirmed=True)
     violation_services.apply_sanctions(appealed, acting_user=hr)
-    violation_services.notify(appealed, acting_user=hr)
+    violation_services.mark_notified(appealed, acting_user=hr)
     violation_services.file_appeal(appealed, "不服", acting_user=hr)
     compute_month(timezone.localdate(when), acting_user=hr)
 

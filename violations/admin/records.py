@@ -17,12 +17,13 @@ from django.utils.translation import gettext_lazy as _
 
 from groups.admin_filters import subtree_filter
 from portal.admin_mixins import ScopedAdminMixin
+from portal.audit import audit_context
+from portal.choices import Channel
 from portal.months import month_bounds
 from portal.scoping import scope_for
 
 from .. import services
-from ..audit import audit_context
-from ..choices import AppealStatus, Channel, SanctionKind, ViolationStatus
+from ..choices import AppealStatus, SanctionKind, ViolationStatus
 from ..forms import AddEvidenceForm, DecisionForm, ReasonForm, RecordViolationForm
 from ..models import Appeal, CompanySettings, Evidence, Rule, Sanction, Violation, WorkdayOverride
 
@@ -360,7 +361,7 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("已通知员工(开始申诉期)"), permissions=["change"])
     def notify_selected(self, request, queryset):
-        self._each(request, queryset, _("已通知"), lambda v: services.notify(v, acting_user=request.user))
+        self._each(request, queryset, _("已通知"), lambda v: services.mark_notified(v, acting_user=request.user))
 
     @admin.action(description=_("登记已清出群/已禁言"), permissions=["change"])
     def removal_done(self, request, queryset):

@@ -12,9 +12,10 @@ from rest_framework import serializers
 from groups.models import ChatGroup, Employee
 from portal.api.fields import SaneDateTimeField
 from portal.api.serializers import ModelValidatingSerializer, ScopedPrimaryKeyRelatedField
+from portal.choices import Channel
 from portal.scoping import scope_for
 
-from ..choices import AppealStatus, Channel
+from ..choices import AppealStatus
 from ..models import Appeal, PerformanceDeduction, Rule, Sanction, Violation
 
 # Who reported, whether anonymously, and through which channel: null for anyone but HR and auditors.

@@ -12,9 +12,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from portal.api.viewsets import ScopedModelViewSet, ScopedReadOnlyViewSet
+from portal.choices import Channel
 
 from .. import services
-from ..choices import Channel, SanctionKind
+from ..choices import SanctionKind
 from ..filters import AppealFilterSet, PerformanceDeductionFilterSet, RuleFilterSet, ViolationFilterSet
 from ..models import Appeal, PerformanceDeduction, Rule, Sanction, Violation
 from .serializers import (
@@ -102,7 +103,7 @@ class ViolationViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     @action(detail=True, methods=["post"])
     def notify(self, request, pk=None):
         """The employee was told: starts the appeal window."""
-        violation = services.notify(self.get_object(), acting_user=request.user, channel=Channel.API)
+        violation = services.mark_notified(self.get_object(), acting_user=request.user, channel=Channel.API)
         return self._answer(violation)
 
     @extend_schema(request=RemovalDoneSerializer, responses=ViolationSerializer)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import datetime
 from dataclasses import asdict, dataclass
 
-from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.audit import audit_context, log_summary
+from portal.choices import Channel
 from portal.months import month_bounds, parse_month
+from portal.scoping import require_hr
 
-from ..audit import audit_context
-from ..choices import Channel, DeductionKind, MonthStatus
+from ..choices import DeductionKind, MonthStatus
 from ..models import CompanySettings, PerformanceDeduction, PerformanceMonth, Sanction
-from ..services import _require_hr
 from .adjustments import book_adjustments
 from .rows import active_employees, regular_row, sanction_entries
 from .upsert import delete_stale_regular, upsert, upsert_base_rows
@@ -44,7 +44,7 @@ def compute_month(month: str | datetime.date, *, acting_user=None, channel: str 
 
     ``acting_user`` None is a system job (beat, command); a person must be an HR admin.
     """
-    _require_hr(acting_user)
+    require_hr(acting_user)
     month = _checked_month(month)
     with audit_context(acting_user, channel):
         period = _lock_open_month(month)
@@ -56,7 +56,7 @@ def compute_month(month: str | datetime.date, *, acting_user=None, channel: str 
 @transaction.atomic
 def close_month(month: str | datetime.date, *, acting_user, channel: str = Channel.ADMIN) -> ComputeResult:
     """Compute the month one last time and freeze it (关账); later changes become adjustments."""
-    _require_hr(acting_user)
+    require_hr(acting_user)
     month = _checked_month(month)
     if month_bounds(month)[1] > timezone.now():
         raise ValidationError({"month": _("%(m)s 尚未结束,不能关账。") % {"m": f"{month:%Y-%m}"}})
@@ -126,10 +126,4 @@ def _log(period: PerformanceMonth, result: ComputeResult, what: str) -> None:
         "d": result.rows_deleted,
         "a": result.adjustments,
     }
-    LogEntry.objects.log_create(
-        period,
-        force_log=True,
-        action=LogEntry.Action.UPDATE,
-        changes={"deductions": ["", summary]},
-        additional_data={"deductions": result.as_dict()},
-    )
+    log_summary(period, label=str(period), changes={"deductions": ["", summary]}, data={"deductions": result.as_dict()})

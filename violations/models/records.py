@@ -12,7 +12,9 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from ..choices import AppealStatus, Channel, EvidenceType, SanctionKind, ViolationStatus
+from portal.choices import Channel
+
+from ..choices import AppealStatus, EvidenceType, SanctionKind, ViolationStatus
 from ..querysets import AppealQuerySet, EvidenceQuerySet, SanctionQuerySet, ViolationQuerySet
 
 

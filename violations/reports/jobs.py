@@ -18,10 +18,8 @@ import logging
 import os
 import tempfile
 
-from auditlog.cid import get_cid
 from auditlog.models import LogEntry
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.core.files import File
 from django.db import transaction
 from django.db.models import Q
@@ -30,6 +28,7 @@ from django.utils.translation import gettext as _
 from kombu.exceptions import KombuError
 
 from groups.models import Department
+from portal.audit import log_access
 from portal.choices import ExportFormat, ExportStatus
 from portal.models import ExportJob
 
@@ -52,23 +51,11 @@ def log_export(
 
     ``filters`` holds the report's parameters; ``rows`` the number of detail rows that left.
     """
-    actor = user if user is not None and user.is_authenticated else None
     detail = _("导出违规报表 %(d)s(%(f)s,%(n)s 行)") % {"d": description, "f": file_format, "n": rows}
-    data = {"access": "export", "detail": detail, "format": file_format, "filters": filters, "rows": rows}
-    data["channel"] = channel
+    data = {"format": file_format, "filters": filters, "rows": rows, "channel": channel}
     if job_id is not None:
         data["export_job"] = job_id
-    return LogEntry.objects.create(
-        action=LogEntry.Action.ACCESS,
-        content_type=ContentType.objects.get_for_model(Violation),
-        object_pk="",
-        object_repr=str(_("违规报表")) + " " + description,
-        actor=actor,
-        actor_email=getattr(actor, "email", None) or None,
-        cid=get_cid(),
-        changes_text=detail,
-        additional_data=data,
-    )
+    return log_access(user, Violation, "export", detail, data=data, label=str(_("违规报表")) + " " + description)
 
 
 def request_export(

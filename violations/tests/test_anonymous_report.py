@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import ExifTags, Image, PngImagePlugin
 
+from portal.audit import report_time
 from portal.logging import ContextFilter, JsonFormatter
-from violations.audit import report_time
 from violations.models import Evidence, Rule, Violation
 
 pytestmark = pytest.mark.django_db

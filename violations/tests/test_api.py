@@ -49,7 +49,7 @@ def notified(reported, hr):
     violation = reported["named"]
     services.confirm_violation(violation, acting_user=hr)
     services.apply_sanctions(violation, acting_user=hr)
-    services.notify(violation, acting_user=hr)
+    services.mark_notified(violation, acting_user=hr)
     return violation
 
 

@@ -68,7 +68,7 @@ def test_add_workdays_rejects_zero():
 @pytest.fixture
 def notified(hr, sanction):
     violation = sanction("C04", at(2026, 9, 29, 10))
-    return services.notify(violation, acting_user=hr, at=at(2026, 9, 30, 16))
+    return services.mark_notified(violation, acting_user=hr, at=at(2026, 9, 30, 16))
 
 
 def test_notify_sets_deadline_across_national_day(notified):
@@ -117,7 +117,7 @@ def test_overdue_decision_flagged(employee_user, notified):
 def test_overturn_withdraws_sanctions_and_derived(org, hr, employee_user, sanction):
     sanction("C04", at(2026, 9, 1, 10))
     sanction("C04", at(2026, 9, 2, 10))
-    third = services.notify(sanction("C04", at(2026, 9, 29, 10)), acting_user=hr, at=at(2026, 9, 30, 9))
+    third = services.mark_notified(sanction("C04", at(2026, 9, 29, 10)), acting_user=hr, at=at(2026, 9, 30, 9))
     assert Sanction.objects.filter(is_derived=True, withdrawn_at__isnull=True).count() == 3
     appeal = services.file_appeal(third, "群里是同名同事", acting_user=employee_user, at=at(2026, 10, 8, 9))
     services.decide_appeal(appeal, AppealStatus.OVERTURNED, "核实为他人", acting_user=hr)
@@ -160,7 +160,7 @@ def test_pending_appeal_does_not_count_for_deductions_until_decided(hr, employee
 
 
 def test_derived_sanction_paused_while_a_cause_is_appealed(org, hr, employee_user, sanction):
-    first = services.notify(sanction("C04", at(2026, 9, 1, 10)), acting_user=hr, at=at(2026, 9, 1, 12))
+    first = services.mark_notified(sanction("C04", at(2026, 9, 1, 10)), acting_user=hr, at=at(2026, 9, 1, 12))
     sanction("C04", at(2026, 9, 2, 10))
     sanction("C04", at(2026, 9, 3, 10))
     assert Sanction.objects.counting().filter(is_derived=True).count() == 3

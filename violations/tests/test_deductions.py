@@ -121,7 +121,7 @@ def test_departed_without_date_but_sanctioned_is_included(org, hr, sanction):
 
 def test_withdrawn_and_pending_sanctions_do_not_count(org, hr, sanction):
     appealed = sanction("C06", at(2026, 10, 5, 10, 0))
-    services.notify(appealed, acting_user=hr)
+    services.mark_notified(appealed, acting_user=hr)
     services.file_appeal(appealed, "不是广告", acting_user=hr)
     compute_month(OCT, acting_user=hr)
     assert rows()["E0101"].points_deducted == 0  # pending appeal: not counted until decided

@@ -35,7 +35,7 @@ def regular(month, employee):
 def appealed(org, hr, sanction):
     """A sanctioned, notified October warning (2 points) of 张三 and a helper to appeal and decide it."""
     violation = sanction("C06", at(2026, 10, 5, 10, 0))
-    services.notify(violation, acting_user=hr, at=at(2026, 10, 5, 12, 0))
+    services.mark_notified(violation, acting_user=hr, at=at(2026, 10, 5, 12, 0))
 
     def appeal():
         return services.file_appeal(violation, "不是广告", acting_user=hr, at=at(2026, 10, 6, 9, 0))
@@ -156,7 +156,7 @@ def test_withdrawn_ladder_step_after_close_is_given_back(org, hr, sanction):
     frozen = regular(OCT, org["east_rep"])
     assert frozen.forfeit and frozen.final_score == 0
 
-    services.notify(first, acting_user=hr)
+    services.mark_notified(first, acting_user=hr)
     appeal = services.file_appeal(first, "非本人发布", acting_user=hr)
     services.decide_appeal(appeal, AppealStatus.OVERTURNED, "账号被盗", acting_user=hr)
     compute_month(NOV, acting_user=hr)

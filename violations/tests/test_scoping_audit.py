@@ -65,7 +65,7 @@ def test_audit_each_change_with_actor_channel_and_diff(hr, employee_user, org):
     )
     services.confirm_violation(violation, acting_user=hr)
     services.apply_sanctions(violation, acting_user=hr, channel="api")
-    services.notify(violation, acting_user=hr)
+    services.mark_notified(violation, acting_user=hr)
     appeal = services.file_appeal(violation, "y", acting_user=employee_user)
     services.decide_appeal(appeal, AppealStatus.OVERTURNED, "z", acting_user=hr)
     log = entries(violation)
@@ -82,7 +82,7 @@ def test_audit_each_change_with_actor_channel_and_diff(hr, employee_user, org):
 
 
 def test_audit_settings_rules_overrides(hr):
-    from violations.audit import audit_context
+    from portal.audit import audit_context
 
     with audit_context(hr, "admin"):
         settings = CompanySettings.load()

@@ -42,7 +42,7 @@ def reporter(group_admin):
 
 
 def test_my_records_lists_own_only_with_deadline(client, hr, employee_user, org, sanction):
-    own = services.notify(sanction("C04", at(2026, 11, 2, 10)), acting_user=hr)
+    own = services.mark_notified(sanction("C04", at(2026, 11, 2, 10)), acting_user=hr)
     sanction("C05", at(2026, 11, 3, 10), employee=org["tech_dev"])
     client.force_login(employee_user)
     response = client.get(reverse("violations:mine"))
@@ -53,7 +53,7 @@ def test_my_records_lists_own_only_with_deadline(client, hr, employee_user, org,
 
 
 def test_employee_appeals_through_page(client, hr, employee_user, org, sanction):
-    violation = services.notify(sanction("C04", at(2026, 11, 2, 10)), acting_user=hr)
+    violation = services.mark_notified(sanction("C04", at(2026, 11, 2, 10)), acting_user=hr)
     client.force_login(employee_user)
     shot = SimpleUploadedFile("聊天记录.png", PNG, content_type="image/png")
     response = client.post(
@@ -68,7 +68,7 @@ def test_employee_appeals_through_page(client, hr, employee_user, org, sanction)
 
 
 def test_cannot_open_someone_elses_appeal_page(client, hr, group_admin, sanction):
-    violation = services.notify(sanction("C04", at(2026, 11, 2, 10)), acting_user=hr)
+    violation = services.mark_notified(sanction("C04", at(2026, 11, 2, 10)), acting_user=hr)
     client.force_login(group_admin)  # admin of the group it happened in, but not the person
     assert client.get(reverse("violations:appeal", args=[violation.pk])).status_code == 404
 

@@ -55,7 +55,7 @@ def test_url_walk(client, role, hr, employee_user, head_tech, outsider_user, org
         evidence_files=[SimpleUploadedFile("a.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 8)],
     )
     services.apply_sanctions(violation, acting_user=hr)
-    services.notify(violation, acting_user=hr)
+    services.mark_notified(violation, acting_user=hr)
     users = {"hr": hr, "employee": employee_user, "head": head_tech, "outsider": outsider_user}
     if role != "anon":
         client.force_login(users[role])

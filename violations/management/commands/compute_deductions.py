@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from portal.choices import Channel
 from portal.months import previous_month
-from violations.choices import Channel
 from violations.deductions import close_month, compute_month
 
 

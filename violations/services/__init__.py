@@ -1,0 +1,53 @@
+"""Writes of the violations app. Admin, API, self-service views, tasks and commands call these.
+
+Every service is atomic, takes ``acting_user`` keyword-only (None only for system jobs such as the
+demo seed), records ``channel`` in the audit trail, and raises ValidationError naming the field.
+
+``records``: record, report, confirm, dismiss a violation and attach evidence; ``sanctions``: impose
+sanctions, removals done, notice given, the escalation ladder; ``appeals``: file and decide;
+``catalog``: the rules and the company settings. ``common`` holds what they share.
+"""
+
+from __future__ import annotations
+
+from .appeals import decide_appeal, file_appeal
+from .catalog import create_rule, save_company_settings, save_rule, update_rule
+from .records import (
+    add_evidence,
+    confirm_violation,
+    dismiss_violation,
+    record_and_sanction,
+    record_violation,
+    report_violation,
+)
+from .sanctions import (
+    RecomputeResult,
+    apply_sanctions,
+    default_specs,
+    mark_notified,
+    preview_escalation,
+    recompute_escalation,
+    record_removal_done,
+)
+
+__all__ = [
+    "RecomputeResult",
+    "add_evidence",
+    "apply_sanctions",
+    "confirm_violation",
+    "create_rule",
+    "decide_appeal",
+    "default_specs",
+    "dismiss_violation",
+    "file_appeal",
+    "mark_notified",
+    "preview_escalation",
+    "recompute_escalation",
+    "record_and_sanction",
+    "record_removal_done",
+    "record_violation",
+    "report_violation",
+    "save_company_settings",
+    "save_rule",
+    "update_rule",
+]

@@ -1,0 +1,232 @@
+"""Violations: record (HR), report (employees, possibly anonymously), confirm, dismiss, add evidence."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from groups.accounts import is_departed
+from groups.models import ChatGroup, Employee
+from portal.audit import audit_context, report_time
+from portal.choices import Channel
+from portal.scoping import require_hr, scope_for
+
+from ..choices import ViolationStatus
+from ..evidence import check_evidence_files, scrub_for_anonymous_report
+from ..models import Rule, Violation
+from .common import attach_evidence, audited, lock_violation, require_status
+from .sanctions import apply_sanctions, recompute_escalation, withdraw_direct_sanctions
+
+FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
+
+
+# Older dates are typing errors; before 1901 time zones even use local mean time (+08:05:43 for Shanghai).
+EARLIEST_OCCURRENCE = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+
+
+def _check_occurred_at(occurred_at: datetime.datetime) -> None:
+    if timezone.is_naive(occurred_at):
+        raise ValidationError({"occurred_at": _("发生时间必须带时区。")})
+    if occurred_at > timezone.now() + FUTURE_TOLERANCE:
+        raise ValidationError({"occurred_at": _("发生时间不能晚于现在。")})
+    if occurred_at < EARLIEST_OCCURRENCE:
+        raise ValidationError({"occurred_at": _("发生时间不能早于2000年。")})
+
+
+@transaction.atomic
+@audited
+def record_violation(
+    employee: Employee,
+    rule: Rule,
+    occurred_at: datetime.datetime,
+    description: str,
+    *,
+    acting_user,
+    channel: str = Channel.ADMIN,
+    group: ChatGroup | None = None,
+    reporter=None,
+    is_anonymous: bool = False,
+    evidence_files=(),
+    confirmed: bool = False,
+) -> Violation:
+    """HR records a violation (status reported, or confirmed when HR saw it first-hand)."""
+    require_hr(acting_user)
+    return _create_violation(
+        employee,
+        rule,
+        occurred_at,
+        description,
+        acting_user=acting_user,
+        channel=channel,
+        group=group,
+        reporter=reporter,
+        is_anonymous=is_anonymous,
+        evidence_files=evidence_files,
+        status=ViolationStatus.CONFIRMED if confirmed else ViolationStatus.REPORTED,
+    )
+
+
+def _create_violation(
+    employee,
+    rule,
+    occurred_at,
+    description,
+    *,
+    acting_user,
+    channel,
+    group,
+    reporter,
+    is_anonymous,
+    evidence_files,
+    status,
+) -> Violation:
+    if not rule.is_active:
+        raise ValidationError({"rule": _("条款 %(code)s 已停用。") % {"code": rule.code}})
+    if not (description or "").strip():
+        raise ValidationError({"description": _("请填写违规经过。")})
+    _check_occurred_at(occurred_at)
+    files = check_evidence_files(list(evidence_files))
+    # An anonymous report keeps no exact time of its own (a proxy log could be joined on it): it is
+    # stored at the start of the hour, and its images lose their metadata and names.
+    created_at = report_time() if is_anonymous else timezone.now()
+    if is_anonymous:
+        files = scrub_for_anonymous_report(files)
+    violation = Violation.objects.create(
+        employee=employee,
+        group=group,
+        rule=rule,
+        occurred_at=occurred_at,
+        description=description.strip(),
+        reporter=None if is_anonymous else reporter,
+        is_anonymous=is_anonymous,
+        recorded_by=None if is_anonymous else acting_user,
+        channel=channel,
+        status=status,
+        created_at=created_at,
+    )
+    if is_anonymous:
+        Violation.objects.filter(pk=violation.pk).update(updated_at=created_at)
+        violation.updated_at = created_at
+        attach_evidence(files, violation, None, uploaded_at=created_at)
+    else:
+        attach_evidence(files, violation, acting_user)
+    return violation
+
+
+@transaction.atomic
+def record_and_sanction(
+    employee: Employee,
+    rule: Rule,
+    occurred_at: datetime.datetime,
+    description: str,
+    *,
+    acting_user,
+    channel: str = Channel.API,
+    sanctions: list[dict] | None = None,
+    impose: bool = False,
+    **fields,
+) -> Violation:
+    """Record a violation and, when ``impose``, sanction it at once (the rule's defaults unless ``sanctions``).
+
+    One transaction: if the sanctions are invalid, the violation is not recorded either.
+    """
+    confirmed = fields.pop("confirmed", False) or impose
+    violation = record_violation(
+        employee,
+        rule,
+        occurred_at,
+        description,
+        acting_user=acting_user,
+        channel=channel,
+        confirmed=confirmed,
+        **fields,
+    )
+    if impose:
+        apply_sanctions(violation, sanctions, acting_user=acting_user, channel=channel)
+    return violation
+
+
+@transaction.atomic
+def report_violation(
+    employee: Employee,
+    rule: Rule,
+    occurred_at: datetime.datetime,
+    description: str,
+    *,
+    acting_user,
+    channel: str = Channel.SELF_SERVICE,
+    group: ChatGroup | None = None,
+    is_anonymous: bool = False,
+    evidence_files=(),
+) -> Violation:
+    """Anyone with an account reports a suspected violation (举报); it lands as ``reported``.
+
+    Anonymous: no reporter, no recorder, no uploader is stored, and the audit entries carry no
+    actor, IP or correlation id — the identity is kept nowhere, so it cannot leak to the reported
+    person. The report's own times (created, updated, evidence uploaded, its audit entries) are the
+    start of the hour, images are stripped of their metadata and renamed, PDFs refused. A departed
+    employee's account cannot report (groups.accounts).
+    """
+    if acting_user is None or not acting_user.is_authenticated:
+        raise PermissionDenied(_("请先登录。"))
+    if not acting_user.is_active or is_departed(acting_user):
+        raise PermissionDenied(_("账号已停用(已离职),不能举报。"))
+    if scope_for(acting_user).employee_id == employee.pk:
+        raise ValidationError({"employee": _("不能举报自己。")})
+    with audit_context(acting_user, channel, anonymous=is_anonymous):
+        return _create_violation(
+            employee,
+            rule,
+            occurred_at,
+            description,
+            acting_user=acting_user,
+            channel=channel,
+            group=group,
+            reporter=acting_user,
+            is_anonymous=is_anonymous,
+            evidence_files=evidence_files,
+            status=ViolationStatus.REPORTED,
+        )
+
+
+@transaction.atomic
+@audited
+def add_evidence(violation: Violation, files, *, acting_user, channel: str = Channel.ADMIN) -> int:
+    """Attach more evidence files to a violation (all checked first; none stored if one fails)."""
+    require_hr(acting_user)
+    checked = check_evidence_files(list(files))
+    attach_evidence(checked, violation, acting_user)
+    return len(checked)
+
+
+@transaction.atomic
+@audited
+def confirm_violation(violation: Violation, *, acting_user, channel: str = Channel.ADMIN) -> Violation:
+    """HR confirms a reported violation happened (reported → confirmed)."""
+    require_hr(acting_user)
+    violation = lock_violation(violation)
+    require_status(violation, ViolationStatus.REPORTED)
+    violation.status = ViolationStatus.CONFIRMED
+    violation.save(update_fields=["status", "updated_at"])
+    return violation
+
+
+@transaction.atomic
+@audited
+def dismiss_violation(violation: Violation, reason: str, *, acting_user, channel: str = Channel.ADMIN) -> Violation:
+    """Not a violation after all (不予处理): withdraws its sanctions and what the ladder derived from them."""
+    require_hr(acting_user)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("请填写不予处理的理由。")})
+    violation = lock_violation(violation)
+    require_status(violation, ViolationStatus.REPORTED, ViolationStatus.CONFIRMED, ViolationStatus.SANCTIONED)
+    violation.status = ViolationStatus.DISMISSED
+    violation.dismissed_reason = reason.strip()
+    violation.save(update_fields=["status", "dismissed_reason", "updated_at"])
+    withdraw_direct_sanctions(violation, _("不予处理: %(r)s") % {"r": reason.strip()})
+    recompute_escalation(violation.employee, acting_user=acting_user, channel=channel)
+    return violation
