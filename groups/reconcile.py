@@ -136,8 +136,8 @@ def _allow_parallel_scan() -> None:
     """PostgreSQL: let the planner use parallel workers for the roster scan (this transaction only).
 
     It cannot estimate how few rows the filter keeps, so at default costs shipping "a million" rows
-    from the workers looks too dear and it stays serial; measured on 1M memberships the parallel
-    plan takes ~0.5 s instead of ~0.9 s. Parallel plans also need a plain (not server-side) cursor:
+    from the workers looks too dear and it stays serial, though the parallel plan is faster (see
+    bench/README.md, "measurements behind the code"). Parallel plans also need a plain (not server-side) cursor:
     the result is the findings, a small fraction of the memberships.
     """
     if connection.vendor == "postgresql":
@@ -236,8 +236,8 @@ def _create_new(new: list[Sighting], now: datetime) -> None:
     """Insert the new findings in one statement; ON CONFLICT DO NOTHING skips any row that the
     partial unique index says exists already (a concurrent run, a redelivered task).
 
-    PostgreSQL: the rows are COPYed into a temporary table first (measured on 91,000 findings:
-    1.1 s against 2.1 s for the same INSERT fed from one JSON parameter); SQLite reads that JSON.
+    PostgreSQL: the rows are COPYed into a temporary table first (about twice as fast as feeding the
+    INSERT from one JSON parameter: bench/README.md); SQLite reads that JSON.
     """
     if not new:
         return

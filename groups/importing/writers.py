@@ -109,8 +109,8 @@ def _copy_upsert(plan: EmployeePlan, numbers: list[str], dept_ids: dict[str, int
 def _executemany_upsert(plan: EmployeePlan, numbers: list[str], dept_ids: dict[str, int]) -> None:
     """SQLite: one prepared INSERT … ON CONFLICT DO UPDATE run with executemany.
 
-    bulk_create spends most of its time preparing each value through the field API (measured: 80%
-    of a 100k import); the values here are already validated, only dates need adapting.
+    bulk_create spends most of its time preparing each value through the field API (bench/README.md);
+    the values here are already validated, only dates need adapting.
     """
     present = [_db_field(k) for k in plan.file.fields]
     columns = ["employee_no", *present, *(c for c in _NEW_ROW_DEFAULTS if c not in present)]

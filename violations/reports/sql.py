@@ -72,8 +72,8 @@ def detail_query(qs, *, as_text: bool = False) -> tuple[str, tuple]:
 
     The violation columns come from the ORM (the scoped, filtered queryset compiled as is). The
     sanctions are summed once per violation by a grouped derived table joined to it, restricted to
-    the same violations: measured on PostgreSQL this is ~4× faster than three correlated
-    subqueries, which the ORM would produce (one index probe per row and column).
+    the same violations: on PostgreSQL much faster than three correlated subqueries, which the ORM
+    would produce (one index probe per row and column; bench/README.md).
     ``as_text``: the date and the fine come as text (for CSV: saves building date and Decimal
     objects only to turn them back into text).
     """
@@ -190,7 +190,7 @@ def csv_copy_bytes(qs, codec: str, chunk_size: int) -> Iterator[tuple[int, bytes
 def long_read() -> Iterator[None]:
     """Around one long report query: JIT off for it on PostgreSQL.
 
-    JIT compilation of these large plans cost seconds (measured) and saved nothing. Session-level
+    JIT compilation of these large plans cost seconds and saved nothing (bench/README.md). Session-level
     SET/RESET rather than a transaction with SET LOCAL: the export task's progress updates must be
     committed (visible to the progress page) while the cursor is still open. Outside a transaction
     the server-side cursor is WITH HOLD: PostgreSQL keeps the result, the process only a chunk.
