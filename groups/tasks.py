@@ -93,7 +93,9 @@ def run_import_task(job_id: int) -> str:
     return job.status if job else "skipped"
 
 
-@shared_task(name="groups.anonymize_departed")
+# Task names stay those of the modules they were first defined in: messages already queued and the
+# beat schedule of a running installation keep working across the move.
+@shared_task(name="portal.anonymize_departed")
 def anonymize_departed_task(older_than_days: int | None = None) -> dict[str, object]:
     """Nightly PIPL retention job: anonymise departed employees past the retention period.
 
@@ -111,7 +113,7 @@ def anonymize_departed_task(older_than_days: int | None = None) -> dict[str, obj
     return {"employees": result.employees, "memberships": result.memberships, "cutoff": result.cutoff.isoformat()}
 
 
-@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+@shared_task(name="portal.tasks.findings_digest_task", acks_late=True, soft_time_limit=600, time_limit=660)
 def findings_digest_task() -> int:
     """Daily: each group's owner and admins get their open findings (beat: findings-digest-daily)."""
     from .notices import send_findings_digest

@@ -274,7 +274,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute="*/30"),
     },
     "findings-digest-daily": {
-        "task": "groups.tasks.findings_digest_task",
+        "task": "portal.tasks.findings_digest_task",
         "schedule": crontab(hour=8, minute=45),
     },
     # Tasks recorded while the broker was down (portal.outbox) are sent once it is back.
@@ -303,13 +303,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 3600.0,
     },
     # PIPL retention: nightly, outside working hours.
-    "groups.anonymize_departed": {
-        "task": "groups.anonymize_departed",
+    "portal.anonymize_departed": {
+        "task": "portal.anonymize_departed",
         "schedule": crontab(hour=3, minute=30),
     },
     # Dashboard rollups, rebuilt in full (the ladder window slides; bulk writes send no signals).
     "refresh-dashboard-rollups": {
-        "task": "portal.dashboard.tasks.refresh_rollups_task",
+        "task": "portal.rollups.refresh_rollups_task",
         "schedule": crontab(hour=2, minute=15),
     },
 }

@@ -158,8 +158,8 @@ def test_nightly_schedule_registered():
     from portal.celery import app
 
     app.loader.import_default_modules()
-    entry = app.conf.beat_schedule["groups.anonymize_departed"]
-    assert entry["task"] == "groups.anonymize_departed"
+    entry = app.conf.beat_schedule["portal.anonymize_departed"]
+    assert entry["task"] == "portal.anonymize_departed"
     assert entry["task"] in app.tasks
 
 

@@ -157,5 +157,5 @@ def test_celery_task_log_lines_carry_task_id_and_name(org):
         logger.removeHandler(handler)
     line = json.loads(stream.getvalue().splitlines()[-1])
     assert line["task_id"] == "task-abc-123"
-    assert line["task_name"] == "groups.anonymize_departed"
+    assert line["task_name"] == "portal.anonymize_departed"
     assert line["employees"] == 0
