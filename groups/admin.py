@@ -406,7 +406,7 @@ class RosterSettingsAdmin(admin.ModelAdmin):
     readonly_fields = ["updated_at"]
 
     def has_add_permission(self, request):
-        return not RosterSettings.objects.exists()
+        return False  # the one row exists from the migration on (and after a flush: GroupsConfig)
 
     def has_delete_permission(self, request, obj=None):
         return False

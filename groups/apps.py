@@ -17,5 +17,13 @@ class GroupsConfig(AppConfig):
 
         register_resolver(resolve_scope)
         post_migrate.connect(ensure_roles, dispatch_uid="qungui_ensure_roles")
+        post_migrate.connect(restore_settings_row, sender=self, dispatch_uid="groups_restore_settings")
         connect_signals()
         connect_offboarding()  # a departed employee's login ends with the save that marks them departed
+
+
+def restore_settings_row(sender=None, **kwargs) -> None:
+    """post_migrate: put back the roster-settings row that a ``flush`` removed (HR's value is kept)."""
+    from .models import RosterSettings
+
+    RosterSettings.objects.get_or_create(singleton=True)

@@ -322,14 +322,14 @@ def _enqueue(task_name: str, job_id: int, back_to: str, *, defer: bool = False) 
     from . import tasks
 
     task = getattr(tasks, task_name)
-    if defer:
-        outbox.send_now(task, job_id)
-        return
     try:
         if not outbox.broker_available():  # checked first: a dead Redis held delay() for ~20 s
             raise ConnectionError("broker unavailable")
         result = task.delay(job_id)
     except Exception as exc:  # kombu/redis raise many types; the message must reach the user
+        if defer:
+            outbox.record(task.name, [job_id], error=str(exc))
+            return
         logger.exception("could not enqueue %s for import job %s", task_name, job_id)
         ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(status=back_to)
         raise EnqueueError(str(exc)) from exc

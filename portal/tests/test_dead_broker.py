@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from groups.choices import FindingKind, ImportStatus
 from groups.models import ImportJob, RosterFinding
-from groups.tasks import reconcile_groups_task
+from groups.tasks import reconcile_groups_task, validate_import_task
 from groups.tests.import_helpers import EMP_HEADER
 from portal import outbox
 from portal.api.testing import api_for
@@ -144,12 +144,22 @@ def _upload(hr):
 def test_small_import_answers_and_its_reconciliation_runs_once_the_broker_is_back(
     dead_redis, org, hr, django_capture_on_commit_callbacks
 ):
+    """Uploads are parsed by the worker (never in the request): with the broker down the validation
+    waits; the confirmed small import is written at once and its reconciliation waits, once."""
+    from groups import services as group_services
+
     org["sales_group"].memberships.create(nickname="华东区-赵六", employee=org["east_departed"])
-    with django_capture_on_commit_callbacks(execute=True):
-        response = _upload(hr)
-    assert response.status_code == 201, response.content
-    with django_capture_on_commit_callbacks(execute=True):
-        assert _upload(hr).status_code == 201  # a second import: still one reconciliation waiting
+    for _ in range(2):  # a second import: still one reconciliation waiting
+        with django_capture_on_commit_callbacks(execute=True):
+            response = _upload(hr)
+        assert response.status_code == 202, response.content
+        job = ImportJob.objects.get(pk=response.json()["id"])
+        assert PendingTask.objects.filter(task_name=validate_import_task.name, args=[job.pk]).exists()
+        group_services.validate_import(job.pk)  # what the worker does once it gets the task
+        with django_capture_on_commit_callbacks(execute=True):
+            confirmed = api_for(hr).post(f"/api/v1/imports/{job.pk}/confirm/")
+        assert confirmed.status_code == 200, confirmed.content
+    PendingTask.objects.filter(task_name=validate_import_task.name).delete()  # run by hand above
     assert list(PendingTask.objects.values_list("task_name", flat=True)) == [reconcile_groups_task.name]
     assert not RosterFinding.objects.exists()
 
