@@ -179,3 +179,76 @@ def test_employees_without_sanctions_get_the_base_score(org, hr):
     row = PerformanceDeduction.objects.get(employee=org["ceo"], month=OCT)
     assert (row.base_score, row.final_score, row.points_deducted, row.sanction_count) == (95, 95, 0, 0)
     assert (row.forfeit, row.fines_total, row.breakdown) == (False, Decimal("0.00"), {"sanctions": []})
+
+
+@pytest.mark.django_db
+def test_a_month_can_be_closed_from_the_first_instant_after_it(org, hr, monkeypatch):
+    from violations.deductions import close_month
+    from violations.querysets import month_bounds
+
+    end = month_bounds(OCT)[1]
+    monkeypatch.setattr(timezone, "now", lambda: end - datetime.timedelta(microseconds=1))
+    with pytest.raises(ValidationError, match="尚未结束"):
+        close_month(OCT, acting_user=hr)
+    monkeypatch.setattr(timezone, "now", lambda: end)
+    assert close_month(OCT, acting_user=hr).closed
+
+
+@pytest.mark.django_db
+def test_breakdown_lists_sanctions_by_occurrence_then_id(org, hr, sanction):
+    from .conftest import at
+
+    later = sanction("C06", at(2026, 10, 20, 10))  # a warning
+    earlier = sanction("R01", at(2026, 10, 3, 10), sanctions=[{"kind": "fine", "amount": "10.00"}, {"kind": "warning"}])
+    compute_month(OCT, acting_user=hr)
+    row = PerformanceDeduction.objects.get(employee=org["east_rep"], month=OCT)
+    listed = [(e["violation"], e["kind"]) for e in row.breakdown["sanctions"]]
+    first_two = sorted(earlier.sanctions.values_list("pk", "kind"))
+    assert listed == [(earlier.pk, kind) for _pk, kind in first_two] + [(later.pk, "warning")]
+
+
+@pytest.mark.django_db
+def test_result_counts_of_a_run_with_adjustments(org, hr, sanction):
+    from violations import services
+    from violations.deductions import close_month
+
+    from .conftest import at
+
+    one = sanction("C06", at(2026, 9, 5, 10))
+    close_month(D(2026, 9, 1), acting_user=hr)
+    services.dismiss_violation(one, "误报", acting_user=hr)
+    result = compute_month(OCT, acting_user=hr)
+    regular = PerformanceDeduction.objects.filter(month=OCT, kind=DeductionKind.REGULAR).count()
+    assert (result.employees, result.adjustments, result.rows_deleted) == (regular, 1, 0)
+    assert result.rows_written == regular + 1  # every regular row is new, plus the adjustment
+    again = compute_month(OCT, acting_user=hr)
+    assert (again.employees, again.adjustments, again.rows_written, again.rows_deleted) == (regular, 1, 0, 0)
+
+
+@pytest.mark.django_db
+def test_a_closed_month_with_a_single_sanction_is_adjusted_when_it_is_withdrawn(org, hr, sanction):
+    from violations import services
+    from violations.deductions import close_month
+
+    from .conftest import at
+
+    only = sanction("C06", at(2026, 9, 5, 10))
+    close_month(D(2026, 9, 1), acting_user=hr)
+    services.dismiss_violation(only, "误报", acting_user=hr)
+    compute_month(OCT, acting_user=hr)
+    adjustment = PerformanceDeduction.objects.get(month=OCT, kind=DeductionKind.ADJUSTMENT)
+    assert (adjustment.employee, adjustment.adjusts_month) == (org["east_rep"], D(2026, 9, 1))
+    assert (adjustment.points_deducted, adjustment.score_delta, adjustment.sanction_count) == (-2, 2, 1)
+
+
+@pytest.mark.django_db
+def test_the_audit_entry_sums_the_run_up(org, hr):
+    from auditlog.models import LogEntry
+
+    from violations.models import PerformanceMonth
+
+    result = compute_month(OCT, acting_user=hr)
+    entry = LogEntry.objects.get_for_object(PerformanceMonth.objects.get(month=OCT)).latest("timestamp")
+    summary = f"计算绩效扣分 2026-10: {result.employees} 名员工, {result.rows_written} 行写入, 0 行删除, 0 条调整"
+    assert entry.changes_dict["deductions"] == ["", summary]
+    assert entry.additional_data["deductions"] == result.as_dict()
