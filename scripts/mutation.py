@@ -61,7 +61,11 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES: dict[str, tuple[str, list[str]]] = {
     "escalation": (
         "violations.escalation",
-        ["violations/tests/test_escalation_rules.py", "violations/tests/test_ladder.py"],
+        [
+            "violations/tests/test_escalation_rules.py",
+            "violations/tests/test_escalation_load.py",
+            "violations/tests/test_ladder.py",
+        ],
     ),
     "workdays": (
         "violations.workdays",
@@ -105,7 +109,9 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 }
 
 # Survivors that cannot change behaviour: (module, line, operator) → why. Reviewed by hand.
-EQUIVALENT: dict[tuple[str, int, str], str] = {}
+EQUIVALENT: dict[tuple[str, int, str], str] = {
+    ("workdays", 66, "LtE → Lt"): "end == start: the loop below counts nothing either way",
+}
 
 COMPARE_SWAP = {
     ast.Lt: ast.LtE,
