@@ -111,6 +111,22 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 # Survivors that cannot change behaviour: (module, line, operator) → why. Reviewed by hand.
 EQUIVALENT: dict[tuple[str, int, str], str] = {
     ("workdays", 66, "LtE → Lt"): "end == start: the loop below counts nothing either way",
+    ("reconcile", 122, "Gt → GtE"): "depth 1: ancestor_name(path, 0) looks up the empty path, no department: '' too",
+    ("reconcile", 133, "drop operand 1 of and"): "every prefix of a department's path is a department: never None",
+    ("reconcile", 133, "drop operand 2 of and"): "no head → head__status is NULL → head_active is False already",
+    ("reconcile", 133, "drop operand 4 of and"): "the only caller excludes the departed owner, never an active head",
+    ("reconcile", 215, "300 → 301"): "a membership's nickname column holds at most 200 characters",
+    ("reconcile", 227, "drop filter(chatgroup__status=…)"): "the map is read only for the active groups found above",
+    ("reconcile", 227, "drop filter(chatgroup__owner__status=…)"): "read only for groups whose owner departed",
+    ("reconcile", 306, "False → True"): "json_extract decodes \\u escapes: the same text is stored",
+    ("reconcile", 332, "drop filter(status=…)"): "the ids are open findings read in this same transaction",
+    ("reconcile", 345, "1000 → 1001"): "batch size of bulk_update",
+    ("reconcile", 437, "order_by 'pk' → '-pk'"): "lock order: matters between concurrent transactions only",
+    ("deductions", 163, "order_by 'month' → '-month'"): "lock order: matters between concurrent transactions only",
+    ("deductions", 226, "order_by 'employee_id' → '-employee_id'"): "entries are grouped per employee, then sorted",
+    ("deductions", 230, "5000 → 5001"): "iterator chunk size",
+    ("deductions", 393, "order_by 'month' → '-month'"): "each closed month's rows are independent (own adjusts_month)",
+    ("deductions", 432, "10000 → 10001"): "iterator chunk size",
 }
 
 COMPARE_SWAP = {

@@ -86,3 +86,21 @@ def test_reconciliation_expects_the_parts_of_the_members_department(org, shangha
     reconcile_all()
     bad = RosterFinding.objects.filter(kind=FindingKind.BAD_NICKNAME, group=group)
     assert list(bad.values_list("membership_id", "detail")) == [(wrong.pk, expected)]
+
+
+def test_an_expected_nickname_longer_than_the_detail_column_is_cut_at_300(org):
+    region = create_department("甲" * 100, parent=org["root"])
+    team = create_department("乙" * 100, parent=region)
+    group = ChatGroup.objects.create(
+        name="长名群",
+        platform="wechat",
+        kind="department",
+        department=team,
+        nickname_convention="{subsidiary}{parent}{department}{name}",
+        approved_at=timezone.now(),
+    )
+    person = Employee.objects.create(employee_no="E0105", name="郑十", department=team)
+    Membership.objects.create(group=group, nickname="郑十", employee=person)
+    reconcile_all()
+    detail = RosterFinding.objects.get(kind=FindingKind.BAD_NICKNAME, group=group).detail
+    assert detail == ("甲" * 200 + "乙" * 100 + "郑十")[:300] and len(detail) == 300
