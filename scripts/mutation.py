@@ -89,6 +89,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "findings": (
         "groups.findings",
         [
+            "groups/tests/test_findings_queries.py",
             "groups/tests/test_reconcile.py",
             "groups/tests/test_reconcile_actions.py",
             "groups/tests/test_api_findings.py",
