@@ -115,3 +115,16 @@ def test_approved_groups_are_not_flagged_as_unapproved(org):
     reconcile_all()
     flagged = set(RosterFinding.objects.filter(kind=FindingKind.UNAPPROVED_GROUP).values_list("group_id", flat=True))
     assert flagged == {org["sales_group"].pk}
+
+
+def test_only_project_groups_are_overdue_after_their_end_date(org):
+    from datetime import timedelta
+
+    past = timezone.localdate() - timedelta(days=10)
+    ChatGroup.objects.filter(pk=org["tech_group"].pk).update(end_date=past)  # a department group
+    project = ChatGroup.objects.create(
+        name="项目X", platform="qq", kind="project", department=org["tech"], end_date=past, approved_at=timezone.now()
+    )
+    reconcile_all()
+    overdue = RosterFinding.objects.filter(kind=FindingKind.PROJECT_OVERDUE)
+    assert list(overdue.values_list("group_id", "detail")) == [(project.pk, past.isoformat())]
