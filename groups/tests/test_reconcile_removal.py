@@ -117,3 +117,27 @@ def test_escalation_claims_departed_member_findings_only(members):
     claimed = escalate_overdue(now=later)
     assert claimed == [finding(members["departed"]).pk]
     assert not RosterFinding.objects.exclude(kind=K.DEPARTED_MEMBER).filter(escalated_at__isnull=False).exists()
+
+
+def test_a_waived_finding_still_present_is_seen_again_and_counted(hr, members):
+    target = finding(members["stranger"])
+    waive_findings([target.pk], reason="外部顾问", acting_user=hr)
+    later = timezone.now() + timedelta(hours=2)
+    summary = reconcile_all(now=later)
+    target.refresh_from_db()
+    assert (target.status, target.last_seen_at) == ("waived", later)
+    assert (summary.still_waived, summary.still_open) == (1, 2)  # the departed member and the nickname
+
+
+def test_a_waived_finding_no_longer_present_keeps_its_time_and_is_not_counted(hr, members):
+    target = finding(members["stranger"])
+    waive_findings([target.pk], reason="外部顾问", acting_user=hr)
+    target.refresh_from_db()
+    seen = target.last_seen_at
+    Membership.objects.filter(pk=members["stranger"].pk).update(left_at=timezone.now())
+    Membership.objects.filter(pk=members["bad"].pk).update(left_at=timezone.now())
+    summary = reconcile_all(now=timezone.now() + timedelta(hours=2))
+    target.refresh_from_db()
+    assert (target.status, target.last_seen_at) == ("waived", seen)
+    assert (summary.still_waived, summary.still_open) == (0, 1)  # only the departed member is still there
+    assert summary.resolved == {K.BAD_NICKNAME: 1}

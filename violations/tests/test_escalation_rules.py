@@ -58,6 +58,7 @@ def test_dismissal_threshold_is_demerits_for_dismissal_not_warnings_per_demerit(
     data = LadderInput(warnings=[], demerits=demerits, repeats={})
     steps = plan(data, ladder(warnings_per_demerit=3, demerits_for_dismissal=2))
     assert [(s.kind, s.key, s.trigger.violation_id) for s in steps] == [("demerits", "demerits:d1|d2", 2)]
+    assert steps[0].trigger.at == at(2026, 2, 5, 9) and steps[0].causes == frozenset({1, 2})
     assert plan(data, ladder(warnings_per_demerit=2, demerits_for_dismissal=3)) == []
 
 
@@ -77,6 +78,15 @@ def test_window_setting_applies_to_warnings_demerits_and_repeats():
         "repeat",
     }
     assert plan(data, ladder(window_months=3, warnings_per_demerit=3, demerits_for_dismissal=3)) == []
+
+
+def test_a_repeat_step_is_attached_to_the_last_violation_of_its_group():
+    events = [ev("v1", at(2026, 1, 5, 9), 11), ev("v2", at(2026, 2, 5, 9), 12)]
+    data = LadderInput(warnings=[], demerits=[], repeats={"C06": (2, ({"kind": "removal"},), events)})
+    (step,) = plan(data, ladder())
+    assert (step.kind, step.key, step.rule_code, step.ordinal) == ("repeat", "repeat:C06:v1,v2", "C06", 2)
+    assert (step.trigger.at, step.trigger.violation_id, step.causes) == (at(2026, 2, 5, 9), 12, frozenset({11, 12}))
+    assert step.specs == ({"kind": "removal"},)
 
 
 def test_same_moment_ties_are_broken_by_violation_id_then_ident():
