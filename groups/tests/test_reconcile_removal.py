@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from groups.choices import FindingKind
-from groups.models import ChatGroup, Membership, RosterFinding
+from groups.models import ChatGroup, Employee, Membership, RosterFinding
 from groups.reconcile import escalate_overdue, mark_removed, overdue_hours, reconcile_all, waive_findings
 
 K = FindingKind
@@ -141,3 +141,19 @@ def test_a_waived_finding_no_longer_present_keeps_its_time_and_is_not_counted(hr
     assert (target.status, target.last_seen_at) == ("waived", seen)
     assert (summary.still_waived, summary.still_open) == (0, 1)  # only the departed member is still there
     assert summary.resolved == {K.BAD_NICKNAME: 1}
+
+
+def test_escalation_skips_closed_findings_and_returns_only_this_runs_claims(hr, org, members):
+    first = finding(members["departed"])
+    assert escalate_overdue(now=first.first_seen_at + timedelta(hours=25)) == [first.pk]
+    # a second departed member, overdue too, and a third whose finding was already dealt with
+    gone = [
+        Employee.objects.create(employee_no=no, name=name, department=org["tech"], status="departed")
+        for no, name in (("E0202", "周八"), ("E0203", "吴九"))
+    ]
+    second = Membership.objects.create(group=org["tech_group"], nickname="技术部-周八", employee=gone[0])
+    third = Membership.objects.create(group=org["tech_group"], nickname="技术部-吴九", employee=gone[1])
+    reconcile_all(now=timezone.now() - timedelta(hours=30))
+    mark_removed([RosterFinding.objects.get(membership=third, kind=K.DEPARTED_MEMBER).pk], acting_user=hr)
+    later = timezone.now() + timedelta(hours=1)
+    assert escalate_overdue(now=later) == [RosterFinding.objects.get(membership=second, kind=K.DEPARTED_MEMBER).pk]
