@@ -123,6 +123,13 @@ EQUIVALENT: dict[tuple[str, int, str], str] = {
     ("reconcile", 332, "drop filter(status=…)"): "the ids are open findings read in this same transaction",
     ("reconcile", 345, "1000 → 1001"): "batch size of bulk_update",
     ("reconcile", 437, "order_by 'pk' → '-pk'"): "lock order: matters between concurrent transactions only",
+    (
+        "reconcile",
+        420,
+        "drop filter(kind=…)",
+    ): "only departed-member findings are ever stamped (the claim filters kind)",
+    ("findings", 43, "1 → 2"): "SQLite takes a scalar subquery's first row (PostgreSQL would refuse two): "
+    "equivalent on SQLite only",
     ("deductions", 163, "order_by 'month' → '-month'"): "lock order: matters between concurrent transactions only",
     ("deductions", 226, "order_by 'employee_id' → '-employee_id'"): "entries are grouped per employee, then sorted",
     ("deductions", 230, "5000 → 5001"): "iterator chunk size",
