@@ -130,6 +130,8 @@ EQUIVALENT: dict[tuple[str, int, str], str] = {
     ): "only departed-member findings are ever stamped (the claim filters kind)",
     ("findings", 43, "1 → 2"): "SQLite takes a scalar subquery's first row (PostgreSQL would refuse two): "
     "equivalent on SQLite only",
+    ("deductions", 111, "1 → 2"): "days=2 before the 1st is in the previous month too (the other 1 → 2 is killed)",
+    ("deductions", 154, "drop .replace()"): "month is a 1st: month > today exactly when month > this month's 1st",
     ("deductions", 163, "order_by 'month' → '-month'"): "lock order: matters between concurrent transactions only",
     ("deductions", 226, "order_by 'employee_id' → '-employee_id'"): "entries are grouped per employee, then sorted",
     ("deductions", 230, "5000 → 5001"): "iterator chunk size",
