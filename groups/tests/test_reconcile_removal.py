@@ -157,3 +157,13 @@ def test_escalation_skips_closed_findings_and_returns_only_this_runs_claims(hr, 
     mark_removed([RosterFinding.objects.get(membership=third, kind=K.DEPARTED_MEMBER).pk], acting_user=hr)
     later = timezone.now() + timedelta(hours=1)
     assert escalate_overdue(now=later) == [RosterFinding.objects.get(membership=second, kind=K.DEPARTED_MEMBER).pk]
+
+
+def test_closing_a_finding_before_any_run_keeps_its_stored_time(hr, org):
+    seen = timezone.now() - timedelta(days=1)
+    target = RosterFinding.objects.create(
+        kind=K.UNAPPROVED_GROUP, group=org["sales_group"], first_seen_at=seen, last_seen_at=seen
+    )
+    assert waive_findings([target.pk], reason="已报备", acting_user=hr) == 1
+    target.refresh_from_db()
+    assert (target.status, target.last_seen_at) == ("waived", seen)

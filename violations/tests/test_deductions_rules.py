@@ -252,3 +252,66 @@ def test_the_audit_entry_sums_the_run_up(org, hr):
     summary = f"计算绩效扣分 2026-10: {result.employees} 名员工, {result.rows_written} 行写入, 0 行删除, 0 条调整"
     assert entry.changes_dict["deductions"] == ["", summary]
     assert entry.additional_data["deductions"] == result.as_dict()
+
+
+@pytest.mark.django_db
+def test_stale_rows_are_deleted_only_in_the_computed_month_and_only_regular_ones(org, hr, sanction):
+    from violations import services
+    from violations.deductions import close_month
+
+    from .conftest import at
+
+    # 赵六 left before October: an adjustment of September is his only October row
+    Employee.objects.filter(pk=org["east_departed"].pk).update(departure_date=D(2026, 9, 30))
+    gone = sanction("C06", at(2026, 9, 5, 10), employee=org["east_departed"])
+    close_month(D(2026, 9, 1), acting_user=hr)
+    services.dismiss_violation(gone, "误报", acting_user=hr)
+    first = compute_month(OCT, acting_user=hr)
+    adjustment = PerformanceDeduction.objects.get(month=OCT, kind=DeductionKind.ADJUSTMENT)
+    assert adjustment.employee_id == org["east_departed"].pk and first.rows_deleted == 0
+    compute_month(D(2026, 11, 1), acting_user=hr)  # November rows exist too
+    november = set(PerformanceDeduction.objects.filter(month=D(2026, 11, 1)).values_list("pk", flat=True))
+    again = compute_month(OCT, acting_user=hr)
+    assert (again.rows_written, again.rows_deleted) == (0, 0)
+    assert PerformanceDeduction.objects.get(month=OCT, kind=DeductionKind.ADJUSTMENT).pk == adjustment.pk
+    assert set(PerformanceDeduction.objects.filter(month=D(2026, 11, 1)).values_list("pk", flat=True)) == november
+
+
+@pytest.mark.django_db
+def test_open_earlier_months_get_no_adjustments(org, hr, sanction):
+    from violations import services
+
+    from .conftest import at
+
+    september = sanction("C06", at(2026, 9, 5, 10))
+    compute_month(D(2026, 9, 1), acting_user=hr)  # computed, not closed
+    services.dismiss_violation(september, "误报", acting_user=hr)
+    assert compute_month(OCT, acting_user=hr).adjustments == 0
+    assert not PerformanceDeduction.objects.filter(kind=DeductionKind.ADJUSTMENT).exists()
+
+
+@pytest.mark.django_db
+def test_each_closed_month_is_compared_with_its_own_rows(org, hr, sanction):
+    from violations.deductions import close_month
+
+    from .conftest import at
+
+    sanction("C06", at(2026, 8, 5, 10))
+    close_month(D(2026, 8, 1), acting_user=hr)
+    sanction("C04", at(2026, 9, 5, 10))
+    close_month(D(2026, 9, 1), acting_user=hr)
+    assert compute_month(OCT, acting_user=hr).adjustments == 0
+
+
+@pytest.mark.django_db
+def test_the_audit_entry_names_deleted_rows_and_adjustments_apart(org, hr):
+    from auditlog.models import LogEntry
+
+    from violations.models import PerformanceMonth
+
+    compute_month(OCT, acting_user=hr)
+    Employee.objects.filter(pk=org["ceo"].pk).update(hire_date=D(2026, 11, 3))
+    result = compute_month(OCT, acting_user=hr)
+    entry = LogEntry.objects.get_for_object(PerformanceMonth.objects.get(month=OCT)).latest("timestamp")
+    assert result.rows_deleted == 1
+    assert entry.changes_dict["deductions"][1].endswith(", 0 行写入, 1 行删除, 0 条调整")
