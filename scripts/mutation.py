@@ -5,8 +5,9 @@
     .venv/bin/python scripts/mutation.py nicknames        # one (or a few) of them
     .venv/bin/python scripts/mutation.py --list reconcile # the mutants only, without running tests
 
-Not part of the test suite (too slow for it: about a quarter of an hour for all modules on the
-shared two-core build machine). It runs on SQLite (DATABASE_URL and REDIS_URL are ignored) and needs
+Not part of the test suite (too slow for it: all six modules took about 45 minutes on the shared
+two-core build machine at a load average of 7; reconcile and deductions are most of it).
+It runs on SQLite (DATABASE_URL and REDIS_URL are ignored) and needs
 nothing beyond requirements-dev.txt (the standard library, pytest and pytest-django).
 ``--rerun OUTPUT`` runs only the mutants an earlier run reported SURVIVED (after adding tests).
 
