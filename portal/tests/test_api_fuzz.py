@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+from types import SimpleNamespace
 
 import pytest
 import schemathesis
@@ -82,6 +83,24 @@ def _keep_test_connection():
     signals.request_finished.connect(close_old_connections)
 
 
+def map_path_parameters(context, path_parameters):
+    """schemathesis hook: a generated ``{id}`` becomes a seeded row's id of the path's resource."""
+    if path_parameters and "id" in path_parameters:
+        model = RESOURCE_OF_PATH.get(context.operation.path.split("/")[3])
+        if model is not None:
+            path_parameters["id"] = _fold(path_parameters["id"], model)
+    return path_parameters
+
+
+def map_body(context, body):
+    """schemathesis hook: generated foreign keys in a body become seeded rows' ids."""
+    if isinstance(body, dict):
+        for key in RESOURCE_OF_FIELD.keys() & body.keys():
+            value, model = body[key], RESOURCE_OF_FIELD[key]
+            body[key] = [_fold(v, model) for v in value] if isinstance(value, list) else _fold(value, model)
+    return body
+
+
 @pytest.fixture
 def api_schema(db, django_user_model, _keep_test_connection):
     # The schema is for signed-in users only: read it with a token of a login that holds no role.
@@ -93,23 +112,8 @@ def api_schema(db, django_user_model, _keep_test_connection):
         config=CONFIG,
         headers={"Authorization": f"Token {token.key}"},
     )
-
-    @loaded.hook
-    def map_path_parameters(context, path_parameters):
-        if path_parameters and "id" in path_parameters:
-            model = RESOURCE_OF_PATH.get(context.operation.path.split("/")[3])
-            if model is not None:
-                path_parameters["id"] = _fold(path_parameters["id"], model)
-        return path_parameters
-
-    @loaded.hook
-    def map_body(context, body):
-        if isinstance(body, dict):
-            for key in RESOURCE_OF_FIELD.keys() & body.keys():
-                value, model = body[key], RESOURCE_OF_FIELD[key]
-                body[key] = [_fold(v, model) for v in value] if isinstance(value, list) else _fold(value, model)
-        return body
-
+    loaded.hook(map_path_parameters)
+    loaded.hook(map_body)
     return loaded
 
 
@@ -153,7 +157,6 @@ def _seed_violations(org, hr) -> None:
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
-STATUSES: dict[str, set[int]] = {}
 
 
 @schema.parametrize()
@@ -166,16 +169,40 @@ STATUSES: dict[str, set[int]] = {}
 )
 def test_schema_operations(case, seeded):
     response = case.call(headers=seeded)
-    STATUSES.setdefault(f"{case.method} {case.path}", set()).add(response.status_code)
     case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
 
 
-def test_fuzzing_reached_real_objects():
-    """The run above must have hit real rows, not only 404s (runs after it: same module, file order)."""
-    if not STATUSES:
-        pytest.fail("run the whole module: the fuzz test must run first")
-    assert 200 in STATUSES["GET /api/v1/employees/{id}/"]
-    assert 200 in STATUSES["PATCH /api/v1/groups/{id}/"] | STATUSES["PUT /api/v1/groups/{id}/"]
-    assert 201 in STATUSES["POST /api/v1/departments/"] | STATUSES["POST /api/v1/employees/"]
-    for resource in ("violations", "appeals", "rules", "findings", "imports", "deductions"):
-        assert 200 in STATUSES[f"GET /api/v1/{resource}/{{id}}/"], resource
+def _operation(path):
+    return SimpleNamespace(operation=SimpleNamespace(path=path))
+
+
+@pytest.mark.parametrize("generated", [0, 1, 7, 999_999, -3])
+def test_generated_ids_reach_real_objects(client, seeded, generated):
+    """The fuzzer's ids are folded onto seeded rows, so its requests hit real objects, not only 404s.
+
+    Self-contained (it does not read what the fuzz run saw): any order, any selection of tests.
+    """
+    for resource in ("employees", "groups", "violations", "appeals", "rules", "findings", "imports", "deductions"):
+        path = f"/api/v1/{resource}/{{id}}/"
+        folded = map_path_parameters(_operation(path), {"id": generated})["id"]
+        assert folded in KNOWN_IDS[RESOURCE_OF_PATH[resource].__name__], resource
+        response = client.get(path.format(id=folded), headers=seeded)
+        assert response.status_code == 200, (resource, folded, response.status_code)
+
+
+def test_generated_ids_outside_the_fold_still_probe_not_found(client, seeded):
+    path = "/api/v1/employees/{id}/"
+    assert map_path_parameters(_operation(path), {"id": 10**7})["id"] == 10**7
+    assert client.get(path.format(id=10**7), headers=seeded).status_code == 404
+
+
+def test_generated_foreign_keys_in_bodies_are_real(client, seeded, org):
+    body = map_body(_operation("/api/v1/departments/"), {"name": "新部门", "parent": 123, "head": 4})
+    assert body["parent"] in KNOWN_IDS["Department"] and body["head"] in KNOWN_IDS["Employee"]
+    created = client.post("/api/v1/departments/", body, headers=seeded, content_type="application/json")
+    assert created.status_code == 201, created.content
+    patch = map_body(_operation("/api/v1/groups/{id}/"), {"admins": [5, 6], "owner": 2})
+    assert set(patch["admins"]) <= set(KNOWN_IDS["Employee"]) and patch["owner"] in KNOWN_IDS["Employee"]
+    group = org["sales_group"].pk
+    changed = client.patch(f"/api/v1/groups/{group}/", patch, headers=seeded, content_type="application/json")
+    assert changed.status_code == 200, changed.content

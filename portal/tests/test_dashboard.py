@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
 from portal.dashboard import sections as dash
+from portal.dashboard.rollups import refresh_all
 
-from .dashboard_data import NOW, THIS_MONTH, build
+from .dashboard_data import NOW, THIS_MONTH, build, finding
 
 pytestmark = pytest.mark.django_db
 
@@ -74,10 +76,16 @@ def test_hr_sees_company_and_breakdown(hr, org, data):
     assert rows["销售部"]["fines"] == Decimal("1234.50")
     assert "总公司" in rows  # 王总 works in the root itself: its own row
     worst = result["groups"]
-    assert [g["name"] for g in worst["most_findings"]] == ["技术部工作群", "销售部工作群"] or {
-        g["name"] for g in worst["most_findings"]
-    } == {"技术部工作群", "销售部工作群"}
+    # one finding each: the tie goes to the group created first
+    assert [(g["name"], g["findings"]) for g in worst["most_findings"]] == [("销售部工作群", 1), ("技术部工作群", 1)]
     assert worst["most_violations_per_member"][0]["name"] == "销售部工作群"
+
+
+def test_groups_with_most_findings_come_first(hr, org, data):
+    finding(org["tech_group"], "project_overdue", age=timedelta(hours=1))
+    refresh_all(now=NOW)
+    worst = dash.build(hr, area_for(hr), THIS_MONTH, now=NOW)["groups"]
+    assert [(g["name"], g["findings"]) for g in worst["most_findings"]] == [("技术部工作群", 2), ("销售部工作群", 1)]
 
 
 def test_trend_counts_standing_violations_by_category(hr, org, data):

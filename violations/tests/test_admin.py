@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 
-import pytest
 from auditlog.models import LogEntry
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -159,7 +158,8 @@ def test_change_page_is_read_only_but_accepts_evidence(client, hr, org, sanction
     violation = sanction("C04", at(2026, 10, 1, 10))
     client.force_login(hr)
     url = reverse("admin:violations_violation_change", args=[violation.pk])
-    assert client.get(url).status_code == 200
+    page = client.get(url)
+    assert page.context["original"] == violation and "C04 test" in page.content.decode()
     pdf = SimpleUploadedFile("通知.pdf", b"%PDF-1.4\n%...", content_type="application/pdf")
     data = {"add_evidence": [pdf], "description": "changed", **inline_management(violation)}
     response = client.post(url, data)
@@ -184,8 +184,10 @@ def test_audit_log_read_only_for_hr_and_auditor(client, hr, auditor, sanction, o
     entry = LogEntry.objects.first()
     for user in (hr, auditor):
         client.force_login(user)
-        assert client.get(reverse("admin:auditlog_logentry_changelist")).status_code == 200
-        assert client.get(reverse("admin:auditlog_logentry_change", args=[entry.pk])).status_code == 200
+        listing = client.get(reverse("admin:auditlog_logentry_changelist"))
+        assert entry in listing.context["cl"].result_list
+        detail = client.get(reverse("admin:auditlog_logentry_change", args=[entry.pk]))
+        assert detail.context["original"] == entry and entry.object_repr in detail.content.decode()
         assert client.get(reverse("admin:auditlog_logentry_delete", args=[entry.pk])).status_code == 403
         client.post(reverse("admin:auditlog_logentry_change", args=[entry.pk]), {"action": "x"})
     assert LogEntry.objects.filter(pk=entry.pk).exists()
@@ -195,7 +197,7 @@ def test_auditor_cannot_change_violations(client, auditor, sanction):
     violation = sanction("C04", at(2026, 10, 1, 10))
     client.force_login(auditor)
     url = reverse("admin:violations_violation_changelist")
-    assert client.get(url).status_code == 200
+    assert [v.pk for v in client.get(url).context["cl"].result_list] == [violation.pk]
     client.post(url, {"action": "dismiss_selected", "_selected_action": [violation.pk], "reason": "x"})
     violation.refresh_from_db()
     assert violation.status == ViolationStatus.SANCTIONED
@@ -203,7 +205,7 @@ def test_auditor_cannot_change_violations(client, auditor, sanction):
 
 
 def test_staff_department_head_sees_only_subtree(client, django_user_model, org, sanction, head_tech):
-    sanction("C04", at(2026, 10, 1, 10))  # 华东区 (sales)
+    sales_violation = sanction("C04", at(2026, 10, 1, 10))  # 华东区 (sales)
     tech_violation = sanction("C04", at(2026, 10, 2, 10), employee=org["tech_dev"])
     head_tech.is_staff = True
     head_tech.save()
@@ -213,14 +215,37 @@ def test_staff_department_head_sees_only_subtree(client, django_user_model, org,
     client.force_login(head_tech)
     response = client.get(reverse("admin:violations_violation_changelist"))
     assert [v.pk for v in response.context["cl"].result_list] == [tech_violation.pk]
-    assert Sanction.objects.visible_to(head_tech).filter(violation=tech_violation).exists()
-    assert isinstance(datetime.date.today(), datetime.date)
+    assert list(Sanction.objects.visible_to(head_tech).values_list("violation_id", flat=True)) == [tech_violation.pk]
+    assert sales_violation.pk not in {v.pk for v in Violation.objects.visible_to(head_tech)}
+    # the sales violation's change page does not exist for the head of 技术部; their own does
+    assert client.get(reverse("admin:violations_violation_change", args=[sales_violation.pk])).status_code == 404
+    own = client.get(reverse("admin:violations_violation_change", args=[tech_violation.pk]))
+    assert own.context["original"] == tech_violation
 
 
-@pytest.mark.parametrize("name", ["rule", "companysettings", "workdayoverride", "sanction", "appeal"])
-def test_hr_admin_lists_load(client, hr, name):
+def test_hr_admin_lists_show_their_rows(client, hr, org, sanction):
+    from violations.models import Appeal, CompanySettings, WorkdayOverride
+
+    violation = sanction("C04", at(2026, 10, 1, 10))
+    Appeal.objects.create(violation=violation, statement="不是我发的", decision_due=datetime.date(2026, 10, 9))
+    WorkdayOverride.objects.create(date=datetime.date(2026, 10, 11), is_workday=True, note="公司加班日")
+    CompanySettings.load()
     client.force_login(hr)
-    assert client.get(reverse(f"admin:violations_{name}_changelist")).status_code == 200
+
+    def listed(name):
+        response = client.get(reverse(f"admin:violations_{name}_changelist"))
+        return list(response.context["cl"].result_list), response.content.decode()
+
+    rules, _html = listed("rule")
+    assert {r.code for r in rules} == set(Rule.objects.values_list("code", flat=True)) and len(rules) > 20
+    overrides, html = listed("workdayoverride")
+    assert [o.note for o in overrides] == ["公司加班日"] and "公司加班日" in html
+    sanctions, _html = listed("sanction")
+    assert [(s.violation_id, s.kind) for s in sanctions] == [(violation.pk, SanctionKind.WARNING)]
+    appeals, html = listed("appeal")
+    assert [a.violation_id for a in appeals] == [violation.pk] and "张三" in html
+    settings_rows, _html = listed("companysettings")
+    assert len(settings_rows) == 1
 
 
 def test_auditor_views_change_page_read_only_with_reporter(client, auditor, group_admin, org):
