@@ -63,6 +63,7 @@ def _left_out_counts(deselected, available) -> dict[str, int]:
     return counts
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown (and never called) without xdist
 def pytest_testnodedown(node, error):
     # Under xdist every worker collects the whole suite: one worker's counts are the run's.
     output = getattr(node, "workeroutput", {})
