@@ -178,7 +178,6 @@ EQUIVALENT: dict[tuple[str, int, str], str] = {
     "sanctions",
     ("deductions", 503, "drop filter(violation__occurred_at__lt=…)"): "the same",
     ("deductions", 521, "True → False"): "changes are never empty here: auditlog writes the entry either way",
-    ("reconcile", 400, "24 → 25"): "settings.py always defines QUNGUI_DEPARTED_OVERDUE_HOURS (default 24 there)",
     ("deductions", 163, "order_by 'month' → '-month'"): "lock order: matters between concurrent transactions only",
     ("deductions", 226, "order_by 'employee_id' → '-employee_id'"): "entries are grouped per employee, then sorted",
     ("deductions", 230, "5000 → 5001"): "iterator chunk size",

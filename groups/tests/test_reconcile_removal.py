@@ -98,9 +98,11 @@ def test_waive_skips_findings_that_are_not_open(hr, members):
     assert (target.status, target.waive_reason) == ("resolved", "")
 
 
-def test_overdue_hours_default_and_setting(settings):
+def test_overdue_hours_default_and_setting():
+    from groups.models import RosterSettings
+
     assert overdue_hours() == 24
-    settings.QUNGUI_DEPARTED_OVERDUE_HOURS = 6
+    RosterSettings.objects.update(departed_finding_overdue_hours=6)
     assert overdue_hours() == 6
 
 
