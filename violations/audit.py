@@ -10,6 +10,7 @@ from .models import (
     Appeal,
     CompanySettings,
     Evidence,
+    HolidaySchedule,
     PerformanceMonth,
     Rule,
     Sanction,
@@ -20,6 +21,7 @@ from .models import (
 auditlog.register(Rule, exclude_fields=["updated_at"])
 auditlog.register(CompanySettings, exclude_fields=["updated_at"])
 auditlog.register(WorkdayOverride)
+auditlog.register(HolidaySchedule)
 auditlog.register(Violation, exclude_fields=["updated_at"])
 auditlog.register(Evidence)
 auditlog.register(Sanction, m2m_fields={"caused_by"})

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import holiday_views, views
 
 app_name = "violations"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("report/", views.report, name="report"),
     path("evidence/<int:pk>/", views.evidence, name="evidence"),
     path("preview/", views.preview, name="preview"),
+    path("calendar/", holiday_views.holiday_schedule, name="holiday_schedule"),
 ]
 
 from .reports import views as report_views  # noqa: E402

@@ -3,6 +3,12 @@
 The ``chinesecalendar`` package carries the State Council's yearly schedule. HR's
 ``WorkdayOverride`` rows win over it, and cover years the package does not know yet; for such a year
 without overrides, Monday–Friday are working days (and a warning is logged once per year).
+
+A year has *official data* when the package carries it (the years its holiday table spans, read from
+the package, never hard-coded) or HR entered that year's State Council schedule
+(``HolidaySchedule``, written by ``services.enter_holiday_schedule``). A deadline whose working days
+run through a year without official data is *provisional* (暂定): HR is warned and both HR and the
+employee see the mark.
 """
 
 from __future__ import annotations
@@ -11,10 +17,46 @@ import datetime
 import logging
 
 import chinese_calendar
+from chinese_calendar.constants import holidays as _package_holidays
 
 logger = logging.getLogger(__name__)
 _warned_years: set[int] = set()
 MAX_SCAN_DAYS = 400
+
+
+PACKAGE_YEARS = range(min(_package_holidays).year, max(_package_holidays).year + 1)
+
+
+def years_without_official_data(years) -> list[int]:
+    """The years among ``years`` that neither the package nor an HR-entered schedule covers (sorted)."""
+    missing = sorted({year for year in years if year not in PACKAGE_YEARS})
+    if not missing:
+        return []  # no query for the years the package knows
+    from .models import HolidaySchedule
+
+    entered = set(HolidaySchedule.objects.filter(year__in=missing).values_list("year", flat=True))
+    return [year for year in missing if year not in entered]
+
+
+def official_data_for(year: int) -> bool:
+    """Does ``year`` have the official schedule (in the package, or entered by HR)?"""
+    return not years_without_official_data([year])
+
+
+def deadline_years(deadline: datetime.date, start: datetime.date | None = None) -> range:
+    """The years of the days counted for ``deadline``: (start, deadline], or the deadline's own year."""
+    first = (start + datetime.timedelta(days=1)) if start is not None and start < deadline else deadline
+    return range(first.year, deadline.year + 1)
+
+
+def is_provisional(deadline: datetime.date | None, start: datetime.date | None = None) -> bool:
+    """Was (would be) ``deadline`` computed on a day in a year without official data?
+
+    ``start`` is the day the window opened (notice, filing); without it only the deadline's year counts.
+    """
+    if deadline is None:
+        return False
+    return bool(years_without_official_data(deadline_years(deadline, start)))
 
 
 def _overrides(start: datetime.date, end: datetime.date) -> dict[datetime.date, bool]:

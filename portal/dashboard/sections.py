@@ -25,6 +25,7 @@ from portal import months
 from portal.scoping import scope_for
 from violations.choices import VOID_STATUSES, AppealStatus, RuleCategory, SanctionKind, ViolationStatus
 from violations.models import Appeal, CompanySettings, Sanction, Violation
+from violations.workdays import deadline_years, years_without_official_data
 
 from .models import GroupMonthCell, LadderStanding, ViolationCell
 
@@ -251,7 +252,8 @@ def open_findings(user, area: Area, *, overdue_hours: int, now: datetime.datetim
 
 
 def pending_appeals(user, area: Area, *, today: datetime.date | None = None) -> dict:
-    """Pending appeals, overdue decisions, and the ones due first. 2 queries."""
+    """Pending appeals, overdue decisions, and the ones due first. 2 queries (3 when a due date runs
+    through a year without the official holiday schedule: those are marked provisional)."""
     today = today or timezone.localdate()
     pending = area_appeals(user, area).filter(status=AppealStatus.PENDING)
     counts = pending.aggregate(total=Count("pk"), overdue=Count("pk", filter=Q(decision_due__lt=today)))
@@ -260,8 +262,11 @@ def pending_appeals(user, area: Area, *, today: datetime.date | None = None) -> 
             "pk", "decision_due", "filed_at", "violation_id", "violation__employee__name", "violation__rule__code"
         )[:LIST_LIMIT]
     )
+    spans = {row["pk"]: deadline_years(row["decision_due"], timezone.localdate(row["filed_at"])) for row in first}
+    missing = set(years_without_official_data({year for span in spans.values() for year in span}))  # ≤ 1 query
     for row in first:
         row["overdue"] = row["decision_due"] < today
+        row["provisional"] = any(year in missing for year in spans[row["pk"]])  # 暂定: no official calendar
     return {**counts, "first": first}
 
 

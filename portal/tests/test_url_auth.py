@@ -134,6 +134,7 @@ EXPLICIT = {
     "violations:report": ("", _all(OK, anon=LOGIN)),
     "violations:evidence": ("", _all(NOT_FOUND, anon=LOGIN)),  # no such file (and never someone else's)
     "violations:preview": ("", _all(FORBIDDEN, anon=LOGIN, hr=400)),  # HR's record form; 400 without its fields
+    "violations:holiday_schedule": ("", _all(FORBIDDEN, anon=LOGIN, hr=OK)),  # HR enters a year's holidays
     # The violations read API (session auth here): scoped lists, 404 outside scope.
     "violations:api-root": ("", _all(OK, anon=UNAUTHORIZED)),
     "violations:violation-list": ("", _all(OK, anon=UNAUTHORIZED)),

@@ -189,6 +189,20 @@ class SanctionKindFilter(admin.SimpleListFilter):
         return queryset.filter(pk__in=active.values("violation_id"))
 
 
+def deadline_with_mark(deadline, provisional: bool):
+    """A deadline, with 暂定 when it was computed on a year without the official holiday schedule."""
+    if deadline is None:
+        return "—"
+    if not provisional:
+        return deadline.isoformat()
+    return format_html(
+        '{} <span class="provisional" title="{}">{}</span>',
+        deadline.isoformat(),
+        _("该年的国家法定放假安排尚未公布,此期限暂按周一至周五计算,公布后可能调整(申诉期限只会延长)。"),
+        _("暂定"),
+    )
+
+
 @admin.register(Violation)
 class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
     """List, record (add) and act; existing records change only through the actions (services)."""
@@ -201,7 +215,7 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
         "group",
         "status",
         "sanction_summary",
-        "appeal_deadline",
+        "appeal_deadline_display",
     ]
     list_filter = [
         subtree_filter("employee__department__path"),
@@ -256,7 +270,7 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
             "status",
             "dismissed_reason",
             "notified_at",
-            "appeal_deadline",
+            "appeal_deadline_display",
             "channel",
             "created_at",
         ]
@@ -266,6 +280,10 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
 
     def get_inlines(self, request, obj):
         return [SanctionInline, EvidenceInline] if obj is not None else []
+
+    @admin.display(description=_("申诉截止日"), ordering="appeal_deadline")
+    def appeal_deadline_display(self, obj):
+        return deadline_with_mark(obj.appeal_deadline, obj.appeal_deadline_provisional)
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -430,7 +448,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 @admin.register(Appeal)
 class AppealAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["violation", "filed_at", "on_behalf", "filed_late", "decision_due", "overdue", "status"]
+    list_display = ["violation", "filed_at", "on_behalf", "filed_late", "decision_due_display", "overdue", "status"]
     list_filter = [subtree_filter("violation__employee__department__path"), "status", OverdueFilter]
     list_select_related = ["violation__employee", "violation__rule"]
     search_fields = ["violation__employee__name", "violation__employee__employee_no", "statement"]
@@ -443,7 +461,11 @@ class AppealAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
         return False
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Appeal._meta.fields]
+        return [("decision_due_display" if f.name == "decision_due" else f.name) for f in Appeal._meta.fields]
+
+    @admin.display(description=_("裁决截止日"), ordering="decision_due")
+    def decision_due_display(self, obj):
+        return deadline_with_mark(obj.decision_due, obj.decision_due_provisional)
 
     @admin.display(description=_("裁决逾期"), boolean=True)
     def overdue(self, obj):

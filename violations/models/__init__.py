@@ -1,6 +1,6 @@
 """Violations app models: the rulebook (catalog) and the records (violations, sanctions, appeals)."""
 
-from .catalog import CompanySettings, Rule, WorkdayOverride, validate_sanction_specs
+from .catalog import CompanySettings, HolidaySchedule, Rule, WorkdayOverride, validate_sanction_specs
 from .deductions import PerformanceDeduction, PerformanceMonth
 from .records import Appeal, Evidence, Sanction, Violation
 
@@ -8,6 +8,7 @@ __all__ = [
     "Appeal",
     "CompanySettings",
     "Evidence",
+    "HolidaySchedule",
     "PerformanceDeduction",
     "PerformanceMonth",
     "Rule",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -207,6 +208,15 @@ class WorkdayOverride(models.Model):
     date = models.DateField(_("日期"), unique=True)
     is_workday = models.BooleanField(_("是工作日"))
     note = models.CharField(_("备注"), max_length=200, blank=True)
+    schedule = models.ForeignKey(
+        "HolidaySchedule",
+        verbose_name=_("放假安排"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="overrides",
+        help_text=_("由某年的放假安排生成;重新录入该年时替换。"),
+    )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
     class Meta:
@@ -216,3 +226,27 @@ class WorkdayOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {_('工作日') if self.is_workday else _('休息日')}"
+
+
+class HolidaySchedule(models.Model):
+    """HR entered the State Council's holiday schedule (放假安排) for a year the package does not know.
+
+    Its dates are stored as ``WorkdayOverride`` rows (``schedule`` set); a year with a schedule counts
+    as having official data (``workdays.official_data_for``). Written only by
+    ``services.enter_holiday_schedule``.
+    """
+
+    year = models.PositiveSmallIntegerField(_("年份"), unique=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("录入人"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    entered_at = models.DateTimeField(_("录入时间"))
+    source_text = models.TextField(_("原文"))
+
+    class Meta:
+        verbose_name = _("法定放假安排")
+        verbose_name_plural = pgettext_lazy("plural", "法定放假安排")
+        ordering = ["-year"]
+
+    def __str__(self) -> str:
+        return _("%(y)s年放假安排") % {"y": self.year}

@@ -107,6 +107,14 @@ class Violation(models.Model):
     def is_void(self) -> bool:
         return self.status in (ViolationStatus.DISMISSED, ViolationStatus.OVERTURNED)
 
+    @property
+    def appeal_deadline_provisional(self) -> bool:
+        """暂定: the appeal window runs through a year without the official holiday schedule."""
+        from ..workdays import is_provisional
+
+        start = timezone.localdate(self.notified_at) if self.notified_at else None
+        return is_provisional(self.appeal_deadline, start)
+
 
 def evidence_upload_to(instance: Evidence, filename: str) -> str:
     # The stored name never reuses the uploaded name: no path tricks, no guessable URLs.
@@ -310,6 +318,13 @@ class Appeal(models.Model):
 
     def __str__(self) -> str:
         return f"{_('申诉')} {self.violation}"
+
+    @property
+    def decision_due_provisional(self) -> bool:
+        """暂定: HR's decision window runs through a year without the official holiday schedule."""
+        from ..workdays import is_provisional
+
+        return is_provisional(self.decision_due, timezone.localdate(self.filed_at))
 
     def is_overdue(self, today=None) -> bool:
         today = today or timezone.localdate()

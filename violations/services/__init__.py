@@ -5,12 +5,14 @@ demo seed), records ``channel`` in the audit trail, and raises ValidationError n
 
 ``records``: record, report, confirm, dismiss a violation and attach evidence; ``sanctions``: impose
 sanctions, removals done, notice given, the escalation ladder; ``appeals``: file and decide;
-``catalog``: the rules and the company settings. ``common`` holds what they share.
+``catalog``: the rules and the company settings; ``calendar``: HR's entry of a year's holiday
+schedule. ``common`` holds what they share.
 """
 
 from __future__ import annotations
 
 from .appeals import decide_appeal, file_appeal
+from .calendar import ScheduleResult, enter_holiday_schedule, read_schedule
 from .catalog import create_rule, save_company_settings, save_rule, update_rule
 from .records import (
     add_evidence,
@@ -32,6 +34,7 @@ from .sanctions import (
 
 __all__ = [
     "RecomputeResult",
+    "ScheduleResult",
     "add_evidence",
     "apply_sanctions",
     "confirm_violation",
@@ -39,9 +42,11 @@ __all__ = [
     "decide_appeal",
     "default_specs",
     "dismiss_violation",
+    "enter_holiday_schedule",
     "file_appeal",
     "mark_notified",
     "preview_escalation",
+    "read_schedule",
     "recompute_escalation",
     "record_and_sanction",
     "record_removal_done",

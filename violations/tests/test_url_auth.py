@@ -19,6 +19,7 @@ EXPECTED = {
     "violations:appeal": {"anon": 302, "hr": 404, "employee": 200, "head": 404, "outsider": 404},
     "violations:evidence": {"anon": 302, "hr": 200, "employee": 200, "head": 404, "outsider": 404},
     "violations:preview": {"anon": 302, "hr": 400, "employee": 403, "head": 403, "outsider": 403},
+    "violations:holiday_schedule": {"anon": 302, "hr": 200, "employee": 403, "head": 403, "outsider": 403},
     # report export: HR, auditors and department heads; a job (here HR's) only for its requester and HR
     "violations:export": {"anon": 302, "hr": 200, "employee": 403, "head": 200, "outsider": 403},
     "violations:export_job": {"anon": 302, "hr": 200, "employee": 404, "head": 404, "outsider": 404},
