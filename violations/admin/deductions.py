@@ -210,7 +210,7 @@ class PerformanceMonthAdmin(admin.ModelAdmin):
         url = reverse("admin:violations_performancededuction_changelist") + f"?month={obj.month:%Y-%m}"
         return format_html('<a href="{}">{}</a>', url, _("查看"))
 
-    @admin.display(description=_("导出给薪酬"))
+    @admin.display(description=_("导出"))
     def export_links(self, obj):
         url = reverse(f"admin:{EXPORT_NAME}", args=[obj.pk])
         return format_html('<a href="{}?format=xlsx">XLSX</a> · <a href="{}?format=csv">CSV</a>', url, url)

@@ -19,5 +19,10 @@ def correction_note() -> str:
 
 def closed_month_message(month) -> str:
     """The refusal for a closed month: ``month`` is a PerformanceMonth, a date or a ``YYYY-MM`` text."""
-    label = month if isinstance(month, str) else f"{getattr(month, 'month', month):%Y-%m}"
+    if isinstance(month, str):
+        label = month
+    elif hasattr(month, "is_closed"):  # a PerformanceMonth: its str() is YYYY-MM
+        label = str(month)
+    else:
+        label = f"{month:%Y-%m}"
     return _("%(m)s 已关账。") % {"m": label} + correction_note()
