@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -211,7 +212,10 @@ class PerformanceDeductionViewSet(ScopedReadOnlyViewSet):
             OpenApiParameter("format", str, enum=list(payroll_export.FORMATS), description="xlsx (default) or csv"),
             OpenApiParameter("encoding", str, enum=list(payroll_export.ENCODINGS), description="CSV only"),
         ],
-        responses={(200, "application/octet-stream"): bytes},
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiTypes.BINARY,
+        },
     )
     @action(detail=False, methods=["get"], content_negotiation_class=FormatIsTheFileFormat, filterset_class=None)
     def export(self, request, format=None):  # format: the router's suffix (export.csv)
