@@ -208,6 +208,11 @@ EXPLICIT = {
     "api:import-cancel": ("", _all(NOT_ALLOWED, anon=UNAUTHORIZED)),
     "api:deduction-list": ("", _all(OK, anon=UNAUTHORIZED)),
     "api:deduction-detail": ("", _all(NOT_FOUND, anon=UNAUTHORIZED)),  # none computed here
+    # The payroll export: HR, auditors and heads (400 here: no ?month=); anyone else 403.
+    "api:deduction-export": (
+        "",
+        _all(FORBIDDEN, anon=UNAUTHORIZED, hr=400, auditor=400, head_sales=400, head_tech=400),
+    ),
     # Roster imports (HR, through the admin site): non-staff go to the admin login.
     "groups:import_upload": ("", _staff_only(FORBIDDEN, hr=OK)),
     "groups:import_job": ("", _staff_only(NOT_FOUND)),  # no such job (and never another's)
@@ -224,6 +229,8 @@ EXPLICIT = {
     # Monthly deductions (HR only): the compute and close confirmation pages.
     "admin:violations_performancemonth_compute": ("", _staff_only(FORBIDDEN, hr=OK)),
     "admin:violations_performancemonth_close": ("", _staff_only(FORBIDDEN, hr=NOT_FOUND)),  # no such month
+    # The month's export for payroll: whoever may view the months (HR, auditors); no such month here.
+    "admin:violations_performancemonth_export": ("", _staff_only(FORBIDDEN, hr=NOT_FOUND, auditor=NOT_FOUND)),
     # Violation report export: HR, auditors and department heads; jobs only for their requester and HR.
     "violations:export": ("", _all(FORBIDDEN, anon=LOGIN, hr=OK, auditor=OK, head_sales=OK, head_tech=OK)),
     "violations:export_job": ("", _all(NOT_FOUND, anon=LOGIN)),  # no such job (and never another's)

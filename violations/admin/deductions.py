@@ -20,10 +20,13 @@ from django.utils.translation import gettext_lazy as _
 
 from groups.admin_filters import subtree_filter
 from portal.admin_mixins import ScopedAdminMixin
+from portal.choices import Channel
 from portal.months import month_bounds, parse_month, previous_month
 from portal.scoping import scope_for
 
 from ..choices import SanctionKind
+from ..deductions import export
+from ..deductions.wording import closed_month_message, correction_note
 from ..models import PerformanceDeduction, PerformanceMonth
 from ..tasks import enqueue_deductions
 
@@ -39,12 +42,24 @@ class ComputeMonthForm(forms.Form):
         if month > timezone.localdate().replace(day=1):
             raise ValidationError(_("不能计算未来的月份。"))
         if PerformanceMonth.objects.closed().filter(month=month).exists():
-            raise ValidationError(_("该月已关账,数据已冻结;之后的变动会作为调整记入下一个未关账月份。"))
+            raise ValidationError(closed_month_message(month))
         return month
 
 
 class CloseMonthForm(forms.Form):
     confirm = forms.BooleanField(label=_("我已核对该月扣分,确认关账(关账后不能再重新计算)"))
+
+
+EXPORT_NAME = "violations_performancemonth_export"
+
+
+def export_note(period) -> str:
+    """Above the deductions list: the month's status and where corrections of a closed month go."""
+    if period is None:
+        return ""
+    if period.is_closed:
+        return closed_month_message(period)
+    return _("%(m)s 未关账,导出的数据为暂定。") % {"m": period} + correction_note()
 
 
 class DeductionMonthFilter(admin.SimpleListFilter):
@@ -83,6 +98,18 @@ class PerformanceDeductionAdmin(ScopedAdminMixin, admin.ModelAdmin):
     exclude = ["breakdown"]
     readonly_fields = ["breakdown_table"]
     list_per_page = 100
+    change_list_template = "admin/violations/performancededuction/change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        """The list, with the export buttons of the month filtered on (else the latest month)."""
+        months = PerformanceMonth.objects.visible_to(request.user)
+        try:
+            chosen = parse_month(request.GET["month"]) if request.GET.get("month") else None
+        except ValidationError:
+            chosen = None
+        period = months.filter(month=chosen).first() if chosen else months.order_by("-month").first()
+        context = {**(extra_context or {}), "export_month": period, "export_note": export_note(period)}
+        return super().changelist_view(request, context)
 
     def has_add_permission(self, request):
         return False
@@ -152,7 +179,16 @@ class PerformanceDeductionAdmin(ScopedAdminMixin, admin.ModelAdmin):
 class PerformanceMonthAdmin(admin.ModelAdmin):
     """Months of deductions with the two operations HR runs on them: compute and close."""
 
-    list_display = ["__str__", "status", "computed_at", "computed_by", "closed_at", "closed_by", "rows_link"]
+    list_display = [
+        "__str__",
+        "status",
+        "computed_at",
+        "computed_by",
+        "closed_at",
+        "closed_by",
+        "rows_link",
+        "export_links",
+    ]
     list_filter = ["status"]
     change_list_template = "admin/violations/performancemonth/change_list.html"
     change_form_template = "admin/violations/performancemonth/change_form.html"
@@ -174,8 +210,14 @@ class PerformanceMonthAdmin(admin.ModelAdmin):
         url = reverse("admin:violations_performancededuction_changelist") + f"?month={obj.month:%Y-%m}"
         return format_html('<a href="{}">{}</a>', url, _("查看"))
 
+    @admin.display(description=_("导出"))
+    def export_links(self, obj):
+        url = reverse(f"admin:{EXPORT_NAME}", args=[obj.pk])
+        return format_html('<a href="{}?format=xlsx">XLSX</a> · <a href="{}?format=csv">CSV</a>', url, url)
+
     def get_urls(self):
         extra = [
+            path("<int:pk>/export/", self.admin_site.admin_view(self.export_view), name=EXPORT_NAME),
             path("compute/", self.admin_site.admin_view(self.compute_view), name="violations_performancemonth_compute"),
             path(
                 "<int:pk>/close/", self.admin_site.admin_view(self.close_view), name="violations_performancemonth_close"
@@ -194,6 +236,23 @@ class PerformanceMonthAdmin(admin.ModelAdmin):
         extra = {**(extra_context or {}), "may_run": self.may_run(request)}
         return super().change_view(request, object_id, form_url, extra)
 
+    def export_view(self, request, pk: int):
+        """The month's deductions as XLSX or CSV (?format=xlsx|csv&encoding=gbk), scoped and audited."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        period = get_object_or_404(self.get_queryset(request), pk=pk)
+        try:
+            return export.export_response(
+                request.user,
+                period,
+                file_format=request.GET.get("format", "xlsx"),
+                encoding=request.GET.get("encoding"),
+                channel=Channel.ADMIN,
+            )
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:violations_performancemonth_changelist"))
+
     def compute_view(self, request):
         if not self.may_run(request):
             raise PermissionDenied
@@ -204,7 +263,7 @@ class PerformanceMonthAdmin(admin.ModelAdmin):
             if self._enqueue(request, month, close=False):
                 self.message_user(request, _("已提交计算 %(m)s 的绩效扣分。") % {"m": month}, messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:violations_performancemonth_changelist"))
-        message = _("将按当前数据重新计算该月全部员工的绩效扣分,并把已关账月份的后续变动记为该月的调整。")
+        message = _("将按当前数据重新计算该月全部员工的绩效扣分。") + correction_note()
         return self._confirm_page(request, form, _("计算月度绩效扣分"), message)
 
     def close_view(self, request, pk: int):
@@ -219,7 +278,7 @@ class PerformanceMonthAdmin(admin.ModelAdmin):
         elif request.method == "POST" and form.is_valid() and self._enqueue(request, str(period), close=True):
             self.message_user(request, _("已提交关账 %(m)s。") % {"m": period}, messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:violations_performancemonth_change", args=[period.pk]))
-        message = _("关账将最后计算一次 %(m)s 并冻结;之后的变动只会作为调整记入下一个未关账月份。") % {"m": period}
+        message = _("关账将最后计算一次 %(m)s。") % {"m": period} + correction_note()
         return self._confirm_page(request, form, _("关账"), message)
 
     def _enqueue(self, request, month: str, *, close: bool) -> bool:

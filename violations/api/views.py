@@ -5,9 +5,11 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -16,6 +18,7 @@ from portal.choices import Channel
 
 from .. import services
 from ..choices import SanctionKind
+from ..deductions import export as payroll_export
 from ..filters import AppealFilterSet, PerformanceDeductionFilterSet, RuleFilterSet, ViolationFilterSet
 from ..models import Appeal, PerformanceDeduction, Rule, Sanction, Violation
 from .serializers import (
@@ -185,6 +188,13 @@ class RuleViewSet(ScopedModelViewSet):
     update_service = services.update_rule
 
 
+class FormatIsTheFileFormat(DefaultContentNegotiation):
+    """For file downloads ``?format=`` names the file (csv/xlsx), not a DRF renderer; errors stay JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class PerformanceDeductionViewSet(ScopedReadOnlyViewSet):
     """Monthly performance deductions (computed by the deductions job; read-only here)."""
 
@@ -195,3 +205,25 @@ class PerformanceDeductionViewSet(ScopedReadOnlyViewSet):
     search_fields = ["employee__name", "employee__employee_no"]
     ordering_fields = ["month", "final_score", "points_deducted", "fines_total", "employee__employee_no", "id"]
     ordering = ["-month", "employee__employee_no", "id"]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("month", str, required=True, description="YYYY-MM, e.g. 2026-10"),
+            OpenApiParameter("format", str, enum=list(payroll_export.FORMATS), description="xlsx (default) or csv"),
+            OpenApiParameter("encoding", str, enum=list(payroll_export.ENCODINGS), description="CSV only"),
+        ],
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiTypes.BINARY,
+        },
+    )
+    @action(detail=False, methods=["get"], content_negotiation_class=FormatIsTheFileFormat, filterset_class=None)
+    def export(self, request, format=None):  # format: the router's suffix (export.csv)
+        """The month's deductions for payroll as XLSX or CSV (HR/audit all, a head their subtree); audited."""
+        return payroll_export.export_response(
+            request.user,
+            request.query_params.get("month", ""),
+            file_format=request.query_params.get("format") or format or "xlsx",
+            encoding=request.query_params.get("encoding"),
+            channel=Channel.API,
+        )

@@ -20,6 +20,7 @@ from ..models import CompanySettings, PerformanceDeduction, PerformanceMonth, Sa
 from .adjustments import book_adjustments
 from .rows import active_employees, regular_row, sanction_entries
 from .upsert import delete_stale_regular, upsert, upsert_base_rows
+from .wording import closed_month_message
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,7 @@ def _lock_open_month(month: datetime.date) -> PerformanceMonth:
     list(PerformanceMonth.objects.select_for_update().filter(status=MonthStatus.OPEN).order_by("month"))
     period = PerformanceMonth.objects.get(month=month)
     if period.is_closed:
-        raise ValidationError(
-            {"month": _("%(m)s 已关账,数据已冻结;之后的变动将作为调整记入下一个未关账月份。") % {"m": str(period)}}
-        )
+        raise ValidationError({"month": closed_month_message(period)})
     return period
 
 
