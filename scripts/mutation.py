@@ -133,6 +133,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "months": (
         "portal.months",
         [
+            "portal/tests/test_months.py",
             "violations/tests/test_deductions_rules.py",
             "violations/tests/test_escalation_rules.py",
             "violations/tests/test_ladder.py",
@@ -143,6 +144,25 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 
 # Survivors that cannot change behaviour: (module, line, operator) → why. Reviewed by hand.
 EQUIVALENT: dict[tuple[str, int, str], str] = {
+    # Moved with the re-homing of issue #12 (same code, new file and line):
+    ("tree", 48, "Gt → GtE"): "depth 1: ancestor_name(path, 0) looks up the empty path, no department: '' too",
+    ("tree", 59, "drop operand 1 of and"): "every prefix of a department's path is a department: never None",
+    ("tree", 59, "drop operand 2 of and"): "no head → head__status is NULL → head_active is False already",
+    ("tree", 59, "drop operand 4 of and"): "the only caller excludes the departed owner, never an active head",
+    (
+        "deductions.compute",
+        77,
+        "drop .replace()",
+    ): "month is a 1st: month > today exactly when month > this month's 1st",
+    ("deductions.compute", 77, "1 → 2"): "month is a 1st: later than the 2nd of this month iff later than the 1st",
+    (
+        "deductions.compute",
+        86,
+        "order_by 'month' → '-month'",
+    ): "lock order: matters between concurrent transactions only",
+    ("deductions.rows", 45, "order_by 'employee_id' → '-employee_id'"): "rows are grouped per employee into a dict; "
+    "only the order within an employee is read",
+    ("deductions.rows", 49, "5000 → 5001"): "chunk size of the server-side cursor",
     ("workdays", 66, "LtE → Lt"): "end == start: the loop below counts nothing either way",
     ("reconcile", 122, "Gt → GtE"): "depth 1: ancestor_name(path, 0) looks up the empty path, no department: '' too",
     ("reconcile", 133, "drop operand 1 of and"): "every prefix of a department's path is a department: never None",
