@@ -280,9 +280,15 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_filter = ["kind", "status"]
     # The JSON columns are shown as the import pages show them (tables with Chinese labels), never raw.
     readonly_fields = [
-        {"preview": "preview_table", "summary": "summary_table", "errors": "errors_list"}.get(f.name, f.name)
+        {
+            "preview": "preview_table",
+            "summary": "summary_table",
+            "errors": "errors_list",
+            "create_departments": "create_departments_text",
+        }.get(f.name, f.name)
         for f in ImportJob._meta.fields
     ]
+    fields = readonly_fields  # not the raw JSON columns the form would add
     list_select_related = ["created_by"]
 
     @admin.display(description=_("结果"))
@@ -297,6 +303,10 @@ class ImportJobAdmin(admin.ModelAdmin):
         if not obj.preview:
             return "-"
         return render_to_string("groups/_import_preview.html", {"job": obj, "preview": obj.preview, "record": True})
+
+    @admin.display(description=_("新建部门"))
+    def create_departments_text(self, obj):
+        return _("是") if obj.create_departments else _("否")
 
     @admin.display(description=_("错误"))
     def errors_list(self, obj):

@@ -310,7 +310,9 @@ def _resolve_departments(data: EmployeeFile, errors: ErrorList, *, create: bool)
             continue
         reason = found.reason or ""
         if found.new_path in creatable:
-            reason += _(";如需新建,请在预览中勾选“新建部门”(接口参数 create_departments,命令行 --create-departments)")
+            reason += _(
+                ";如需新建,请在预览中勾选“新建以上部门”(接口参数 create_departments,命令行 --create-departments)"
+            )
         errors.add(data.numbers.get(employee_no, 0), column, reason)
     if not create:
         return []
@@ -385,6 +387,7 @@ def preview_employees(plan: EmployeePlan, limit: int = PREVIEW_LIMIT) -> dict[st
         "updates": [{**show(no), "changes": changes(no)} for no in plan.updates[:limit]],
         "departures": [show(no) for no in plan.departed[:limit]],
         "new_departments": plan.new_departments[:limit],
+        "limit": limit,
     }
 
 

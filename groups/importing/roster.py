@@ -326,6 +326,7 @@ def preview_roster(plan: RosterPlan, limit: int = PREVIEW_LIMIT) -> dict[str, An
             for row in plan.leaving[:limit]
         ],
         "warnings": plan.file.warnings[:limit],
+        "limit": limit,
     }
 
 

@@ -181,7 +181,9 @@ def test_a_redelivered_task_does_not_import_twice(hr_client, large, django_captu
     with django_capture_on_commit_callbacks(execute=True):
         upload(hr_client)
     with django_capture_on_commit_callbacks(execute=True):
-        hr_client.post(reverse("groups:import_confirm", args=[ImportJob.objects.get().pk]), {"create_departments": "on"})
+        hr_client.post(
+            reverse("groups:import_confirm", args=[ImportJob.objects.get().pk]), {"create_departments": "on"}
+        )
     job = ImportJob.objects.get()
     assert job.status == ImportStatus.DONE
     assert tasks.run_import_task.delay(job.pk).get() == "skipped"
@@ -208,7 +210,9 @@ def test_queue_down_keeps_the_upload_and_says_so(hr_client, large):
 
     with pytest.MonkeyPatch.context() as queue_down:
         queue_down.setattr(tasks.run_import_task, "delay", down)
-        response = hr_client.post(reverse("groups:import_confirm", args=[job.pk]), {"create_departments": "on"}, follow=True)
+        response = hr_client.post(
+            reverse("groups:import_confirm", args=[job.pk]), {"create_departments": "on"}, follow=True
+        )
     job.refresh_from_db()
     assert job.status == ImportStatus.PREVIEWED and os.path.exists(job.file.path)
     assert "导入未开始" in response.content.decode()
