@@ -7,8 +7,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 from treebeard.admin import TreeAdmin
@@ -276,8 +278,42 @@ class MembershipAdmin(ScopedAdminMixin, ExportMixin, admin.ModelAdmin):
 class ImportJobAdmin(admin.ModelAdmin):
     list_display = ["original_name", "kind", "status", "total_rows", "created_by", "created_at", "finished_at"]
     list_filter = ["kind", "status"]
-    readonly_fields = [f.name for f in ImportJob._meta.fields]
+    # The JSON columns are shown as the import pages show them (tables with Chinese labels), never raw.
+    readonly_fields = [
+        {
+            "preview": "preview_table",
+            "summary": "summary_table",
+            "errors": "errors_list",
+            "create_departments": "create_departments_text",
+        }.get(f.name, f.name)
+        for f in ImportJob._meta.fields
+    ]
+    fields = readonly_fields  # not the raw JSON columns the form would add
     list_select_related = ["created_by"]
+
+    @admin.display(description=_("结果"))
+    def summary_table(self, obj):
+        summary = obj.summary or (obj.preview or {}).get("summary")
+        if not summary:
+            return "-"
+        return render_to_string("groups/_import_summary.html", {"job": obj, "summary": summary})
+
+    @admin.display(description=_("预览"))
+    def preview_table(self, obj):
+        if not obj.preview:
+            return "-"
+        return render_to_string("groups/_import_preview.html", {"job": obj, "preview": obj.preview, "record": True})
+
+    @admin.display(description=_("新建部门"))
+    def create_departments_text(self, obj):
+        return _("是") if obj.create_departments else _("否")
+
+    @admin.display(description=_("错误"))
+    def errors_list(self, obj):
+        if not obj.errors:
+            return "-"
+        items = format_html_join("", "<li>{}</li>", ((e,) for e in obj.errors))
+        return format_html('<ul class="errorlist">{}</ul>', items)
 
     def has_add_permission(self, request):
         return False

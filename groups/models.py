@@ -371,6 +371,9 @@ class ImportJob(models.Model):
     summary = models.JSONField(_("结果"), default=dict, blank=True)
     errors = models.JSONField(_("错误"), default=list, blank=True)
     task_id = models.CharField(_("任务ID"), max_length=100, blank=True)
+    create_departments = models.BooleanField(
+        _("新建部门"), default=False, help_text=_("导入时新建预览列出的部门(否则这些行是错误)")
+    )
 
     objects = ImportJobQuerySet.as_manager()
 

@@ -100,25 +100,37 @@ def import_employees(
     dry_run: bool = False,
     progress: Progress = None,
     reconcile: bool = True,
+    create_departments: bool = False,
 ) -> dict[str, Any]:
-    """Import an employee roster: upsert by 工号, create missing departments, record departures.
+    """Import an employee roster: upsert by 工号, record departures.
 
+    Departments are matched by full path, 部门编码 or unique leaf name (importing.directory); unknown
+    full paths are created only with ``create_departments`` (else their rows are errors). A dry run
+    lists them in ``new_departments`` either way, with ``departments_need_consent`` when not chosen.
     Returns the preview (summary counts and the first rows of each change). Raises
     ImportValidationError (nothing written) when any row is invalid. With ``dry_run`` only plans.
     A real import queues a roster reconciliation after commit (departures make findings).
     """
     data = read_employee_file(path, progress=progress)
-    return _apply_employees(data, acting_user=acting_user, job=job, dry_run=dry_run, reconcile=reconcile)
+    return _apply_employees(
+        data,
+        acting_user=acting_user,
+        job=job,
+        dry_run=dry_run,
+        reconcile=reconcile,
+        create_departments=create_departments,
+    )
 
 
 def _apply_employees(
-    data: EmployeeFile, *, acting_user, job: ImportJob, dry_run: bool, reconcile: bool
+    data: EmployeeFile, *, acting_user, job: ImportJob, dry_run: bool, reconcile: bool, create_departments: bool
 ) -> dict[str, Any]:
     # A dry run only reads: no write transaction (SQLite's would lock other writers out meanwhile).
     with nullcontext() if dry_run else transaction.atomic():
-        plan = plan_employees(data)
+        plan = plan_employees(data, create_departments=create_departments or dry_run)
         preview = preview_employees(plan)
         preview["encoding"] = data.encoding
+        preview["departments_need_consent"] = bool(plan.new_departments) and not create_departments
         if not dry_run:
             write_employees(plan)
             # Bulk writes send no signals: end the logins of everyone now departed, in this transaction.
@@ -187,14 +199,27 @@ def _job_progress(job: ImportJob) -> Callable[[int], None]:
 
 def _execute(job: ImportJob, path: str | Path, *, acting_user, dry_run: bool, progress: Progress) -> dict[str, Any]:
     if job.kind == ImportKind.EMPLOYEES:
-        return import_employees(path, acting_user=acting_user, job=job, dry_run=dry_run, progress=progress)
+        return import_employees(
+            path,
+            acting_user=acting_user,
+            job=job,
+            dry_run=dry_run,
+            progress=progress,
+            create_departments=job.create_departments,
+        )
     return import_group_roster(
         path, acting_user=acting_user, job=job, group=job.group, dry_run=dry_run, progress=progress
     )
 
 
 def create_import_job(
-    *, kind: str, acting_user, upload: File | None = None, original_name: str = "", group: ChatGroup | None = None
+    *,
+    kind: str,
+    acting_user,
+    upload: File | None = None,
+    original_name: str = "",
+    group: ChatGroup | None = None,
+    create_departments: bool = False,
 ) -> ImportJob:
     """Record an upload: the job row first, then the file under MEDIA_ROOT/imports.
 
@@ -203,7 +228,12 @@ def create_import_job(
     storing is still a row that expire_imports cleans up. The command line passes no ``upload``:
     it reads the file in place and only keeps the job row.
     """
-    job = ImportJob(kind=kind, group=group, created_by=acting_user if getattr(acting_user, "pk", None) else None)
+    job = ImportJob(
+        kind=kind,
+        group=group,
+        created_by=acting_user if getattr(acting_user, "pk", None) else None,
+        create_departments=create_departments,
+    )
     job.original_name = Path(original_name or getattr(upload, "name", "") or "").name[:255]
     job.save()
     if upload is not None:
@@ -354,12 +384,19 @@ def may_revalidate(job: ImportJob) -> bool:
     return ImportJob.objects.filter(Q(status=ImportStatus.UPLOADED) | _stale_validation(), pk=job.pk).exists()
 
 
-def confirm_import(job: ImportJob, *, acting_user, defer: bool = False) -> ImportJob | None:
+def confirm_import(
+    job: ImportJob, *, acting_user, defer: bool = False, create_departments: bool | None = None
+) -> ImportJob | None:
     """Confirm a previewed job: small files import now, large ones are queued for a worker.
 
-    Not atomic itself: run_import writes in its own transaction and must be able to record a
-    failure. Raises EnqueueError when the queue is unreachable (the job returns to 待确认, file kept).
+    ``create_departments`` records the importer's choice to create the departments the preview
+    listed (without it their rows are errors). Not atomic itself: run_import writes in its own
+    transaction and must be able to record a failure. Raises EnqueueError when the queue is
+    unreachable (the job returns to 待确认, file kept).
     """
+    if create_departments is not None and create_departments != job.create_departments:
+        ImportJob.objects.filter(pk=job.pk).update(create_departments=create_departments)
+        job.create_departments = create_departments
     if not is_large_import(job):
         return run_import(job.pk)
     _queue_run(job, defer=defer)

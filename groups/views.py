@@ -6,6 +6,8 @@ rosters) or Membership (group rosters) may import; a job is visible to whoever c
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
@@ -17,7 +19,8 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.scoping import scope_for
 
 from . import services
-from .choices import ImportKind, ImportStatus
+from .choices import FindingStatus, ImportKind, ImportStatus
+from .findings import ReconcileRun
 from .forms import RosterUploadForm
 from .models import ImportJob
 
@@ -87,8 +90,20 @@ def job_detail(request, pk: int):
             preview=job.preview or {},
             changelist=CHANGELIST[job.kind],
             progress_url=reverse("groups:import_progress", args=[job.pk]),
+            **_reconciliation(job),
         ),
     )
+
+
+def _reconciliation(job: ImportJob) -> dict:
+    """After a finished import: the reconciliation it queued (if it ran yet) and its new findings."""
+    if job.status != ImportStatus.DONE:
+        return {}
+    since = job.started_at or job.created_at
+    run = ReconcileRun.objects.filter(finished_at__gte=since).order_by("finished_at").first()
+    created = (run.summary or {}).get("created", {}) if run else {}
+    url = reverse("admin:groups_rosterfinding_changelist") + "?" + urlencode({"status__exact": FindingStatus.OPEN})
+    return {"reconcile_run": run, "reconcile_new": sum(created.values()), "findings_url": url}
 
 
 @require_POST
@@ -97,8 +112,18 @@ def confirm(request, pk: int):
     if job.status != ImportStatus.PREVIEWED:
         messages.warning(request, _("此导入当前不能确认(状态:%(s)s)。") % {"s": job.get_status_display()})
         return redirect("groups:import_job", pk=job.pk)
+    create = request.POST.get("create_departments") == "on"
+    new = (job.preview or {}).get("new_departments") or []
+    if new and not create:
+        # The departments are created only by the importer's choice; the file stays for another try.
+        messages.error(
+            request,
+            _("文件中有 %(n)s 个系统里没有的部门:%(list)s。请勾选“新建以上部门”后再确认,或修改文件后重新上传。")
+            % {"n": len(new), "list": "、".join(new)},
+        )
+        return redirect("groups:import_job", pk=job.pk)
     try:
-        services.confirm_import(job, acting_user=request.user)
+        services.confirm_import(job, acting_user=request.user, create_departments=create)
     except services.EnqueueError:
         messages.error(request, _("任务队列暂不可用,导入未开始,文件已保留。请稍后再确认。"))
     return redirect("groups:import_job", pk=job.pk)

@@ -250,6 +250,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "preview",
             "summary",
             "errors",
+            "create_departments",
         ]
         read_only_fields = fields
 
@@ -267,3 +268,16 @@ class ImportUploadSerializer(serializers.Serializer):
         help_text=_("文件没有“群名称”列时,成员导入到此群"),
     )
     dry_run = serializers.BooleanField(default=False, label=_("仅校验预览"), help_text=_("为真时只校验并预览,不写入"))
+    create_departments = serializers.BooleanField(
+        default=False,
+        label=_("新建部门"),
+        help_text=_("为真时新建文件中不存在的部门(完整路径,上级已存在或也在文件中);否则这些行是错误"),
+    )
+
+
+class ImportConfirmSerializer(serializers.Serializer):
+    """The importer's choice when confirming a dry run (omitted: as chosen at upload)."""
+
+    create_departments = serializers.BooleanField(
+        required=False, label=_("新建部门"), help_text=_("为真时新建预览中 new_departments 列出的部门")
+    )

@@ -36,6 +36,7 @@ from .serializers import (
     ChatGroupSerializer,
     DepartmentSerializer,
     EmployeeSerializer,
+    ImportConfirmSerializer,
     ImportJobSerializer,
     ImportUploadSerializer,
     MembershipSerializer,
@@ -218,6 +219,7 @@ class ImportJobViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             upload=upload,
             original_name=upload.name,
             group=data.get("group"),
+            create_departments=data["create_departments"],
         )
         # Parsed in the worker, never in the request; when tasks run in-process it is done by now. With
         # the broker down the validation is recorded and sent once it is back (the answer is 202).
@@ -231,14 +233,21 @@ class ImportJobViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             return self._confirm(job)
         return self._answer(job, status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={200: ImportJobSerializer, 202: ImportJobSerializer})
+    @extend_schema(
+        request={"multipart/form-data": ImportConfirmSerializer},
+        responses={200: ImportJobSerializer, 202: ImportJobSerializer},
+    )
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
-        """Import a previewed (dry-run) job."""
+        """Import a previewed (dry-run) job; ``create_departments`` creates the departments it listed."""
         job = self._own_job()
         if job.status != ImportStatus.PREVIEWED:
             raise ValidationError({"status": [_("此导入当前不能确认(状态:%(s)s)。") % {"s": job.get_status_display()}]})
-        return self._confirm(job)
+        given = ImportConfirmSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        # Omitted, the choice made at upload stands (a form's missing checkbox would read as false).
+        chosen = given.validated_data["create_departments"] if "create_departments" in request.data else None
+        return self._confirm(job, create_departments=chosen)
 
     @extend_schema(request=None, responses=ImportJobSerializer)
     @action(detail=True, methods=["post"])
@@ -255,9 +264,11 @@ class ImportJobViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             raise PermissionDenied(_("没有导入此类名单的权限。"))
         return job
 
-    def _confirm(self, job: ImportJob) -> Response:
+    def _confirm(self, job: ImportJob, *, create_departments: bool | None = None) -> Response:
         # A large import is queued; with the broker down it is recorded and sent later (portal.outbox).
-        done = services.confirm_import(job, acting_user=self.request.user, defer=True)
+        done = services.confirm_import(
+            job, acting_user=self.request.user, defer=True, create_departments=create_departments
+        )
         if done is None:
             return self._answer(job, status.HTTP_202_ACCEPTED)
         if done.status == ImportStatus.INVALID:

@@ -25,6 +25,7 @@ EMPLOYEE_COLUMNS = (
     Column("employee_no", "工号", ("工号", "员工编号", "员工工号", "employee_no", "employee no", "employee id"), True),
     Column("name", "姓名", ("姓名", "员工姓名", "name", "full name"), True),
     Column("department", "部门", ("部门", "所属部门", "部门路径", "department", "dept"), True),
+    Column("department_code", "部门编码", ("部门编码", "部门代码", "department_code", "department code", "dept code")),
     Column("title", "职位", ("职位", "岗位", "职务", "title", "position", "job title")),
     Column("status", "状态", ("状态", "在职状态", "员工状态", "status")),
     Column("hire_date", "入职日期", ("入职日期", "入职时间", "hire_date", "hire date", "hired")),

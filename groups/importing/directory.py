@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
 
 from groups.choices import EmployeeStatus
 from groups.identifiers import normalize_employee_no
@@ -103,3 +107,110 @@ def _unique(people: list[Person]) -> Person | None:
         return people[0]
     active = [p for p in people if p.active]
     return active[0] if len(active) == 1 else None
+
+
+# --- Departments named in an employee roster -------------------------------------------------------
+
+
+def normalize_department(value: str) -> str:
+    """NFKC, whitespace collapsed, separators tidied: ``华东区 ``, ``总公司 / 销售部`` match their stored form."""
+    value = unicodedata.normalize("NFKC", value)
+    parts = [" ".join(p.split()) for p in value.replace("\\", PATH_SEPARATOR).split(PATH_SEPARATOR)]
+    return PATH_SEPARATOR.join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """How a roster's 部门 cell resolved: to an existing full path, to a path that may be created, or not."""
+
+    path: str | None = None  # an existing department's name_path
+    new_path: str | None = None  # an unknown full path (creatable only with the importer's consent)
+    reason: str | None = None  # why the cell matches no department (ambiguous or unknown)
+
+
+class DepartmentIndex:
+    """Every department by full path, by code and by leaf name (one query).
+
+    A roster cell matches, in this order: the full path (总公司/销售部/华东区); the 部门编码 column when
+    the file has one; a unique tail of a path (华东区, or 销售部/华东区). An ambiguous name is an error
+    naming the candidates, an unknown one names close matches. Nothing is ever created by matching:
+    unknown full paths are offered to the importer to create (``creatable``), see plan_employees.
+    """
+
+    CLOSE_MATCHES = 3
+
+    def __init__(self) -> None:
+        self.paths: set[str] = set()
+        self.by_code: dict[str, list[str]] = defaultdict(list)
+        self.by_leaf: dict[str, list[str]] = defaultdict(list)
+        for path, code in Department.objects.values_list("name_path", "code").iterator(5000):
+            path = normalize_department(path)
+            self.paths.add(path)
+            if code.strip():
+                self.by_code[unicodedata.normalize("NFKC", code).strip()].append(path)
+            self.by_leaf[path.rsplit(PATH_SEPARATOR, 1)[-1]].append(path)
+        self.stored = {normalize_department(p): p for p in Department.objects.values_list("name_path", flat=True)}
+
+    def resolve(self, value: str, code: str = "") -> Resolution:
+        name = normalize_department(value)
+        if name in self.paths:
+            return Resolution(path=self.stored[name])
+        code = unicodedata.normalize("NFKC", code or "").strip()
+        if code:
+            by_code = self.by_code.get(code, [])
+            if len(by_code) == 1:
+                return Resolution(path=self.stored[by_code[0]])
+            if len(by_code) > 1:
+                return Resolution(reason=self._ambiguous(_("部门编码 %(c)s") % {"c": code}, by_code))
+        leaf = name.rsplit(PATH_SEPARATOR, 1)[-1]
+        tails = [p for p in self.by_leaf.get(leaf, []) if p == name or p.endswith(PATH_SEPARATOR + name)]
+        if len(tails) == 1:
+            return Resolution(path=self.stored[tails[0]])
+        if tails:
+            return Resolution(reason=self._ambiguous(name, tails))
+        reason = self._unknown(name, code)
+        if PATH_SEPARATOR in name or not self.paths:
+            return Resolution(new_path=name, reason=reason)
+        return Resolution(reason=reason)
+
+    def _ambiguous(self, name: str, candidates: list[str]) -> str:
+        return _("“%(name)s”对应多个部门:%(list)s;请写完整路径%(code)s") % {
+            "name": name,
+            "list": "、".join(sorted(candidates)),
+            "code": _("或填写部门编码列") if self.by_code else "",
+        }
+
+    def _unknown(self, name: str, code: str) -> str:
+        names = sorted(self.paths | {p.rsplit(PATH_SEPARATOR, 1)[-1] for p in self.paths})
+        close = difflib.get_close_matches(name, names, n=self.CLOSE_MATCHES, cutoff=0.5)
+        close_paths: list[str] = []
+        for item in close:
+            for path in [item] if item in self.paths else self.by_leaf.get(item, []):
+                if path not in close_paths:
+                    close_paths.append(path)
+        text = _("没有部门“%(name)s”") % {"name": name}
+        if code:
+            text += _("(部门编码 %(c)s 也不存在)") % {"c": code}
+        if close_paths:
+            text += _(";相近的部门:%(list)s") % {"list": "、".join(close_paths[: self.CLOSE_MATCHES])}
+        return text
+
+    def creatable(self, unknown: set[str]) -> set[str]:
+        """The departments the unknown full paths need, levels between included, parents first.
+
+        A path may be created only under an existing department: its missing levels hang below a
+        department that exists, so each new one's parent exists or is itself in the list. A lone
+        name (华东去) and a path under an unknown top level (总公可/销售部) are never new top-level
+        departments, except in an empty organisation (the first import), where every level is new.
+        """
+        levels: set[str] = set()
+        for path in unknown:
+            parts = path.split(PATH_SEPARATOR)
+            if self.paths and (len(parts) < 2 or parts[0] not in self.paths):
+                continue
+            levels.update(
+                prefix
+                for prefix in (PATH_SEPARATOR.join(parts[:depth]) for depth in range(1, len(parts) + 1))
+                if prefix not in self.paths
+            )
+        return levels

@@ -21,6 +21,7 @@ from groups.identifiers import clean_employee_no, digits_key
 from groups.models import PATH_SEPARATOR, Department, Employee
 
 from .columns import EMPLOYEE_COLUMNS, HeaderError, label, map_header
+from .directory import DepartmentIndex, Resolution
 from .errors import ErrorList, ImportFileError, ImportValidationError
 from .readers import Table, open_table
 from .values import check_text, parse_roster_date, parse_status, text
@@ -30,6 +31,7 @@ PROGRESS_EVERY = 2000
 PREVIEW_LIMIT = 20
 TEXT_FIELDS = ("name", "title", "wechat_id", "wecom_id", "qq_id", "dingtalk_id", "email")
 MAX_LENGTH = {f: Employee._meta.get_field(f).max_length for f in (*TEXT_FIELDS, "employee_no")}
+MAX_LENGTH["department_code"] = Department._meta.get_field("code").max_length
 DEPT_NAME_MAX = Department._meta.get_field("name").max_length
 DEPT_PATH_MAX = Department._meta.get_field("name_path").max_length
 
@@ -42,10 +44,12 @@ class EmployeeFile:
     fields: tuple[str, ...]
     rows: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     numbers: dict[str, int] = field(default_factory=dict, repr=False)  # 工号 → its row in the file
+    department_codes: dict[str, str] = field(default_factory=dict, repr=False)  # 工号 → its 部门编码 cell
 
 
 def _row_fields(positions: dict[str, int]) -> tuple[str, ...]:
     keys = [c.key for c in EMPLOYEE_COLUMNS if c.key in positions and c.key != "employee_no"]
+    # 部门编码 only helps find the department: read with the row, then set apart (read_employee_file).
     if "departure_date" in positions and "status" not in positions:
         keys.append("status")  # a departure date alone records the departure
     return tuple(keys)
@@ -88,10 +92,10 @@ CLEANERS: dict[str, Callable[[Any], Any]] = {
     "hire_date": parse_roster_date,
     "departure_date": parse_roster_date,
     "status": parse_status,
-    **{key: _text_cleaner(key) for key in TEXT_FIELDS},
+    **{key: _text_cleaner(key) for key in (*TEXT_FIELDS, "department_code")},
 }
 # Columns whose values repeat across rows: each distinct cell is parsed once.
-CACHED = {"department", "hire_date", "departure_date", "status", "title"}
+CACHED = {"department", "department_code", "hire_date", "departure_date", "status", "title"}
 
 
 class _RowReader:
@@ -205,9 +209,19 @@ def read_employee_file(path: str | Path, *, progress: Progress = None) -> Employ
     if reader.errors:
         raise ImportValidationError(reader.errors.messages())
     result.numbers = reader.first_row
+    if "department_code" in fields:
+        _set_codes_apart(result)
     if progress:
         progress(len(result.rows))
     return result
+
+
+def _set_codes_apart(data: EmployeeFile) -> None:
+    at = data.fields.index("department_code")
+    data.fields = data.fields[:at] + data.fields[at + 1 :]
+    for employee_no, values in data.rows.items():
+        data.department_codes[employee_no] = values[at]
+        data.rows[employee_no] = values[:at] + values[at + 1 :]
 
 
 def _db_read_field(key: str) -> str:
@@ -242,9 +256,18 @@ class EmployeePlan:
         }
 
 
-def plan_employees(data: EmployeeFile) -> EmployeePlan:
-    """Compare the file with the database (one query for employees, one for departments)."""
+def plan_employees(data: EmployeeFile, *, create_departments: bool = False) -> EmployeePlan:
+    """Compare the file with the database (one query for employees, one for departments).
+
+    Each 部门 cell is first matched to an existing department (DepartmentIndex: full path, 部门编码,
+    unique leaf name) and replaced by its full path. Unknown full paths that could be created are
+    planned as ``new_departments`` only with ``create_departments``; otherwise their rows are errors,
+    as are ambiguous and unknown names. Raises ImportValidationError listing them.
+    """
     plan = EmployeePlan(data)
+    errors = ErrorList()
+    if "department" in data.fields:
+        plan.new_departments = _resolve_departments(data, errors, create=create_departments)
     read_fields = [_db_read_field(k) for k in data.fields]
     plan.existing = {
         row[0]: row[1:] for row in Employee.objects.values_list("employee_no", *read_fields).iterator(5000)
@@ -262,16 +285,45 @@ def plan_employees(data: EmployeeFile) -> EmployeePlan:
             plan.updates.append(employee_no)
         if status_at is not None and values[status_at] == departed and old is not None and old[status_at] != departed:
             plan.departed.append(employee_no)
-    plan.new_departments = _missing_departments(data)
-    _check_against_stored(data, plan.existing)
+    _check_against_stored(data, plan.existing, errors)
     return plan
 
 
-def _check_against_stored(data: EmployeeFile, existing: dict[str, tuple[Any, ...]]) -> None:
+def _resolve_departments(data: EmployeeFile, errors: ErrorList, *, create: bool) -> list[str]:
+    """Rewrite every row's 部门 to an existing full path; returns the paths to create (parents first)."""
+    index = DepartmentIndex()
+    at = data.fields.index("department")
+    codes = data.department_codes
+    resolved: dict[tuple[str, str], Resolution] = {}
+    for employee_no, values in data.rows.items():
+        key = (values[at], codes.get(employee_no, ""))
+        if key not in resolved:
+            resolved[key] = index.resolve(*key)
+    creatable = index.creatable({r.new_path for r in resolved.values() if r.new_path})
+    column = label(EMPLOYEE_COLUMNS, "department")
+    for employee_no, values in data.rows.items():
+        found = resolved[(values[at], codes.get(employee_no, ""))]
+        path = found.path or (found.new_path if found.new_path in creatable and create else None)
+        if path is not None:
+            if path != values[at]:
+                data.rows[employee_no] = (*values[:at], path, *values[at + 1 :])
+            continue
+        reason = found.reason or ""
+        if found.new_path in creatable:
+            reason += _(
+                ";如需新建,请在预览中勾选“新建以上部门”(接口参数 create_departments,命令行 --create-departments)"
+            )
+        errors.add(data.numbers.get(employee_no, 0), column, reason)
+    if not create:
+        return []
+    return sorted(creatable, key=lambda p: (p.count(PATH_SEPARATOR), p))
+
+
+def _check_against_stored(data: EmployeeFile, existing: dict[str, tuple[Any, ...]], errors: ErrorList) -> None:
     """What only the stored rows can tell: a 工号 that differs from a stored one only in leading
     zeros (Excel's doing), and a departure before the stored hire date (or a hire date after the
-    stored departure) when the file has only one of the two columns. Raises ImportValidationError."""
-    errors = ErrorList()
+    stored departure) when the file has only one of the two columns. Raises ImportValidationError
+    with these and the errors found before (``errors``)."""
     stored_digits = {key: no for no in existing if (key := digits_key(no)) is not None}
     for employee_no in data.rows:
         if employee_no in existing:
@@ -313,22 +365,6 @@ def _check_against_stored(data: EmployeeFile, existing: dict[str, tuple[Any, ...
         raise ImportValidationError(errors.messages())
 
 
-def _missing_departments(data: EmployeeFile) -> list[str]:
-    if "department" not in data.fields:
-        return []
-    at = data.fields.index("department")
-    known = set(Department.objects.values_list("name_path", flat=True))
-    missing: set[str] = set()
-    for path in {values[at] for values in data.rows.values()} - known:
-        parts = path.split(PATH_SEPARATOR)
-        missing.update(
-            prefix
-            for prefix in (PATH_SEPARATOR.join(parts[:depth]) for depth in range(1, len(parts) + 1))
-            if prefix not in known
-        )
-    return sorted(missing, key=lambda p: (p.count(PATH_SEPARATOR), p))
-
-
 def preview_employees(plan: EmployeePlan, limit: int = PREVIEW_LIMIT) -> dict[str, Any]:
     """The first ``limit`` creates, updates (with their changed fields) and departures, as JSON."""
     data, fields = plan.file, plan.file.fields
@@ -351,6 +387,7 @@ def preview_employees(plan: EmployeePlan, limit: int = PREVIEW_LIMIT) -> dict[st
         "updates": [{**show(no), "changes": changes(no)} for no in plan.updates[:limit]],
         "departures": [show(no) for no in plan.departed[:limit]],
         "new_departments": plan.new_departments[:limit],
+        "limit": limit,
     }
 
 

@@ -306,6 +306,8 @@ def preview_roster(plan: RosterPlan, limit: int = PREVIEW_LIMIT) -> dict[str, An
     def shown(key: str, value: Any) -> str:
         if key in ("employee_id", "invited_by_id"):
             return names.get(value, "")
+        if isinstance(value, bool):
+            return str(_lazy("是") if value else _lazy("否"))
         return "" if value is None else str(value)
 
     def changes(old: dict[str, Any], new: dict[str, Any]) -> list[list[str]]:
@@ -324,6 +326,7 @@ def preview_roster(plan: RosterPlan, limit: int = PREVIEW_LIMIT) -> dict[str, An
             for row in plan.leaving[:limit]
         ],
         "warnings": plan.file.warnings[:limit],
+        "limit": limit,
     }
 
 

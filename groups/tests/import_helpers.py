@@ -32,6 +32,7 @@ def write_xlsx(path: Path, rows: list[list]) -> Path:
 
 def run_employees(path: Path, **kwargs) -> dict:
     job = create_import_job(kind=ImportKind.EMPLOYEES, acting_user=None, original_name=Path(path).name)
+    kwargs.setdefault("create_departments", True)  # most tests set up new departments with their files
     return import_employees(path, acting_user=None, job=job, **kwargs)["summary"]
 
 

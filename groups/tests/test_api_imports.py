@@ -31,6 +31,8 @@ ROSTER = "群昵称,微信号,入群时间\n华东区-张三,wx_zhangsan,2026-01
 
 def post(user, content=EMPLOYEES, name="花名册.csv", **data):
     data.setdefault("kind", "employees")
+    if data["kind"] == "employees":
+        data.setdefault("create_departments", "true")  # the file names 总公司/市场部, not yet in the tree
     file = SimpleUploadedFile(name, content, content_type="text/csv")
     return api_for(user).post(URL, {"file": file, **data}, format="multipart")
 

@@ -55,7 +55,7 @@ def test_upload_preview_confirm(hr_client):
         assert text in page
     assert not Employee.objects.filter(employee_no="N0001").exists()
 
-    hr_client.post(reverse("groups:import_confirm", args=[job.pk]))
+    hr_client.post(reverse("groups:import_confirm", args=[job.pk]), {"create_departments": "on"})
     job.refresh_from_db()
     assert job.status == ImportStatus.DONE
     assert job.summary["created"] == 1 and job.summary["updated"] == 2 and job.summary["departed"] == 1
@@ -66,7 +66,7 @@ def test_upload_preview_confirm(hr_client):
 
 def test_second_upload_of_the_same_file_says_no_change(hr_client):
     upload(hr_client)
-    hr_client.post(reverse("groups:import_confirm", args=[ImportJob.objects.get().pk]))
+    hr_client.post(reverse("groups:import_confirm", args=[ImportJob.objects.get().pk]), {"create_departments": "on"})
     response = upload(hr_client)
     page = hr_client.get(response.url).content.decode()
     assert "无变化" in page
@@ -135,7 +135,7 @@ def test_group_roster_upload_into_a_chosen_group(hr_client, org):
     assert job.status == ImportStatus.PREVIEWED, job.errors
     page = hr_client.get(response.url).content.decode()
     assert "技术部-孙七" in page and "孙七(E0201)" in page and "群昵称规范" in page
-    hr_client.post(reverse("groups:import_confirm", args=[job.pk]))
+    hr_client.post(reverse("groups:import_confirm", args=[job.pk]), {"create_departments": "on"})
     assert Membership.objects.filter(group=org["sales_group"], left_at__isnull=True).count() == 2
 
 
@@ -163,7 +163,7 @@ def test_large_files_run_through_the_task_with_progress(hr_client, large, django
     page = hr_client.get(response.url).content.decode()
     assert "确认导入" in page
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        hr_client.post(reverse("groups:import_confirm", args=[job.pk]))
+        hr_client.post(reverse("groups:import_confirm", args=[job.pk]), {"create_departments": "on"})
     job.refresh_from_db()
     assert job.status == ImportStatus.QUEUED
     page = hr_client.get(response.url).content.decode()
@@ -181,7 +181,9 @@ def test_a_redelivered_task_does_not_import_twice(hr_client, large, django_captu
     with django_capture_on_commit_callbacks(execute=True):
         upload(hr_client)
     with django_capture_on_commit_callbacks(execute=True):
-        hr_client.post(reverse("groups:import_confirm", args=[ImportJob.objects.get().pk]))
+        hr_client.post(
+            reverse("groups:import_confirm", args=[ImportJob.objects.get().pk]), {"create_departments": "on"}
+        )
     job = ImportJob.objects.get()
     assert job.status == ImportStatus.DONE
     assert tasks.run_import_task.delay(job.pk).get() == "skipped"
@@ -208,7 +210,9 @@ def test_queue_down_keeps_the_upload_and_says_so(hr_client, large):
 
     with pytest.MonkeyPatch.context() as queue_down:
         queue_down.setattr(tasks.run_import_task, "delay", down)
-        response = hr_client.post(reverse("groups:import_confirm", args=[job.pk]), follow=True)
+        response = hr_client.post(
+            reverse("groups:import_confirm", args=[job.pk]), {"create_departments": "on"}, follow=True
+        )
     job.refresh_from_db()
     assert job.status == ImportStatus.PREVIEWED and os.path.exists(job.file.path)
     assert "导入未开始" in response.content.decode()

@@ -13,9 +13,9 @@ pytestmark = pytest.mark.django_db
 
 def test_employees_import_prints_summary_and_reimport_says_no_change(org, tmp_path, capsys):
     path = write_csv(tmp_path / "r.csv", [EMP_HEADER, ["N1", "钱八", "总公司/市场部", "", "在职", "", "", ""]], "gbk")
-    call_command("import_roster", "employees", str(path))
+    call_command("import_roster", "employees", str(path), "--create-departments")
     assert '"created": 1' in capsys.readouterr().out
-    call_command("import_roster", "employees", str(path))
+    call_command("import_roster", "employees", str(path), "--create-departments")
     assert "无变化" in capsys.readouterr().out
     assert ImportJob.objects.filter(status="done").count() == 2
 

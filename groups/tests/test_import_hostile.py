@@ -174,13 +174,13 @@ def test_a_bomb_through_the_command_is_refused_in_chinese(org, tmp_path, never_p
     path = replace_member(xlsx(tmp_path), "xl/sharedStrings.xml", b"<sst/>")
     declare_size(path, "xl/sharedStrings.xml", 3 * 1024**3 - 1)
     with pytest.raises(CommandError, match="压缩炸弹"):
-        call_command("import_roster", "employees", str(path), verbosity=0)
+        call_command("import_roster", "employees", str(path), "--create-departments", verbosity=0)
     assert ImportJob.objects.get().status == ImportStatus.INVALID
 
 
 def test_an_xlsx_named_csv_imports_through_the_command(org, tmp_path, capsys):
     path = xlsx(tmp_path, name="花名册.csv")
-    call_command("import_roster", "employees", str(path), verbosity=0)
+    call_command("import_roster", "employees", str(path), "--create-departments", verbosity=0)
     assert Employee.objects.filter(employee_no="N1", name="钱八").exists()
 
 
@@ -316,7 +316,7 @@ def test_excel_unicode_text_utf16_imports(org, hr_client, tmp_path):
     response = upload(hr_client, content, name="花名册.txt")
     job = ImportJob.objects.get()
     assert response.status_code == 302 and job.status == ImportStatus.PREVIEWED, job.errors
-    hr_client.post(reverse("groups:import_confirm", args=[job.pk]))
+    hr_client.post(reverse("groups:import_confirm", args=[job.pk]), {"create_departments": "on"})
     assert Employee.objects.get(employee_no="N1").name == "钱八"
 
 

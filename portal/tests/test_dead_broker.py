@@ -138,7 +138,9 @@ def test_changing_a_rules_escalation_is_recomputed_once_the_broker_is_back(
 
 def _upload(hr):
     file = SimpleUploadedFile("花名册.csv", EMPLOYEES, content_type="text/csv")
-    return api_for(hr).post("/api/v1/imports/", {"file": file, "kind": "employees"}, format="multipart")
+    return api_for(hr).post(
+        "/api/v1/imports/", {"file": file, "kind": "employees", "create_departments": "true"}, format="multipart"
+    )
 
 
 def test_small_import_answers_and_its_reconciliation_runs_once_the_broker_is_back(

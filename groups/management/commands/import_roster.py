@@ -1,4 +1,4 @@
-"""python manage.py import_roster employees FILE | group FILE [--group NAME] [--dry-run]"""
+"""python manage.py import_roster employees FILE [--create-departments] | group FILE [--group NAME] [--dry-run]"""
 
 from __future__ import annotations
 
@@ -27,8 +27,14 @@ class Command(BaseCommand):
         parser.add_argument("file")
         parser.add_argument("--group", help="目标群名称(文件没有“群名称”列时)")
         parser.add_argument("--dry-run", action="store_true", help="只校验并显示预览,不写入")
+        parser.add_argument(
+            "--create-departments",
+            action="store_true",
+            help="新建文件中不存在的部门(完整路径,上级已存在);不加此项时这些行是错误",
+        )
 
     def handle(self, *args, kind: str, file: str, group: str | None, dry_run: bool, **options):
+        self.create_departments = options.get("create_departments", False)
         path = Path(file)
         if not path.is_file():
             raise CommandError(_("找不到文件: %(f)s") % {"f": file})
@@ -39,6 +45,9 @@ class Command(BaseCommand):
             original_name=path.name,
             group=target,
         )
+        if self.create_departments:
+            job.create_departments = True
+            job.save(update_fields=["create_departments"])
         bar = tqdm(total=count_rows(path), unit="行", disable=options["verbosity"] == 0)
         try:
             preview = self._run(job, path, target, dry_run, lambda n: bar.update(n - bar.n))
@@ -60,7 +69,14 @@ class Command(BaseCommand):
 
     def _run(self, job, path, target, dry_run, progress):
         if job.kind == ImportKind.EMPLOYEES:
-            return import_employees(path, acting_user=None, job=job, dry_run=dry_run, progress=progress)
+            return import_employees(
+                path,
+                acting_user=None,
+                job=job,
+                dry_run=dry_run,
+                progress=progress,
+                create_departments=self.create_departments,
+            )
         return import_group_roster(path, acting_user=None, job=job, group=target, dry_run=dry_run, progress=progress)
 
     def _group(self, name: str) -> ChatGroup:
