@@ -189,7 +189,13 @@ def import_roster(hr: Browser, kind: str, filename: str, content: bytes) -> str:
     check(state["status"] == "previewed", f"{filename}: preview ready, {state['total']} rows ({state['status']})")
     preview = hr.get(f"/groups/import/job/{job_id}/")
     check(preview.status_code == 200 and "确认导入" in preview.text, f"{filename}: preview page with 确认导入")
-    confirm = hr.post(f"/groups/import/job/{job_id}/confirm/", data={"csrfmiddlewaretoken": hr.csrf()})
+    confirm_data = {"csrfmiddlewaretoken": hr.csrf()}
+    if 'name="create_departments"' in preview.text:
+        # The first roster of a new portal names departments it does not have yet: the preview lists
+        # them and HR ticks 新建以上部门, as a clerk would (never a side effect of the import).
+        check("系统里没有以下" in preview.text, f"{filename}: preview lists the departments to create")
+        confirm_data["create_departments"] = "on"
+    confirm = hr.post(f"/groups/import/job/{job_id}/confirm/", data=confirm_data)
     check(confirm.status_code == 302, f"{filename}: confirmed ({confirm.status_code})")
     state = _wait(hr, job_id, "imported", 120)
     check(state["status"] == "done", f"{filename}: imported by the worker ({state['status']})")
