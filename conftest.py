@@ -114,7 +114,15 @@ def _test_settings(tmp_path, settings):
     # Password hashing dominates fixture set-up; tests don't need a slow hash.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Throttle counters and other cached state must not leak between tests (or test runs) via Redis.
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # A store of its own per test: locmem caches of the same LOCATION share one dict per process, so
+    # a throttle counted in one test would still count in the next (CI saw a 429 that way).
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(tmp_path)}
+    }
+    yield
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture
