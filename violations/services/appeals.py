@@ -158,7 +158,7 @@ def _performance(sanctions: list[Sanction], *, counts: bool) -> list[str]:
         if not what:
             continue
         values = {"m": f"{month:%Y-%m}", "what": what}
-        line = (_("%(m)s绩效:%(what)s") if counts else _("%(m)s绩效不扣:%(what)s")) % values
+        line = (_("%(m)s绩效:%(what)s") if counts else _("%(m)s绩效:不再%(what)s")) % values
         if month in closed:
             line += _("(%(m)s已关账,作为调整记入下一个未关账月份)") % values
         lines.append(line)

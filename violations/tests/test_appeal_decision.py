@@ -78,7 +78,7 @@ def test_decision_page_shows_the_facts_and_both_outcomes(client, hr, third_warni
     assert consequences.overturned.ladder[1].startswith("升级撤回:第3次警告(12个月内)→ 记过一次")
     month = f"{timezone.localtime(third_warning.violation.occurred_at):%Y-%m}"
     assert consequences.upheld.performance == [f"{month}绩效:扣12分、扣当月全额绩效"]  # warning 2 + demerit 10
-    assert consequences.overturned.performance == [f"{month}绩效不扣:扣12分、扣当月全额绩效"]
+    assert consequences.overturned.performance == [f"{month}绩效:不再扣12分、扣当月全额绩效"]
     for line in consequences.upheld.ladder + consequences.overturned.ladder + consequences.overturned.performance:
         assert line in page
     assert 'name="outcome" value="upheld"' in page and 'name="outcome" value="overturned"' in page
