@@ -38,6 +38,10 @@ def record(hr, org, when, *, evidence=()):
 
 @pytest.fixture
 def third_warning(hr, org, employee_user):
+    return appeal_of_third_warning(hr, org, employee_user)
+
+
+def appeal_of_third_warning(hr, org, employee_user):
     """张三's third warning within 12 months (it made a demerit), notified and appealed with a PDF."""
     start = timezone.now().replace(microsecond=0) - datetime.timedelta(days=40)
     record(hr, org, start)
