@@ -16,7 +16,7 @@ from import_export.admin import ExportMixin
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
-from portal.admin_mixins import ScopedAdminMixin
+from portal.admin_mixins import PickerLabelMixin, ScopedAdminMixin
 from portal.audit import log_access
 from portal.scoping import scope_for
 
@@ -167,7 +167,7 @@ class EmployeeAdmin(ServiceWriteMixin, ScopedAdminMixin, DepartedHeaderMixin, Ex
         return response
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(PickerLabelMixin, admin.TabularInline):
     model = Membership
     extra = 0
     fields = ["nickname", "platform_id", "employee", "is_admin", "joined_at", "left_at", "invited_by"]

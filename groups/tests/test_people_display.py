@@ -74,6 +74,15 @@ def test_template_filters(org):
     assert html == f"张三(E0101)|赵六(E0102) · 销售部/华东区 {BADGE}"
 
 
+def test_membership_inline_picker_shows_the_label(client, hr, org):
+    from groups.models import Membership
+
+    Membership.objects.create(group=org["sales_group"], employee=org["east_departed"], nickname="华东区-赵六")
+    client.force_login(hr)
+    page = client.get(reverse("admin:groups_chatgroup_change", args=[org["sales_group"].pk])).content.decode()
+    assert "赵六(E0102) · 销售部/华东区 · 离职</option>" in page
+
+
 @pytest.fixture
 def sanction_departed(hr, org):
     from django.utils import timezone

@@ -153,3 +153,12 @@ def test_attachment_downloads_through_the_scoped_view(client, head_tech, hr, thi
     assert client.get(url).status_code == 200
     client.force_login(head_tech)
     assert client.get(url).status_code == 404
+
+
+def test_employee_page_lists_the_appeal_attachments(client, employee_user, third_warning):
+    client.force_login(employee_user)
+    page = client.get(reverse("violations:mine")).content.decode()
+    attachment = third_warning.evidence.get()
+    assert f'href="{reverse("violations:evidence", args=[attachment.pk])}" data-testid="appeal-attachment"' in page
+    assert "申诉附件: 出差证明.pdf" in page
+    assert "群聊截图.png" not in page  # the violation's evidence stays numbered (证据1), never named
