@@ -162,3 +162,25 @@ def test_employee_page_lists_the_appeal_attachments(client, employee_user, third
     assert f'href="{reverse("violations:evidence", args=[attachment.pk])}" data-testid="appeal-attachment"' in page
     assert "申诉附件: 出差证明.pdf" in page
     assert "群聊截图.png" not in page  # the violation's evidence stays numbered (证据1), never named
+
+
+def test_overturning_an_early_warning_regroups_the_later_ones(hr, org, employee_user):
+    start = timezone.now().replace(microsecond=0) - datetime.timedelta(days=40)
+    first = record(hr, org, start)
+    for day in (1, 2, 3):
+        record(hr, org, start + datetime.timedelta(days=day))
+    services.mark_notified(first, acting_user=hr, at=start + datetime.timedelta(days=3, hours=1))
+    appeal = services.file_appeal(
+        first, "不是我", acting_user=employee_user, at=start + datetime.timedelta(days=3, hours=2)
+    )
+    consequences = services.appeal_consequences(appeal)
+    assert consequences.upheld.ladder[0] == "这是12个月内第1次警告"
+    assert consequences.overturned.ladder == [
+        "12个月内警告次数从4次回到3次",
+        "升级撤回:第3次警告(12个月内)→ 记过一次(记过、扣当月全额绩效、清出群)",
+        "重新计算后新增:第3次警告(12个月内)→ 记过一次(记过、扣当月全额绩效、清出群)",
+    ]
+    assert consequences.overturned.performance[-1] == "新增的升级处分按重新计算的结果计入绩效。"
+    services.decide_appeal(appeal, AppealStatus.OVERTURNED, "核实", acting_user=hr)
+    demerits = Sanction.objects.filter(employee=org["east_rep"], kind="demerit", withdrawn_at__isnull=True)
+    assert demerits.count() == 1  # what the page announced: the demerit now stands on the 4th warning
