@@ -290,6 +290,8 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, DepartedHeaderMixin, a
         ]
         if scope_for(request.user).everything:
             fields += ["reporter_display", "recorded_by_display"]  # never for heads, group admins or the employee
+        if request.user.has_perm("violations.view_appeal") and Appeal.objects.filter(violation=obj).exists():
+            fields.append("appeal_link")
         return fields
 
     def get_inlines(self, request, obj):
@@ -308,6 +310,13 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, DepartedHeaderMixin, a
     @admin.display(description=_("员工"), ordering="employee__name")
     def employee_display(self, obj):
         return employee_html(obj.employee)
+
+    @admin.display(description=_("申诉"))
+    def appeal_link(self, obj):
+        appeal = obj.appeal
+        url = reverse("admin:violations_appeal_decide", args=[appeal.pk])
+        label = _("裁决申诉") if appeal.status == AppealStatus.PENDING else _("查看裁决")
+        return format_html('{} · <a href="{}">{}</a>', appeal.get_status_display(), url, label)
 
     @admin.display(description=_("举报人"))
     def reporter_display(self, obj):

@@ -145,6 +145,8 @@ def test_change_page_lists_attachments_and_links_the_decision(client, hr, third_
     assert ">employee_user<" not in page
     listing = client.get(reverse("admin:violations_appeal_changelist")).content.decode()
     assert decide_url(third_warning) in listing
+    violation_page = client.get(reverse("admin:violations_violation_change", args=[third_warning.violation_id]))
+    assert decide_url(third_warning) in violation_page.content.decode()
 
 
 def test_attachment_downloads_through_the_scoped_view(client, head_tech, hr, third_warning):
