@@ -83,6 +83,32 @@ def test_membership_inline_picker_shows_the_label(client, hr, org):
     assert "赵六(E0102) · 销售部/华东区 · 离职</option>" in page
 
 
+def test_departed_marked_in_membership_group_and_finding_screens(client, hr, org):
+    from django.utils import timezone
+
+    from groups.models import Membership, RosterFinding
+
+    member = Membership.objects.create(group=org["sales_group"], employee=org["east_departed"], nickname="华东区-赵六")
+    now = timezone.now()
+    finding = RosterFinding.objects.create(
+        kind="departed_member", group=org["sales_group"], membership=member, employee=org["east_departed"],
+        first_seen_at=now, last_seen_at=now,
+    )  # fmt: skip
+    org["sales_group"].owner = org["east_departed"]
+    org["sales_group"].save()
+    client.force_login(hr)
+    pages = {
+        "memberships": reverse("admin:groups_membership_changelist"),
+        "groups": reverse("admin:groups_chatgroup_changelist"),
+        "findings": reverse("admin:groups_rosterfinding_changelist"),
+        "finding": reverse("admin:groups_rosterfinding_change", args=[finding.pk]),
+    }
+    for name, url in pages.items():
+        assert f"赵六(E0102) {BADGE}" in client.get(url).content.decode(), name
+    page = client.get(reverse("admin:groups_membership_change", args=[member.pk])).content.decode()
+    assert f"<h2>{member} {BADGE}</h2>" in page and "赵六(E0102) · 销售部/华东区 · 离职</option>" in page
+
+
 @pytest.fixture
 def sanction_departed(hr, org):
     from django.utils import timezone
