@@ -16,7 +16,7 @@ from import_export.admin import ExportMixin
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
-from portal.admin_mixins import ScopedAdminMixin
+from portal.admin_mixins import PickerLabelMixin, ScopedAdminMixin
 from portal.audit import log_access
 from portal.scoping import scope_for
 
@@ -32,6 +32,7 @@ from .models import (
     RosterFinding,
     RosterSettings,
 )
+from .people import DepartedHeaderMixin, departed_badge, employee_html, user_html
 from .resources import ChatGroupExportResource, EmployeeExportResource, MembershipExportResource
 
 
@@ -77,7 +78,7 @@ class ServiceWriteMixin:
 @admin.register(Department)
 class DepartmentAdmin(ScopedAdminMixin, TreeAdmin):
     form = movenodeform_factory(Department, fields=["name", "code", "head", "wecom_webhook_url"])
-    list_display = ["name", "name_path", "head", "employee_count"]
+    list_display = ["name", "name_path", "head_display", "employee_count"]
     search_fields = ["name", "name_path", "code"]
     autocomplete_fields = ["head"]
 
@@ -111,6 +112,10 @@ class DepartmentAdmin(ScopedAdminMixin, TreeAdmin):
     def employee_count(self, obj):
         return obj._employees
 
+    @admin.display(description=_("负责人"), ordering="head__name")
+    def head_display(self, obj):
+        return employee_html(obj.head) if obj.head_id else "—"
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         # A move changes the tree path but not name_path: recompute it for the node and below.
@@ -119,13 +124,13 @@ class DepartmentAdmin(ScopedAdminMixin, TreeAdmin):
 
 
 @admin.register(Employee)
-class EmployeeAdmin(ServiceWriteMixin, ScopedAdminMixin, ExportMixin, admin.ModelAdmin):
+class EmployeeAdmin(ServiceWriteMixin, ScopedAdminMixin, DepartedHeaderMixin, ExportMixin, admin.ModelAdmin):
     create_service = staticmethod(services.create_employee)
     update_service = staticmethod(services.update_employee)
     delete_service = staticmethod(services.delete_employee)
     resource_classes = [EmployeeExportResource]
     change_list_template = "groups/admin/change_list_import.html"  # adds the roster import button
-    list_display = ["employee_no", "name", "department", "title", "status", "hire_date", "departure_date"]
+    list_display = ["employee_no", "name_display", "department", "title", "status", "hire_date", "departure_date"]
     list_filter = [DepartmentSubtreeListFilter, "status"]
     search_fields = ["employee_no", "name", "wechat_id", "wecom_id", "memberships__nickname"]
     search_help_text = _("按工号、姓名、微信号或群昵称搜索")
@@ -141,6 +146,16 @@ class EmployeeAdmin(ServiceWriteMixin, ScopedAdminMixin, ExportMixin, admin.Mode
         (_("记录"), {"fields": ["anonymized_at", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("department")  # the pickers' label names it
+
+    def header_employee(self, obj):
+        return obj
+
+    @admin.display(description=_("姓名"), ordering="name")
+    def name_display(self, obj):
+        return format_html("{} {}", obj.name, departed_badge()) if obj.is_departed else obj.name
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
         # PIPL: opening a person's record is an access to personal data; record it once per GET
@@ -152,7 +167,7 @@ class EmployeeAdmin(ServiceWriteMixin, ScopedAdminMixin, ExportMixin, admin.Mode
         return response
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(PickerLabelMixin, admin.TabularInline):
     model = Membership
     extra = 0
     fields = ["nickname", "platform_id", "employee", "is_admin", "joined_at", "left_at", "invited_by"]
@@ -177,7 +192,7 @@ class ChatGroupAdmin(ServiceWriteMixin, ScopedAdminMixin, ExportMixin, admin.Mod
         "platform",
         "kind",
         "department",
-        "owner",
+        "owner_display",
         "member_count",
         "outsider_count",
         "status",
@@ -210,6 +225,10 @@ class ChatGroupAdmin(ServiceWriteMixin, ScopedAdminMixin, ExportMixin, admin.Mod
                 _outsiders=Count("memberships", filter=open_ & Q(memberships__employee__isnull=True)),
             )
         )
+
+    @admin.display(description=_("群主"), ordering="owner__name")
+    def owner_display(self, obj):
+        return employee_html(obj.owner) if obj.owner_id else "—"
 
     @admin.display(description=_("成员数"), ordering="_members")
     def member_count(self, obj):
@@ -257,10 +276,10 @@ class MatchFilter(admin.SimpleListFilter):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ScopedAdminMixin, ExportMixin, admin.ModelAdmin):
+class MembershipAdmin(ScopedAdminMixin, DepartedHeaderMixin, ExportMixin, admin.ModelAdmin):
     resource_classes = [MembershipExportResource]
     change_list_template = "groups/admin/change_list_import.html"  # adds the roster import button
-    list_display = ["nickname", "group", "employee", "platform_id", "is_admin", "joined_at", "left_at"]
+    list_display = ["nickname", "group", "employee_display", "platform_id", "is_admin", "joined_at", "left_at"]
     list_filter = [
         OpenFilter,
         MatchFilter,
@@ -272,6 +291,13 @@ class MembershipAdmin(ScopedAdminMixin, ExportMixin, admin.ModelAdmin):
     autocomplete_fields = ["group", "employee", "invited_by"]
     list_select_related = ["group", "employee"]
     list_per_page = 50
+
+    def header_employee(self, obj):
+        return obj.employee
+
+    @admin.display(description=_("员工"), ordering="employee__name")
+    def employee_display(self, obj):
+        return employee_html(obj.employee) if obj.employee_id else _("非本公司人员")
 
 
 @admin.register(ImportJob)
@@ -357,7 +383,7 @@ class RosterFindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
         "first_seen_at",
         "last_seen",
         "escalated_at",
-        "resolved_by",
+        "resolved_by_display",
     ]
     list_filter = [
         "kind",
@@ -367,7 +393,7 @@ class RosterFindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
         FindingAgeFilter,
     ]
     search_fields = ["group__name", "employee__name", "employee__employee_no", "membership__nickname"]
-    list_select_related = ["group", "employee", "membership", "resolved_by"]
+    list_select_related = ["group", "employee", "membership", "resolved_by__employee"]
     readonly_fields = [f.name if f.name != "last_seen_at" else "last_seen" for f in RosterFinding._meta.fields]
     actions = ["mark_removed", "waive"]
     list_per_page = 50
@@ -404,11 +430,26 @@ class RosterFindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
             self.message_user(request, _("任务队列暂时不可用,核查将在每日定时任务中自动进行。"), messages.WARNING)
         return redirect("admin:groups_rosterfinding_changelist")
 
+    def get_readonly_fields(self, request, obj=None):
+        # People as 姓名(工号) (marked 离职), not as login names.
+        people = {"employee": "employee_display", "resolved_by": "resolved_by_display"}
+        return [people.get(name, name) for name in super().get_readonly_fields(request, obj)]
+
     @admin.display(description=_("人员"))
     def subject(self, obj):
+        if obj.membership_id and obj.employee_id:
+            return format_html("{} · {}", obj.membership.nickname, employee_html(obj.employee))
         if obj.membership_id:
             return obj.membership.nickname
-        return obj.employee.name if obj.employee_id else "—"
+        return employee_html(obj.employee) if obj.employee_id else "—"
+
+    @admin.display(description=_("员工"))
+    def employee_display(self, obj):
+        return employee_html(obj.employee) if obj.employee_id else "—"
+
+    @admin.display(description=_("处理人"))
+    def resolved_by_display(self, obj):
+        return user_html(obj.resolved_by) if obj.resolved_by_id else "—"
 
     @admin.action(description=_("标记为已移出群"), permissions=["change"])
     def mark_removed(self, request, queryset):

@@ -68,6 +68,12 @@ class Department(MP_Node):
     def __str__(self) -> str:
         return self.name_path or self.name
 
+    @property
+    def short_path(self) -> str:
+        """The path below the company (销售部/华东区): what HR reads next to a person's name."""
+        path = self.name_path or self.name
+        return path.split(PATH_SEPARATOR, 1)[1] if PATH_SEPARATOR in path else path
+
     def compute_name_path(self) -> str:
         parent = type(self).objects.get_parent(self) if self.depth and self.depth > 1 else None
         return f"{parent.name_path}{PATH_SEPARATOR}{self.name}" if parent else self.name
@@ -165,6 +171,21 @@ class Employee(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == EmployeeStatus.ACTIVE
+
+    @property
+    def is_departed(self) -> bool:
+        return self.status == EmployeeStatus.DEPARTED
+
+    @property
+    def picker_label(self) -> str:
+        """How HR picks the person (admin selects and autocompletes): 张三(E0102) · 销售部/华东区 · 离职.
+
+        Reads the department: load it with the row (``select_related("department")``).
+        """
+        parts = [str(self), self.department.short_path]
+        if self.is_departed:
+            parts.append(str(EmployeeStatus.DEPARTED.label))
+        return " · ".join(parts)
 
     def platform_id(self, platform: str) -> str:
         return getattr(self, self.PLATFORM_ID_FIELDS[platform])

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib import admin
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
+
+from .admin_site import picker_label
 
 if TYPE_CHECKING:  # combined with a ModelAdmin (and django-import-export's ExportMixin) only
     _AdminBase = admin.ModelAdmin
@@ -17,9 +20,34 @@ else:
     _AdminBase = object
 
 
-class ScopedAdminMixin(_AdminBase):
+class PickerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return picker_label(obj)
+
+
+class PickerMultipleChoiceField(forms.ModelMultipleChoiceField):
+    label_from_instance = PickerChoiceField.label_from_instance
+
+
+class PickerLabelMixin(_AdminBase):
+    """Selects and autocompletes of a related model with a ``picker_label`` show that label
+    (the autocomplete's options come with it from ``portal.admin_site``)."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if hasattr(db_field.related_model, "picker_label"):
+            kwargs.setdefault("form_class", PickerChoiceField)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if hasattr(db_field.related_model, "picker_label"):
+            kwargs.setdefault("form_class", PickerMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class ScopedAdminMixin(PickerLabelMixin, _AdminBase):
     """Admin lists, change pages, exports and autocompletes start from ``visible_to(user)``.
 
+    Their pickers show a related model's ``picker_label`` (``PickerLabelMixin``).
     Guessing an id outside the user's scope answers 404 — the same as an id that does not exist, so
     the answer tells nothing about other departments' data.
     """

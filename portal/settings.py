@@ -57,7 +57,7 @@ if not DEBUG:
 VAR_DIR = Path(env("QUNGUI_VAR_DIR", str(BASE_DIR / "var")))
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.admin_site.PortalAdminConfig",  # django.contrib.admin with the portal's pickers
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -134,6 +134,28 @@ def load_input(employee_id: int) -> LadderInput:
     return LadderInput(warnings, demerits, repeats)
 
 
+def without_violation(data: LadderInput, violation_id: int) -> LadderInput:
+    """The same input as if this violation's sanctions were withdrawn (an appeal overturned)."""
+
+    def keep(events: list[Event]) -> list[Event]:
+        return [e for e in events if e.violation_id != violation_id]
+
+    repeats = {code: (k, specs, keep(events)) for code, (k, specs, events) in data.repeats.items()}
+    return LadderInput(keep(data.warnings), keep(data.demerits), repeats)
+
+
+def changes(before: list[Step], after: list[Step]) -> tuple[list[Step], list[Step]]:
+    """The steps ``after`` reaches that ``before`` did not (added), and those it no longer reaches (dropped)."""
+    before_keys, after_keys = {s.key for s in before}, {s.key for s in after}
+    return [s for s in after if s.key not in before_keys], [s for s in before if s.key not in after_keys]
+
+
+def count_in_window(events: list[Event], at: datetime.datetime, window_months: int) -> int:
+    """How many of ``events`` fall in the window ending at ``at`` (the ordinal "第N次" of an event at ``at``)."""
+    cutoff = months_before(at, window_months)
+    return sum(1 for e in events if cutoff < e.at <= at)
+
+
 def describe(step: Step, settings) -> str:
     """A sentence HR reads before saving, e.g. "第3次警告(12个月内)→ 记过一次,扣当月全额绩效,清出群"."""
     labels = _("、").join(str(SanctionKind(s["kind"]).label) for s in step.specs)

@@ -205,7 +205,7 @@ def at_risk(user, area: Area) -> dict:
         .order_by(*order)
         .values(
             "employee_id", "warnings", "demerits", "near_demerit", "near_dismissal", "refreshed_at",
-            "employee__name", "employee__employee_no", "employee__department__name",
+            "employee__name", "employee__employee_no", "employee__department__name", "employee__status",
         )
     )  # fmt: skip
     return {
@@ -237,7 +237,17 @@ def open_findings(user, area: Area, *, overdue_hours: int, now: datetime.datetim
         RosterFinding.objects.filter(pk__in=first_ids)
         .annotate(rank=departed_first)
         .order_by(*order)
-        .values("pk", "kind", "first_seen_at", "detail", "group__name", "employee__name", "membership__nickname")
+        .values(
+            "pk",
+            "kind",
+            "first_seen_at",
+            "detail",
+            "group__name",
+            "employee__name",
+            "employee__employee_no",
+            "employee__status",
+            "membership__nickname",
+        )
     )
     labels = dict(FindingKind.choices)
     for row in oldest:
@@ -259,7 +269,14 @@ def pending_appeals(user, area: Area, *, today: datetime.date | None = None) -> 
     counts = pending.aggregate(total=Count("pk"), overdue=Count("pk", filter=Q(decision_due__lt=today)))
     first = list(
         pending.order_by("decision_due", "pk").values(
-            "pk", "decision_due", "filed_at", "violation_id", "violation__employee__name", "violation__rule__code"
+            "pk",
+            "decision_due",
+            "filed_at",
+            "violation_id",
+            "violation__employee__name",
+            "violation__employee__employee_no",
+            "violation__employee__status",
+            "violation__rule__code",
         )[:LIST_LIMIT]
     )
     spans = {row["pk"]: deadline_years(row["decision_due"], timezone.localdate(row["filed_at"])) for row in first}

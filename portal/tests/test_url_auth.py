@@ -236,6 +236,13 @@ EXPLICIT = {
     "violations:export_job": ("", _all(NOT_FOUND, anon=LOGIN)),  # no such job (and never another's)
     "violations:export_job_status": ("", _all(NOT_FOUND, anon=LOGIN)),
     "violations:export_download": ("", _all(NOT_FOUND, anon=LOGIN)),
+    # Deciding an appeal (the facts, both outcomes, the buttons): HR decides; auditors and the head of
+    # the employee's department read it; 404 outside the scope; group admins cannot view appeals.
+    "admin:violations_appeal_decide": (
+        "",
+        _staff_only(OK, head_tech=NOT_FOUND, group_admin=FORBIDDEN),
+        "violations_appeal",
+    ),
     # The admin's final catch-all (an unknown admin page):
     "admin/(?P<url>.*)$": ("", _staff_only(NOT_FOUND)),
 }

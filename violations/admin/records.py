@@ -9,13 +9,15 @@ from auditlog.models import LogEntry
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from groups.admin_filters import subtree_filter
+from groups.people import DepartedHeaderMixin, employee_html, user_html
 from portal.admin_mixins import ScopedAdminMixin
 from portal.audit import audit_context
 from portal.choices import Channel
@@ -149,7 +151,16 @@ class EvidenceInline(admin.TabularInline):
 
     @admin.display(description=_("文件"))
     def download(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("violations:evidence", args=[obj.pk]), obj.original_name)
+        return evidence_links([obj])
+
+
+def evidence_links(items) -> str:
+    """Links that download each file through the scoped evidence view (never a public URL)."""
+    return format_html_join(
+        format_html("<br>"),
+        '<a href="{}">{}</a>',
+        ((reverse("violations:evidence", args=[e.pk]), e.original_name) for e in items),
+    )
 
 
 class MonthFilter(admin.SimpleListFilter):
@@ -204,12 +215,12 @@ def deadline_with_mark(deadline, provisional: bool):
 
 
 @admin.register(Violation)
-class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
+class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, DepartedHeaderMixin, admin.ModelAdmin):
     """List, record (add) and act; existing records change only through the actions (services)."""
 
     list_display = [
         "occurred_at",
-        "employee",
+        "employee_display",
         "department",
         "rule",
         "group",
@@ -240,6 +251,9 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
         active = Sanction.objects.filter(withdrawn_at__isnull=True)
         return super().get_queryset(request).prefetch_related(Prefetch("sanctions", queryset=active, to_attr="active"))
 
+    def header_employee(self, obj):
+        return obj.employee
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = AddEvidenceForm if obj is not None else RecordViolationForm
         if obj is not None:
@@ -262,7 +276,7 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
         if obj is None:
             return []
         fields = [
-            "employee",
+            "employee_display",
             "group",
             "rule",
             "occurred_at",
@@ -275,7 +289,9 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
             "created_at",
         ]
         if scope_for(request.user).everything:
-            fields += ["reporter_display", "recorded_by"]  # never for heads, group admins or the employee
+            fields += ["reporter_display", "recorded_by_display"]  # never for heads, group admins or the employee
+        if request.user.has_perm("violations.view_appeal") and Appeal.objects.filter(violation=obj).exists():
+            fields.append("appeal_link")
         return fields
 
     def get_inlines(self, request, obj):
@@ -291,11 +307,26 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return scope_for(request.user).is_hr and super().has_change_permission(request, obj)
 
+    @admin.display(description=_("员工"), ordering="employee__name")
+    def employee_display(self, obj):
+        return employee_html(obj.employee)
+
+    @admin.display(description=_("申诉"))
+    def appeal_link(self, obj):
+        appeal = obj.appeal
+        url = reverse("admin:violations_appeal_decide", args=[appeal.pk])
+        label = _("裁决申诉") if appeal.status == AppealStatus.PENDING else _("查看裁决")
+        return format_html('{} · <a href="{}">{}</a>', appeal.get_status_display(), url, label)
+
     @admin.display(description=_("举报人"))
     def reporter_display(self, obj):
         if obj.is_anonymous:
             return _("匿名")
-        return obj.reporter or "—"
+        return user_html(obj.reporter)
+
+    @admin.display(description=_("记录人"))
+    def recorded_by_display(self, obj):
+        return user_html(obj.recorded_by)
 
     @admin.display(description=_("部门"), ordering="employee__department__name_path")
     def department(self, obj):
@@ -398,10 +429,24 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Sanction)
-class SanctionAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
+class SanctionAdmin(AdminChannelMixin, ScopedAdminMixin, DepartedHeaderMixin, admin.ModelAdmin):
     """All sanctions: e.g. the removals still to carry out. Read-only; decisions go through violations."""
 
-    list_display = ["violation", "employee", "kind", "amount", "points", "is_derived", "carried_out_at", "withdrawn_at"]
+    list_display = [
+        "violation",
+        "employee_display",
+        "kind",
+        "amount",
+        "points",
+        "is_derived",
+        "carried_out_at",
+        "withdrawn_at",
+    ]
+    PEOPLE = {
+        "employee": "employee_display",
+        "carried_out_by": "carried_out_by_display",
+        "created_by": "created_by_display",
+    }
     list_filter = [
         subtree_filter("employee__department__path"),
         "kind",
@@ -413,6 +458,21 @@ class SanctionAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["employee__name", "employee__employee_no", "ladder_step"]
     actions = ["removal_done"]
 
+    def header_employee(self, obj):
+        return obj.employee
+
+    @admin.display(description=_("员工"), ordering="employee__name")
+    def employee_display(self, obj):
+        return employee_html(obj.employee)
+
+    @admin.display(description=_("执行人"))
+    def carried_out_by_display(self, obj):
+        return user_html(obj.carried_out_by) if obj.carried_out_by_id else "—"
+
+    @admin.display(description=_("创建人"))
+    def created_by_display(self, obj):
+        return user_html(obj.created_by) if obj.created_by_id else "—"
+
     def has_add_permission(self, request):
         return False
 
@@ -420,7 +480,7 @@ class SanctionAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
         return False
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Sanction._meta.fields] + ["caused_by"]
+        return [self.PEOPLE.get(f.name, f.name) for f in Sanction._meta.fields] + ["caused_by"]
 
     @admin.action(description=_("登记已清出群/已禁言"), permissions=["change"])
     def removal_done(self, request, queryset):
@@ -447,12 +507,24 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Appeal)
-class AppealAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["violation", "filed_at", "on_behalf", "filed_late", "decision_due_display", "overdue", "status"]
+class AppealAdmin(AdminChannelMixin, ScopedAdminMixin, DepartedHeaderMixin, admin.ModelAdmin):
+    """Appeals are decided on their decision page (the facts, both outcomes, the buttons), one at a time."""
+
+    list_display = [
+        "violation",
+        "employee",
+        "filed_at",
+        "on_behalf",
+        "filed_late",
+        "decision_due_display",
+        "overdue",
+        "status",
+        "decision_link",
+    ]
     list_filter = [subtree_filter("violation__employee__department__path"), "status", OverdueFilter]
     list_select_related = ["violation__employee", "violation__rule"]
     search_fields = ["violation__employee__name", "violation__employee__employee_no", "statement"]
-    actions = ["decide"]
+    PEOPLE = {"filed_by": "filed_by_display", "decided_by": "decided_by_display"}
 
     def has_add_permission(self, request):
         return False
@@ -461,7 +533,32 @@ class AppealAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
         return False
 
     def get_readonly_fields(self, request, obj=None):
-        return [("decision_due_display" if f.name == "decision_due" else f.name) for f in Appeal._meta.fields]
+        names = {"decision_due": "decision_due_display", **self.PEOPLE}
+        fields = [names.get(f.name, f.name) for f in Appeal._meta.fields]
+        return [fields[0], "employee", *fields[1:], "attachments"]
+
+    def header_employee(self, obj):
+        return obj.violation.employee
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.decide_view)
+        return [path("<path:object_id>/decide/", view, name="violations_appeal_decide"), *super().get_urls()]
+
+    @admin.display(description=_("员工"), ordering="violation__employee__name")
+    def employee(self, obj):
+        return employee_html(obj.violation.employee)
+
+    @admin.display(description=_("提交人"))
+    def filed_by_display(self, obj):
+        return user_html(obj.filed_by)
+
+    @admin.display(description=_("裁决人"))
+    def decided_by_display(self, obj):
+        return user_html(obj.decided_by) if obj.decided_by_id else "—"
+
+    @admin.display(description=_("申诉附件"))
+    def attachments(self, obj):
+        return evidence_links(obj.evidence.all()) or _("无附件")
 
     @admin.display(description=_("裁决截止日"), ordering="decision_due")
     def decision_due_display(self, obj):
@@ -471,25 +568,66 @@ class AppealAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
     def overdue(self, obj):
         return obj.is_overdue()
 
-    @admin.action(description=_("裁决所选申诉"), permissions=["change"])
-    def decide(self, request, queryset):
-        form = DecisionForm(request.POST if "reason" in request.POST else None)
-        if not form.is_valid():
-            context = {
-                **self.admin_site.each_context(request),
-                "title": _("裁决申诉"),
-                "form": form,
-                "objects": queryset,
-                "action": "decide",
-                "opts": self.model._meta,
-            }
-            return TemplateResponse(request, "admin/violations/reason_form.html", context)
-        for appeal in queryset.filter(status=AppealStatus.PENDING):
-            services.decide_appeal(
-                appeal, form.cleaned_data["outcome"], form.cleaned_data["reason"], acting_user=request.user
-            )
-        self.message_user(request, _("已裁决"), messages.SUCCESS)
-        return None
+    @admin.display(description=_("裁决"))
+    def decision_link(self, obj):
+        label = _("裁决") if obj.status == AppealStatus.PENDING else _("查看")
+        url = reverse("admin:violations_appeal_decide", args=[obj.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, label)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = {"decide_url": reverse("admin:violations_appeal_decide", args=[object_id])}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def decide_view(self, request, object_id):
+        """裁决申诉: the statement, its attachments, the violation and its evidence, what upholding and
+        overturning would do, and (HR, pending) the decision buttons. Read-only for auditors and heads."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        appeal = self.get_object(request, object_id)  # 404 outside the user's scope
+        can_decide = appeal.status == AppealStatus.PENDING and self.has_change_permission(request, appeal)
+        can_decide = can_decide and scope_for(request.user).is_hr
+        form = DecisionForm(request.POST or None)
+        if request.method == "POST":
+            if not can_decide:
+                raise PermissionDenied
+            if form.is_valid():
+                try:
+                    services.decide_appeal(
+                        appeal,
+                        form.cleaned_data["outcome"],
+                        form.cleaned_data["reason"],
+                        acting_user=request.user,
+                        channel=Channel.ADMIN,
+                    )
+                except ValidationError as exc:
+                    form.add_error(None, exc.messages)
+                else:
+                    appeal.refresh_from_db()
+                    self.message_user(
+                        request, _("申诉已裁决:%(s)s") % {"s": appeal.get_status_display()}, messages.SUCCESS
+                    )
+                    return redirect("admin:violations_appeal_decide", appeal.pk)
+        violation = (
+            Violation.objects.select_related("employee__department", "rule", "group", "recorded_by__employee")
+            .prefetch_related(Prefetch("sanctions", queryset=Sanction.objects.order_by("pk")))
+            .get(pk=appeal.violation_id)
+        )
+        evidence = list(Evidence.objects.filter(violation=violation).order_by("uploaded_at", "pk"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("裁决申诉"),
+            "subtitle": str(violation.employee),
+            "opts": self.model._meta,
+            "appeal": appeal,
+            "violation": violation,
+            "attachments": [e for e in evidence if e.appeal_id == appeal.pk],
+            "evidence": [e for e in evidence if e.appeal_id != appeal.pk],
+            "consequences": services.appeal_consequences(appeal) if appeal.status == AppealStatus.PENDING else None,
+            "form": form,
+            "can_decide": can_decide,
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/violations/appeal/decide.html", context)
 
 
 # The audit trail: readable by HR and auditors only, never editable or deletable through the portal.

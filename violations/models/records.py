@@ -101,7 +101,7 @@ class Violation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.employee.name} · {self.rule.code} · {timezone.localtime(self.occurred_at):%Y-%m-%d}"
+        return f"{self.employee} · {self.rule.code} · {timezone.localtime(self.occurred_at):%Y-%m-%d}"
 
     @property
     def is_void(self) -> bool:

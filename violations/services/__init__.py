@@ -11,7 +11,7 @@ schedule. ``common`` holds what they share.
 
 from __future__ import annotations
 
-from .appeals import decide_appeal, file_appeal
+from .appeals import AppealConsequences, appeal_consequences, decide_appeal, file_appeal
 from .calendar import ScheduleResult, enter_holiday_schedule, read_schedule
 from .catalog import create_rule, save_company_settings, save_rule, update_rule
 from .records import (
@@ -33,9 +33,11 @@ from .sanctions import (
 )
 
 __all__ = [
+    "AppealConsequences",
     "RecomputeResult",
     "ScheduleResult",
     "add_evidence",
+    "appeal_consequences",
     "apply_sanctions",
     "confirm_violation",
     "create_rule",

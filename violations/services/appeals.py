@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from portal.choices import Channel
 from portal.scoping import require_hr, scope_for
 
-from ..choices import AppealStatus, ViolationStatus
+from .. import escalation
+from ..choices import AppealStatus, SanctionKind, ViolationStatus
 from ..evidence import check_evidence_files
-from ..models import Appeal, CompanySettings, Violation
+from ..models import Appeal, CompanySettings, PerformanceMonth, Sanction, Violation
 from ..workdays import add_workdays
 from .common import attach_evidence, audited, lock_violation, require_status
 from .sanctions import recompute_escalation, withdraw_direct_sanctions
@@ -94,3 +99,131 @@ def decide_appeal(
         withdraw_direct_sanctions(violation, _("申诉撤销: %(r)s") % {"r": reason.strip()})
         recompute_escalation(violation.employee, acting_user=acting_user, channel=channel)
     return appeal
+
+
+# --- What each decision would do (read-only), shown next to the decision buttons -------------------
+
+
+@dataclass
+class Outcome:
+    """The consequences of one decision, as sentences HR reads before choosing it."""
+
+    sanctions: list[str] = field(default_factory=list)  # the violation's own sanctions
+    ladder: list[str] = field(default_factory=list)  # the escalation ladder
+    performance: list[str] = field(default_factory=list)  # points, fines, forfeiture
+
+
+@dataclass
+class AppealConsequences:
+    upheld: Outcome
+    overturned: Outcome
+
+
+def _kind_name(kind: str) -> str:
+    return str(SanctionKind(kind).label)
+
+
+def _sanction_text(sanction: Sanction) -> str:
+    text = str(sanction)
+    if sanction.points:
+        text += _("(扣%(p)s分)") % {"p": sanction.points}
+    return text
+
+
+def _deduction_text(points: int, fines: Decimal, forfeit: bool) -> str:
+    parts = []
+    if points:
+        parts.append(_("扣%(p)s分") % {"p": points})
+    if fines:
+        parts.append(_("罚款%(a)s元") % {"a": number_format(fines, 2, force_grouping=True)})
+    if forfeit:
+        parts.append(_kind_name(SanctionKind.FORFEIT_MONTH))
+    return _("、").join(parts)
+
+
+def _performance(sanctions: list[Sanction], *, counts: bool) -> list[str]:
+    """Per month of the sanctions' violations: what is deducted (upheld) or not (overturned)."""
+    by_month: dict[datetime.date, list[Sanction]] = {}
+    for sanction in sanctions:
+        month = timezone.localtime(sanction.violation.occurred_at).date().replace(day=1)
+        by_month.setdefault(month, []).append(sanction)
+    closed = set(PerformanceMonth.objects.closed().filter(month__in=by_month).values_list("month", flat=True))
+    lines = []
+    for month, items in sorted(by_month.items()):
+        what = _deduction_text(
+            sum(s.points for s in items),
+            sum((s.amount or Decimal(0) for s in items), Decimal(0)),
+            any(s.kind == SanctionKind.FORFEIT_MONTH for s in items),
+        )
+        if not what:
+            continue
+        values = {"m": f"{month:%Y-%m}", "what": what}
+        line = (_("%(m)s绩效:%(what)s") if counts else _("%(m)s绩效:不再%(what)s")) % values
+        if month in closed:
+            line += _("(%(m)s已关账,作为调整记入下一个未关账月份)") % values
+        lines.append(line)
+    if not lines:
+        lines.append(_("不影响绩效分和罚款。"))
+    return lines
+
+
+def appeal_consequences(appeal: Appeal, *, now: datetime.datetime | None = None) -> AppealConsequences:
+    """What upholding and overturning this appeal would do, computed by the escalation ladder.
+
+    Upheld: the violation's sanctions stand, it keeps its place on the ladder (e.g. the third warning
+    in the window, which made a demerit) and its sanctions, held back while the appeal is pending,
+    count in the deductions. Overturned: its sanctions are withdrawn, and the ladder is computed as
+    if it had never been sanctioned (the steps it caused are withdrawn, later ones may regroup).
+    """
+    violation = appeal.violation
+    settings = CompanySettings.load()
+    window = _("%(m)s个月内") % {"m": settings.window_months}
+    now = now or timezone.now()
+    data = escalation.load_input(violation.employee_id)
+    current = escalation.plan(data, settings)
+    without = escalation.without_violation(data, violation.pk)
+    added, dropped = escalation.changes(current, escalation.plan(without, settings))
+    standing = Sanction.objects.filter(withdrawn_at__isnull=True).select_related("violation")
+    own = list(standing.filter(violation=violation, is_derived=False))
+    held = list(standing.filter(Q(violation=violation) | Q(caused_by=violation)).distinct())
+    derived = {(s.ladder_step, s.kind): s for s in standing.filter(employee_id=violation.employee_id, is_derived=True)}
+    upheld, overturned = Outcome(), Outcome()
+
+    own_text = _("、").join(_sanction_text(s) for s in own) or _("无")
+    upheld.sanctions.append(_("处分维持:%(s)s") % {"s": own_text})
+    overturned.sanctions.append(_("处分撤回:%(s)s") % {"s": own_text})
+
+    counted = {
+        SanctionKind.WARNING: (data.warnings, without.warnings),
+        SanctionKind.DEMERIT: (data.demerits, without.demerits),
+    }
+    for kind, (events, remaining) in counted.items():
+        mine = [e for e in events if e.violation_id == violation.pk]
+        if not mine:
+            continue
+        values = {"w": window, "kind": _kind_name(kind)}
+        values["n"] = escalation.count_in_window(events, violation.occurred_at, settings.window_months)
+        upheld.ladder.append(_("这是%(w)s第%(n)s次%(kind)s") % values)
+        values["before"] = escalation.count_in_window(events, now, settings.window_months)
+        values["after"] = escalation.count_in_window(remaining, now, settings.window_months)
+        overturned.ladder.append(_("%(w)s%(kind)s次数从%(before)s次回到%(after)s次") % values)
+    kept = [step for step in current if violation.pk in step.causes]
+    upheld.ladder += [_("升级维持:%(s)s") % {"s": escalation.describe(step, settings)} for step in kept]
+    overturned.ladder += [_("升级撤回:%(s)s") % {"s": escalation.describe(step, settings)} for step in dropped]
+    overturned.ladder += [_("重新计算后新增:%(s)s") % {"s": escalation.describe(step, settings)} for step in added]
+    if not kept:
+        upheld.ladder.append(_("不触发升级。"))
+    if not (dropped or added):
+        overturned.ladder.append(_("不影响已有的升级。"))
+
+    upheld.performance = _performance(held, counts=True)
+    gone = [s for s in held if not s.is_derived] + [
+        derived[(step.key, spec["kind"])]
+        for step in dropped
+        for spec in step.specs
+        if (step.key, spec["kind"]) in derived
+    ]
+    overturned.performance = _performance(list({s.pk: s for s in gone}.values()), counts=False)
+    if added:
+        overturned.performance.append(_("新增的升级处分按重新计算的结果计入绩效。"))
+    return AppealConsequences(upheld=upheld, overturned=overturned)

@@ -212,7 +212,7 @@ def preview_escalation(
     settings = CompanySettings.load()
     specs = default_specs(rule) if sanctions is None else sanctions
     data = escalation.load_input(employee.pk)
-    before = {s.key for s in escalation.plan(data, settings)}
+    before = escalation.plan(data, settings)
     event = escalation.Event("new", occurred_at, None, frozenset([None]))
     kinds = {s["kind"] for s in specs}
     if SanctionKind.WARNING in kinds:
@@ -222,9 +222,9 @@ def preview_escalation(
     if rule.repeat_threshold:
         entry = data.repeats.setdefault(rule.code, (rule.repeat_threshold, tuple(rule.repeat_sanctions), []))
         entry[2].append(escalation.Event("vnew", occurred_at, None, frozenset([None])))
-    after = escalation.plan(data, settings)
-    sentences = [escalation.describe(step, settings) for step in after if step.key not in before]
-    withdrawn = len(before - {s.key for s in after})
+    added, dropped = escalation.changes(before, escalation.plan(data, settings))
+    sentences = [escalation.describe(step, settings) for step in added]
+    withdrawn = len(dropped)
     if withdrawn:
         sentences.append(_("补录在先,已有的%(n)s项升级将重新计算") % {"n": withdrawn})
     return sentences
