@@ -10,7 +10,7 @@ The API is described in ``docs/wecom.md``. Two calls:
 Errors are sorted for the delivery task (``portal.notifications.deliver``):
 
 - 42001 (token expired) / 40014 (token invalid): the cached token is dropped, a new one fetched and
-  the message sent once more;
+  the message sent once more (refused again: ``DeliveryError``, retried later);
 - 45009 / 45033 (frequency / concurrency limit), -1 (system busy), network errors and HTTP errors:
   ``DeliveryError``, so the task retries with backoff;
 - any other errcode, and a 2xx answer naming the user in ``invaliduser`` (not in the application's
@@ -79,7 +79,7 @@ def _raise_for(body: dict, what: str) -> None:
     if not errcode:
         return
     message = f"WeCom {what} errcode {errcode}: {body.get('errmsg', '')}"[:1000]
-    if errcode in RATE_LIMITED:
+    if errcode in RATE_LIMITED or errcode in TOKEN_EXPIRED:  # a token refused right after a refresh: later
         raise DeliveryError(message)
     raise DeliveryRejected(message)
 
