@@ -63,7 +63,7 @@ def _finding_line(kind: str, name: str | None, nickname: str | None, detail: str
     who = name or nickname
     if who:
         line += f": {who}"
-    if detail:
+    if detail and detail != who:
         line += _("(%(detail)s)") % {"detail": detail}
     return line
 
