@@ -275,10 +275,12 @@ def deliver(log_id: int) -> str:
         log = NotificationLog.objects.select_for_update(skip_locked=True).filter(pk=log_id).first()
         if log is None:
             return "skipped"  # gone, or another worker is delivering it right now
-        if log.status in (NotificationStatus.SENT, NotificationStatus.FAILED):
-            return "skipped"
         rows = NotificationLog.objects.filter(pk=log_id)
-        rows.update(attempts=F("attempts") + 1)
+        open_statuses = (NotificationStatus.PENDING, NotificationStatus.RETRYING)
+        if log.status not in open_statuses or not rows.filter(status__in=open_statuses).update(
+            attempts=F("attempts") + 1
+        ):
+            return "skipped"  # sent or given up already
         try:
             _attempt(log)
         except DeliveryRejected as exc:
