@@ -136,6 +136,8 @@ def send_textcard(userid: str, title: str, body: str, url: str) -> str:
         raise DeliveryRejected("WeCom application not configured (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_APP_SECRET)")
     if not userid:
         raise DeliveryRejected("no WeCom userid")
+    if not str(settings.WECOM_AGENT_ID).isdigit():
+        raise DeliveryRejected(f"WECOM_AGENT_ID must be the application's number, not {settings.WECOM_AGENT_ID!r}")
     payload = textcard(userid, title, body, url)
     token = access_token()
     answer = _call(f"{settings.WECOM_API_BASE}/message/send?access_token={urllib.parse.quote(token)}", payload)

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from groups.models import Employee
 from groups.tree import DeptTree
-from portal.notifications import send_notification
+from portal.notifications import logs_for, record, send_notification
 
 from . import escalation
 from .choices import AppealStatus, SanctionKind, ViolationStatus
@@ -153,25 +153,24 @@ def notify_at_risk(now: datetime.datetime | None = None) -> int:
         return 0
     tree = DeptTree()
     employees = Employee.objects.filter(pk__in=ids).select_related("department").in_bulk()
-    heads = {}
-    sent = 0
+    told: list[tuple[int, Employee, escalation.Step]] = []
     for employee_id in ids:
         employee = employees[employee_id]
         rungs = escalation.next_rungs(escalation.load_input(employee_id), settings, now)
         dept = tree.head_for(employee.department_id, exclude=employee_id) if rungs else None
-        if dept is None:
-            continue
-        if dept.head_id not in heads:
-            heads[dept.head_id] = Employee.objects.get(pk=dept.head_id)
-        for rung in rungs:
-            level = hashlib.sha1(rung.key.encode(), usedforsecurity=False).hexdigest()[:16]
-            subject = _("【群规】员工临近升级处分:%(name)s") % {"name": employee.name}
-            body = _("%(name)s(工号 %(no)s,%(dept)s)距下一级处分只差一次:%(next)s") % {
-                "name": employee.name,
-                "no": employee.employee_no,
-                "dept": employee.department.name,
-                "next": escalation.describe(rung, settings),
-            }
-            event = f"at-risk:{employee_id}:{level}"
-            sent += len(send_notification(heads[dept.head_id], subject, body, event=event, link=reverse("dashboard")))
-    return sent
+        if dept is not None:
+            told += [(dept.head_id, employee, rung) for rung in rungs]
+    heads = Employee.objects.in_bulk({head_id for head_id, _e, _r in told})
+    logs = []
+    for head_id, employee, rung in told:
+        level = hashlib.sha1(rung.key.encode(), usedforsecurity=False).hexdigest()[:16]
+        subject = _("【群规】员工临近升级处分:%(name)s") % {"name": employee.name}
+        body = _("%(name)s(工号 %(no)s,%(dept)s)距下一级处分只差一次:%(next)s") % {
+            "name": employee.name,
+            "no": employee.employee_no,
+            "dept": employee.department.name,
+            "next": escalation.describe(rung, settings),
+        }
+        event = f"at-risk:{employee.pk}:{level}"
+        logs += logs_for([heads[head_id]], subject, body, None, event=event, link=reverse("dashboard"))
+    return len(record(logs))

@@ -214,3 +214,13 @@ def test_a_retried_or_duplicated_task_sends_once(zhangsan, wecom_api):
     assert deliver_notification_task.apply(args=[log.pk]).get() == "sent"
     assert deliver_notification_task.apply(args=[log.pk]).get() == "skipped"  # redelivered message
     assert len(wecom_api.delivered) == 1
+
+
+def test_agent_id_that_is_not_a_number_fails_clearly(
+    eager, zhangsan, wecom_api, settings, django_capture_on_commit_callbacks
+):
+    settings.WECOM_AGENT_ID = "qungui"
+    _send(zhangsan, django_capture_on_commit_callbacks)
+    log = NotificationLog.objects.get(channel="wecom_app")
+    assert log.status == "failed" and "WECOM_AGENT_ID" in log.last_error
+    assert calls(wecom_api, "message/send") == []
