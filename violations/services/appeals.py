@@ -12,7 +12,6 @@ from django.utils.translation import gettext as _
 from portal.choices import Channel
 from portal.scoping import require_hr, scope_for
 
-from .. import notices
 from ..choices import AppealStatus, ViolationStatus
 from ..evidence import check_evidence_files
 from ..models import Appeal, CompanySettings, Violation
@@ -94,5 +93,7 @@ def decide_appeal(
     if outcome == AppealStatus.OVERTURNED:
         withdraw_direct_sanctions(violation, _("申诉撤销: %(r)s") % {"r": reason.strip()})
         recompute_escalation(violation.employee, acting_user=acting_user, channel=channel)
-    notices.notify_appeal_decided(appeal)
+    from ..notices import notify_appeal_decided
+
+    notify_appeal_decided(appeal)  # the employee, by email / WeCom card, after commit, once
     return appeal
