@@ -20,6 +20,9 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
 
+# The local WeCom API (fixture ``wecom_api``) for the notification tests of every app.
+pytest_plugins = ["portal.tests.wecom_server"]
+
 POSTGRES_SCHEMES = ("postgres://", "postgresql://", "pgsql://", "postgis://")
 
 

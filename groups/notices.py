@@ -1,11 +1,14 @@
-"""What the organisation's jobs tell people: the daily findings digest and overdue-removal notices.
+"""What the organisation's jobs tell people: the daily findings digest, new findings for each group's
+owner and admins, and overdue-removal notices for department heads.
 
 Rows are built with ``portal.notifications.logs_for`` and recorded with ``record`` in the caller's
-transaction; delivery (email, WeCom robot) is the portal's, retried in a Celery task.
+transaction; delivery (email, WeCom application message, WeCom robot) is the portal's, retried in a
+Celery task. Each digest names its event (``event=``), so a rerun records nothing twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 
 from django.db import transaction
@@ -17,7 +20,7 @@ from portal.models import NotificationLog
 from portal.notifications import logs_for, record
 
 from .choices import FindingKind
-from .models import ChatGroup, Department, Employee, RosterFinding
+from .models import ChatGroup, Department, Employee, ReconcileRun, RosterFinding
 from .tree import DeptTree
 
 
@@ -43,7 +46,64 @@ def send_findings_digest() -> int:
         people = {p.pk: p for p in [group.owner, *group.admins.all()] if p is not None and p.is_active}
         subject = _("【群规】%(group)s 待处理的核查结果") % {"group": group.name}
         body = _findings_lines(counts[group.pk])
-        logs += logs_for(list(people.values()), subject, body, group.wecom_webhook_url or None)
+        event = f"findings-digest:{group.pk}:{timezone.localdate():%Y%m%d}"  # once a day
+        logs += logs_for(list(people.values()), subject, body, group.wecom_webhook_url or None, event=event)
+    return len(record(logs))
+
+
+NEW_FINDINGS_LINES = 20  # per message; the rest is counted
+
+
+def _ids_digest(ids) -> str:
+    return hashlib.sha1(",".join(map(str, sorted(ids))).encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def _finding_line(kind: str, name: str | None, nickname: str | None, detail: str) -> str:
+    line = f"- {FindingKind(kind).label}"
+    who = name or nickname
+    if who:
+        line += f": {who}"
+    if detail and detail != who:
+        line += _("(%(detail)s)") % {"detail": detail}
+    return line
+
+
+def notify_new_findings(run: ReconcileRun) -> int:
+    """Each group's active owner and admins hear of the findings this run opened in their group.
+
+    Called by the reconciliation in its own transaction, after the run is recorded: a finding is new
+    in exactly one run, and the digest's event names the group and its findings, so each finding is
+    told once.
+    """
+    rows = (
+        RosterFinding.objects.open()
+        .filter(first_seen_at=run.finished_at)
+        .order_by("group_id", "kind", "pk")
+        .values_list("pk", "group_id", "kind", "employee__name", "membership__nickname", "detail")
+    )
+    by_group: dict[int, list] = defaultdict(list)
+    for row in rows:
+        by_group[row[1]].append(row)
+    if not by_group:
+        return 0
+    groups = (
+        ChatGroup.objects.filter(pk__in=list(by_group))
+        .select_related("owner")
+        .prefetch_related(Prefetch("admins", queryset=Employee.objects.active()))
+    )
+    logs = []
+    for group in groups:
+        people = {p.pk: p for p in [group.owner, *group.admins.all()] if p is not None and p.is_active}
+        if not people:
+            continue
+        found = by_group[group.pk]
+        lines = [_finding_line(kind, name, nick, detail) for _pk, _g, kind, name, nick, detail in found]
+        if len(lines) > NEW_FINDINGS_LINES:
+            more = len(lines) - NEW_FINDINGS_LINES
+            lines = [*lines[:NEW_FINDINGS_LINES], _("……另有 %(n)d 条,请登录门户查看") % {"n": more}]
+        subject = _("【群规】%(group)s 新发现 %(n)d 条核查结果") % {"group": group.name, "n": len(found)}
+        event = f"findings-new:{group.pk}:{_ids_digest(f[0] for f in found)}"
+        logs += logs_for(list(people.values()), subject, "\n".join(lines), None, event=event)
     return len(record(logs))
 
 
@@ -52,7 +112,11 @@ def notify_overdue_findings(finding_ids: list[int]) -> int:
     if not finding_ids:
         return 0
     tree = DeptTree()
-    findings = RosterFinding.objects.filter(pk__in=finding_ids).select_related("group", "employee", "membership")
+    findings = (
+        RosterFinding.objects.filter(pk__in=finding_ids)
+        .select_related("group", "employee", "membership")
+        .order_by("pk")
+    )
     by_dept: dict[int, list] = defaultdict(list)
     for finding in findings:
         head = tree.head_for(finding.group.department_id)
@@ -75,5 +139,6 @@ def _overdue_logs(by_dept: dict[int, list]) -> list[NotificationLog]:
             for f in by_dept[dept.pk]
         ]
         subject = _("【群规】离职人员逾期未清退:%(n)d 人") % {"n": len(lines)}
-        logs += logs_for([dept.head], subject, "\n".join(lines), dept.wecom_webhook_url or None)
+        event = f"departed-overdue:{dept.pk}:{_ids_digest(f.pk for f in by_dept[dept.pk])}"
+        logs += logs_for([dept.head], subject, "\n".join(lines), dept.wecom_webhook_url or None, event=event)
     return logs

@@ -333,8 +333,12 @@ def reconcile_all(*, now: datetime | None = None) -> ReconcileSummary:
     new = [s for key, s in current.items() if key not in live]
     _create_new(new, now)
     summary.created.update(s.kind for s in new)
-    ReconcileRun.objects.create(finished_at=now, summary=summary.as_dict())
+    run = ReconcileRun.objects.create(finished_at=now, summary=summary.as_dict())
     _audit(summary)
+    if new:
+        from .notices import notify_new_findings
+
+        notify_new_findings(run)  # the groups' owners and admins, once per finding
     return summary
 
 

@@ -7,9 +7,19 @@ from .models import NotificationLog
 
 @admin.register(NotificationLog)
 class NotificationLogAdmin(admin.ModelAdmin):
-    list_display = ["subject", "channel", "target", "recipient", "status", "attempts", "created_at", "sent_at"]
+    list_display = [
+        "subject",
+        "channel",
+        "target",
+        "recipient",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "sent_at",
+    ]
     list_filter = ["channel", "status"]
-    search_fields = ["subject", "target", "recipient__name"]
+    search_fields = ["subject", "target", "recipient__name", "event_key"]
     list_select_related = ["recipient"]
     readonly_fields = [f.name for f in NotificationLog._meta.fields]
 

@@ -18,6 +18,7 @@ from .querysets import ExportJobQuerySet
 class NotificationChannel(models.TextChoices):
     EMAIL = "email", _("邮件")
     WECOM = "wecom", _("企业微信群机器人")
+    WECOM_APP = "wecom_app", _("企业微信应用消息")
 
 
 class NotificationStatus(models.TextChoices):
@@ -35,7 +36,9 @@ class NotificationLog(models.Model):
     """
 
     channel = models.CharField(_("渠道"), max_length=10, choices=NotificationChannel.choices)
-    target = models.CharField(_("发送目标"), max_length=500, help_text=_("邮箱地址或 Webhook 地址"))
+    target = models.CharField(
+        _("发送目标"), max_length=500, help_text=_("邮箱地址、Webhook 地址或企业微信账号(userid)")
+    )
     recipient = models.ForeignKey(
         "groups.Employee",
         verbose_name=_("收件人"),
@@ -57,6 +60,10 @@ class NotificationLog(models.Model):
     last_error = models.TextField(_("最近错误"), blank=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    # What the row tells, e.g. "sanction-confirmed:12:34:email" (event, recipient, channel): a job that
+    # runs twice or a retried task records it once (unique when set; portal.notifications.record).
+    event_key = models.CharField(_("事件"), max_length=200, blank=True, default="", editable=False)
+    link = models.CharField(_("链接"), max_length=500, blank=True, default="", help_text=_("企业微信卡片的“详情”链接"))
 
     class Meta:
         verbose_name = _("通知记录")
@@ -66,7 +73,10 @@ class NotificationLog(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(status="sent") | models.Q(sent_at__isnull=False),
                 name="notificationlog_sent_has_time",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["event_key"], condition=~models.Q(event_key=""), name="notificationlog_one_per_event"
+            ),
         ]
 
     def __str__(self) -> str:

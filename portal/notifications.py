@@ -1,10 +1,20 @@
-"""Notifications: email (Django's mail settings) and the WeCom group-robot webhook.
+"""Notifications: email (Django's mail settings), WeCom application messages (``portal.wecom``, to a
+member's WeCom userid) and the WeCom group-robot webhook.
 
 Writers call ``send_notification`` (or build rows with ``logs_for`` and hand them to ``record``, as
-the organisation's digests in ``groups.notices`` do) inside their own transaction: that only writes
-``NotificationLog`` rows and, after commit, enqueues one delivery task per row. Delivery
+the digests in ``groups.notices`` and ``violations.notices`` do) inside their own transaction: that
+only writes ``NotificationLog`` rows and, after commit, enqueues one delivery task per row. Delivery
 (``deliver``) runs in ``portal.tasks.deliver_notification_task``, which retries with backoff and
 records every attempt, so a mail server or webhook that is down never breaks the job that caused it.
+
+Each person is told on every channel they have: email if they have an address, a WeCom text card if
+they have a WeCom userid and the application is configured (``WECOM_CORP_ID`` …; without it the
+channel is not used, which is logged once per process).
+
+Once per event: a row built with ``event=`` carries ``event_key`` = event, recipient and channel,
+unique in the table. ``record`` skips keys already recorded and inserts with ON CONFLICT DO NOTHING,
+so a job that runs twice records nothing new; ``deliver`` locks the row and skips it once sent, so a
+retried or duplicated task sends it once.
 """
 
 from __future__ import annotations
@@ -35,6 +45,26 @@ class DeliveryError(Exception):
     """A delivery attempt failed; the task retries it."""
 
 
+class DeliveryRejected(Exception):
+    """The channel refused the notification for good (e.g. WeCom: unknown userid); not retried."""
+
+
+_wecom_off_logged = False
+
+
+def wecom_app_enabled() -> bool:
+    """Is the WeCom application channel configured? Logged once per process when it is not."""
+    global _wecom_off_logged
+    from . import wecom
+
+    if wecom.configured():
+        return True
+    if not _wecom_off_logged:
+        _wecom_off_logged = True
+        logger.info("WeCom application not configured (WECOM_CORP_ID/WECOM_AGENT_ID/WECOM_APP_SECRET): email only")
+    return False
+
+
 # --- recording -----------------------------------------------------------------------------------
 
 
@@ -51,40 +81,128 @@ def _enqueue(log_id: int) -> None:
         logger.exception("could not enqueue notification %s", log_id)
 
 
+KEY_CHUNK = 2000
+
+
+def _new_keyed(logs: list[NotificationLog]) -> list[NotificationLog]:
+    """The keyed rows whose event was not recorded before (nor earlier in ``logs``)."""
+    by_key: dict[str, NotificationLog] = {}
+    for log in logs:
+        by_key.setdefault(log.event_key, log)
+    keys = list(by_key)
+    for start in range(0, len(keys), KEY_CHUNK):
+        for key in NotificationLog.objects.filter(event_key__in=keys[start : start + KEY_CHUNK]).values_list(
+            "event_key", flat=True
+        ):
+            by_key.pop(key, None)
+    return list(by_key.values())
+
+
 def record(logs: list[NotificationLog]) -> list[NotificationLog]:
+    """Write the rows (an event already recorded is skipped) and enqueue their delivery after commit.
+
+    Returns the rows written by this call.
+    """
     if not logs:
         return []
-    created = NotificationLog.objects.bulk_create(logs)
+    plain = [log for log in logs if not log.event_key]
+    created = NotificationLog.objects.bulk_create(plain) if plain else []
+    keyed = _new_keyed([log for log in logs if log.event_key])
+    if keyed:
+        # ON CONFLICT DO NOTHING: a concurrent run recording the same event between the check above
+        # and this insert is not an error; both then enqueue the one row, which ``deliver`` sends once.
+        NotificationLog.objects.bulk_create(keyed, ignore_conflicts=True)
+        keys = [log.event_key for log in keyed]
+        rows = {}
+        for start in range(0, len(keys), KEY_CHUNK):
+            chunk = NotificationLog.objects.filter(event_key__in=keys[start : start + KEY_CHUNK])
+            rows.update({log.event_key: log for log in chunk})
+        created += [rows[key] for key in keys if key in rows]
     for log in created:
         transaction.on_commit(partial(_enqueue, log.pk), robust=True)
     return created
 
 
-def logs_for(recipients: Iterable, subject: str, body: str, webhook_url: str | None) -> list[NotificationLog]:
+def _key(event: str | None, *parts) -> str:
+    return ":".join([event, *map(str, parts)])[:200] if event else ""
+
+
+def logs_for(
+    recipients: Iterable,
+    subject: str,
+    body: str,
+    webhook_url: str | None,
+    *,
+    event: str | None = None,
+    link: str = "",
+) -> list[NotificationLog]:
+    """One row per person and channel they have (email, WeCom application), plus the group robot.
+
+    ``event`` names what is told (e.g. ``"sanction-confirmed:12"``): each row's ``event_key`` adds the
+    recipient and channel, so recording the same event twice writes nothing. ``link`` is the path or
+    URL the WeCom card opens (default: the portal's start page).
+    """
     subject = subject[:200]
-    logs = [
-        NotificationLog(
-            channel=NotificationChannel.EMAIL, target=person.email, recipient=person, subject=subject, body=body
-        )
-        for person in recipients
-        if person is not None and person.email
-    ]
+    recipients = [person for person in recipients if person is not None]
+    wecom_on = any(getattr(person, "wecom_id", "") for person in recipients) and wecom_app_enabled()
+    common = {"subject": subject, "body": body, "link": _absolute(link)}
+    logs = []
+    for person in recipients:
+        if person.email:
+            logs.append(
+                NotificationLog(
+                    channel=NotificationChannel.EMAIL,
+                    target=person.email,
+                    recipient=person,
+                    event_key=_key(event, person.pk, NotificationChannel.EMAIL),
+                    **common,
+                )
+            )
+        if wecom_on and getattr(person, "wecom_id", ""):
+            logs.append(
+                NotificationLog(
+                    channel=NotificationChannel.WECOM_APP,
+                    target=person.wecom_id,
+                    recipient=person,
+                    event_key=_key(event, person.pk, NotificationChannel.WECOM_APP),
+                    **common,
+                )
+            )
     if webhook_url:
-        first = next(iter(recipients), None)
         logs.append(
             NotificationLog(
-                channel=NotificationChannel.WECOM, target=webhook_url, recipient=first, subject=subject, body=body
+                channel=NotificationChannel.WECOM,
+                target=webhook_url,
+                recipient=recipients[0] if recipients else None,
+                event_key=_key(event, "robot"),
+                **common,
             )
         )
     return logs
 
 
-def send_notification(recipient_employee, subject: str, body: str, webhook_url: str | None = None) -> list:
-    """Notify one employee by email (if they have one) and optionally a WeCom robot; returns the log rows.
+def _absolute(link: str) -> str:
+    if link.startswith(("https://", "http://")):
+        return link
+    return f"{settings.PORTAL_BASE_URL}{link or '/'}" if settings.PORTAL_BASE_URL else link
+
+
+def send_notification(
+    recipient_employee,
+    subject: str,
+    body: str,
+    webhook_url: str | None = None,
+    *,
+    event: str | None = None,
+    link: str = "",
+) -> list:
+    """Notify one employee on each channel they have, and optionally a WeCom robot; returns the rows
+    written (none when ``event`` was recorded before).
 
     Delivery happens after the caller's transaction commits, in a retried Celery task.
     """
-    return record(logs_for([recipient_employee] if recipient_employee else [], subject, body, webhook_url))
+    people = [recipient_employee] if recipient_employee else []
+    return record(logs_for(people, subject, body, webhook_url, event=event, link=link))
 
 
 def resend_pending(*, older_than: timedelta = timedelta(minutes=10)) -> int:
@@ -129,22 +247,54 @@ def _send_email(address: str, subject: str, body: str) -> None:
         raise DeliveryError(f"email: {exc}") from exc
 
 
+def _send_wecom_app(log: NotificationLog) -> None:
+    from . import wecom
+
+    link = log.link or settings.PORTAL_BASE_URL or "/"
+    wecom.send_textcard(log.target, log.subject, log.body, link)
+
+
+def _attempt(log: NotificationLog) -> None:
+    if log.channel == NotificationChannel.WECOM:
+        _post_wecom(log.target, log.subject, log.body)
+    elif log.channel == NotificationChannel.WECOM_APP:
+        _send_wecom_app(log)
+    else:
+        _send_email(log.target, log.subject, log.body)
+
+
 def deliver(log_id: int) -> str:
-    """Make one delivery attempt for a log row; idempotent once sent. Raises DeliveryError on failure."""
-    log = NotificationLog.objects.filter(pk=log_id).first()
-    if log is None or log.status == NotificationStatus.SENT:
-        return "skipped"
-    NotificationLog.objects.filter(pk=log_id).update(attempts=F("attempts") + 1)
-    try:
-        if log.channel == NotificationChannel.WECOM:
-            _post_wecom(log.target, log.subject, log.body)
+    """Make one delivery attempt for a log row; idempotent once sent. Raises DeliveryError on failure.
+
+    The row is locked while it is sent (PostgreSQL; the lock dies with a killed worker), so a second
+    task for the same row (a redelivery, a resend) skips it instead of sending it again. A rejection
+    (``DeliveryRejected``) marks the row failed at once, with the channel's reason.
+    """
+    failure: DeliveryError | None = None
+    with transaction.atomic():
+        log = NotificationLog.objects.select_for_update(skip_locked=True).filter(pk=log_id).first()
+        if log is None:
+            return "skipped"  # gone, or another worker is delivering it right now
+        rows = NotificationLog.objects.filter(pk=log_id)
+        open_statuses = (NotificationStatus.PENDING, NotificationStatus.RETRYING)
+        if log.status not in open_statuses or not rows.filter(status__in=open_statuses).update(
+            attempts=F("attempts") + 1
+        ):
+            return "skipped"  # sent or given up already
+        try:
+            _attempt(log)
+        except DeliveryRejected as exc:
+            rows.update(status=NotificationStatus.FAILED, last_error=str(exc)[:2000])
+            logger.warning("notification %s rejected: %s", log_id, exc)
+            return "failed"
+        except DeliveryError as exc:
+            rows.update(status=NotificationStatus.RETRYING, last_error=str(exc)[:2000])
+            logger.warning("notification %s failed: %s", log_id, exc)
+            failure = exc
         else:
-            _send_email(log.target, log.subject, log.body)
-    except DeliveryError as exc:
-        NotificationLog.objects.filter(pk=log_id).update(status=NotificationStatus.RETRYING, last_error=str(exc)[:2000])
-        logger.warning("notification %s failed: %s", log_id, exc)
-        raise
-    NotificationLog.objects.filter(pk=log_id).update(status=NotificationStatus.SENT, sent_at=timezone.now())
+            rows.update(status=NotificationStatus.SENT, sent_at=timezone.now())
+    if failure is not None:
+        raise failure  # after the commit: the attempt and its error are kept
     return "sent"
 
 

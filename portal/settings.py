@@ -282,6 +282,15 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "portal.tasks.flush_pending_tasks_task",
         "schedule": 60.0,
     },
+    # People are told (violations.notices): appeal deadlines two working days ahead, at-risk employees.
+    "appeal-deadline-reminders-daily": {
+        "task": "violations.tasks.appeal_deadline_reminders_task",
+        "schedule": crontab(hour=9, minute=0),
+    },
+    "at-risk-notices-daily": {
+        "task": "violations.tasks.at_risk_notices_task",
+        "schedule": crontab(hour=9, minute=15),
+    },
     "resend-pending-notifications": {
         "task": "portal.tasks.resend_pending_notifications_task",
         "schedule": crontab(minute="*/15"),
@@ -414,6 +423,15 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "qungui@localhost")
+# WeCom application messages (企业微信应用消息, portal.wecom): all three set, or the channel is not used
+# (email only, logged once per process). The secret is the application's own (应用管理 → Secret).
+WECOM_CORP_ID = env("WECOM_CORP_ID")
+WECOM_AGENT_ID = env("WECOM_AGENT_ID")
+WECOM_APP_SECRET = env("WECOM_APP_SECRET")
+WECOM_API_BASE = env("WECOM_API_BASE", "https://qyapi.weixin.qq.com/cgi-bin")
+WECOM_TOKEN_MARGIN_SECONDS = env_int("WECOM_TOKEN_MARGIN_SECONDS", 300)  # refresh this long before expiry
+# The portal's address as employees reach it: the text card's 详情 link (e.g. https://qungui.example.com).
+PORTAL_BASE_URL = env("PORTAL_BASE_URL").rstrip("/")
 
 # --- Security (production) --------------------------------------------------------------------
 # `DEBUG=0 ... manage.py check --deploy` passes with no warning. Silenced on purpose: security.W021

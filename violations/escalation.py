@@ -170,3 +170,20 @@ def describe(step: Step, settings) -> str:
         "code": step.rule_code,
         "what": labels,
     }
+
+
+def next_rungs(data: LadderInput, settings, at: datetime.datetime) -> list[Step]:
+    """The rungs one more warning, or one more demerit, at ``at`` would reach: an employee with any
+    is at risk. Each comes with its stable key (the pending warnings or demerits plus the next one),
+    so "told once per rung" can be keyed on it."""
+    reached = {step.key for step in plan(data, settings)}
+    rungs = []
+    for kind in ("warnings", "demerits"):
+        extra = Event("next", at, None, frozenset())
+        trial = LadderInput(
+            warnings=[*data.warnings, extra] if kind == "warnings" else list(data.warnings),
+            demerits=[*data.demerits, extra] if kind == "demerits" else list(data.demerits),
+            repeats=data.repeats,
+        )
+        rungs += [step for step in plan(trial, settings) if step.kind == kind and step.key not in reached]
+    return rungs

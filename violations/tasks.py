@@ -128,3 +128,21 @@ def build_export_task(self, job_id: int) -> str:
 def expire_exports_task() -> int:
     """Delete export files past their download time (hourly, see CELERY_BEAT_SCHEDULE)."""
     return export_jobs.expire_exports()
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def appeal_deadline_reminders_task() -> int:
+    """Daily (beat): remind employees two working days before their appeal deadline (once each)."""
+    from .notices import send_deadline_reminders
+
+    with transaction.atomic():
+        return send_deadline_reminders()
+
+
+@shared_task(acks_late=True, soft_time_limit=1200, time_limit=1260)
+def at_risk_notices_task() -> int:
+    """Daily (beat): department heads hear of employees one step from the next rung (once per rung)."""
+    from .notices import notify_at_risk
+
+    with transaction.atomic():
+        return notify_at_risk()

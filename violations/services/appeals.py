@@ -98,6 +98,9 @@ def decide_appeal(
     if outcome == AppealStatus.OVERTURNED:
         withdraw_direct_sanctions(violation, _("申诉撤销: %(r)s") % {"r": reason.strip()})
         recompute_escalation(violation.employee, acting_user=acting_user, channel=channel)
+    from ..notices import notify_appeal_decided
+
+    notify_appeal_decided(appeal)  # the employee, by email / WeCom card, after commit, once
     return appeal
 
 

@@ -17,7 +17,7 @@ from portal import outbox
 from portal.choices import Channel
 from portal.scoping import require_hr, scope_for
 
-from .. import escalation
+from .. import escalation, notices
 from ..choices import SanctionKind, ViolationStatus
 from ..models import CompanySettings, Rule, Sanction, Violation, validate_sanction_specs
 from ..workdays import add_workdays
@@ -136,6 +136,7 @@ def mark_notified(
     days = CompanySettings.load().appeal_window_workdays
     violation.appeal_deadline = add_workdays(timezone.localdate(violation.notified_at), days)
     violation.save(update_fields=["notified_at", "appeal_deadline", "updated_at"])
+    notices.notify_sanctioned(violation)  # email / WeCom card, after commit, once
     return violation
 
 
