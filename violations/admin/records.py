@@ -244,12 +244,15 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
         kwargs["form"] = AddEvidenceForm if obj is not None else RecordViolationForm
         if obj is not None:
             kwargs["fields"] = ["add_evidence"]
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            form.acting_user = request.user  # the duplicate warning names the records this user may see
+        return form
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [
-                (None, {"fields": ["employee", "group", "rule", "occurred_at", "description"]}),
+                (None, {"fields": ["employee", "group", "rule", "occurred_at", "description", "confirm_duplicate"]}),
                 (_("处分"), {"fields": ["sanction_kinds", "fine_amount", "removal_days", "apply_now"]}),
                 (_("证据"), {"fields": ["evidence"]}),
             ]
@@ -275,8 +278,24 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
             "created_at",
         ]
         if scope_for(request.user).everything:
-            fields += ["reporter_display", "recorded_by"]  # never for heads, group admins or the employee
+            # never for heads, group admins or the employee
+            fields += ["reporter_display", "recorded_by", "report_count_display"]
         return fields
+
+    def get_list_display(self, request):
+        if scope_for(request.user).everything:  # ×N says it was reported anonymously: HR and auditors only
+            return [*self.list_display, "report_count_display"]
+        return self.list_display
+
+    @admin.display(description=_("举报次数"), ordering="report_count")
+    def report_count_display(self, obj):
+        if obj.report_count <= 1:
+            return "—"
+        return format_html(
+            '<span class="report-count" title="{}">{}</span>',
+            _("同样内容的匿名举报已合并为这一条,不记录举报人"),
+            _("同一举报 ×%(n)s") % {"n": obj.report_count},
+        )
 
     def get_inlines(self, request, obj):
         return [SanctionInline, EvidenceInline] if obj is not None else []

@@ -180,6 +180,15 @@ class CompanySettings(models.Model):
     quiet_hours_end = models.TimeField(_("休息时间结束"), default=datetime.time(7, 30))
     directive_answer_minutes = models.PositiveSmallIntegerField(_("领导指令回复时限(分钟)"), default=30)
     max_message_length = models.PositiveSmallIntegerField(_("单条消息最大字数"), default=200)
+    duplicate_window_hours = models.PositiveSmallIntegerField(
+        _("疑似重复时间窗(小时)"),
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(720)],
+        help_text=_(
+            "记录违规时,同一员工在此时间内(按发生时间前后计)已有同一条款、同一工作群的记录,或经过文字相同的记录,"
+            "会提示可能重复;同样内容的匿名举报合并为一条。"
+        ),
+    )
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     class Meta:
