@@ -26,6 +26,7 @@ from .. import services
 from ..choices import AppealStatus, SanctionKind, ViolationStatus
 from ..forms import AddEvidenceForm, DecisionForm, ReasonForm, RecordViolationForm
 from ..models import Appeal, CompanySettings, Evidence, Rule, Sanction, Violation, WorkdayOverride
+from .rule_form import RuleAdminForm
 
 
 class AdminChannelMixin:
@@ -46,6 +47,7 @@ class AdminChannelMixin:
 
 @admin.register(Rule)
 class RuleAdmin(AdminChannelMixin, admin.ModelAdmin):
+    form = RuleAdminForm  # the sanction lists as rows (处分类型, 扣绩效分, 罚款金额, 期限), not JSON
     list_display = [
         "code",
         "title_zh",
@@ -60,6 +62,9 @@ class RuleAdmin(AdminChannelMixin, admin.ModelAdmin):
     list_filter = ["category", "is_active"]
     search_fields = ["code", "title_zh", "title_en"]
     actions = ["deactivate", "activate"]
+
+    class Media:
+        css = {"all": ["violations/rule_form.css"]}
 
     def has_delete_permission(self, request, obj=None):
         return False  # a rule in use is deactivated, never deleted
