@@ -84,18 +84,20 @@ class SanctionRowsWidget(forms.Widget):
                 ),
             ),
         ]
-        for key, attrs in (
-            ("points", 'min="0" step="1" inputmode="numeric"'),
-            ("amount", 'min="0.01" step="0.01" inputmode="decimal"'),
-            ("days", 'min="1" step="1" inputmode="numeric"'),
+        for key, minimum, step, mode in (
+            ("points", "0", "1", "numeric"),
+            ("amount", "0.01", "0.01", "decimal"),
+            ("days", "1", "1", "numeric"),
         ):
             field = format_html(
-                '<input type="number" name="{}-{}" value="{}" aria-label="{}" {}>',
+                '<input type="number" name="{}-{}" value="{}" aria-label="{}" min="{}" step="{}" inputmode="{}">',
                 prefix,
                 key,
                 row.get(key, ""),
                 _label(index, key),
-                format_html(attrs),
+                minimum,
+                step,
+                mode,
             )
             cells.append(self._cell(index, key, field))
         delete = format_html(

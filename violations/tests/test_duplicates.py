@@ -272,7 +272,8 @@ def anonymous_report(org, user, *, text=TEXT, when=WHEN, rule="B02", files=()):
 
 def test_identical_anonymous_reports_are_one_violation_counted(org, group_admin, head_sales, head_tech):
     first = anonymous_report(org, group_admin)
-    second = anonymous_report(org, head_sales, text=" 在群里辱骂同事,说“你不配”。", when=WHEN + datetime.timedelta(hours=2))
+    later = WHEN + datetime.timedelta(hours=2)
+    second = anonymous_report(org, head_sales, text=" 在群里辱骂同事,说“你不配”。", when=later)
     third = anonymous_report(org, head_tech)
     assert first.pk == second.pk == third.pk
     violation = Violation.objects.get()
