@@ -52,7 +52,12 @@ class SanctionRowsWidget(forms.Widget):
 
     def render(self, name, value, attrs=None, renderer=None):
         rows = [_as_row(spec) for spec in (value if isinstance(value, list) else [])]
-        rows += [{}] * EXTRA_ROWS
+        trailing_blank = 0
+        for row in reversed(rows):
+            if any(row.get(key) for key in COLUMNS) or row.get("delete"):
+                break
+            trailing_blank += 1
+        rows += [{}] * max(0, EXTRA_ROWS - trailing_blank)  # re-shown after an error: no growing tail
         body = format_html_join("", "{}", ((self._row(name, index, row),) for index, row in enumerate(rows)))
         head = format_html_join("", "<th>{}</th>", ((label,) for label in [_("序号"), *COLUMNS.values(), _("删除")]))
         return format_html(
@@ -124,7 +129,9 @@ def _as_row(spec) -> dict:
     """A stored spec (typed values) or a submitted row (strings) as the strings a row shows."""
     if not isinstance(spec, dict):
         return {}
-    return {key: "" if spec.get(key) is None else str(spec[key]) for key in (*COLUMNS, "delete") if key in spec}
+    row = {key: "" if spec.get(key) is None else str(spec[key]) for key in COLUMNS if key in spec}
+    row["delete"] = spec.get("delete") is True
+    return row
 
 
 def _amount_text(amount: Decimal) -> str:

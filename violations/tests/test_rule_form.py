@@ -4,6 +4,8 @@ leaves the change in the audit trail."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from auditlog.models import LogEntry
 from django.urls import reverse
@@ -166,3 +168,20 @@ def test_form_has_changed_only_when_rows_change():
     assert "default_sanctions" not in form.changed_data
     form = RuleAdminForm(rule_post(rule, [{"kind": "demerit"}]), instance=rule)
     assert form.is_valid() and "default_sanctions" in form.changed_data
+
+
+def test_an_error_page_keeps_rows_as_typed_and_saves_them_after_the_fix(client, hr):
+    """Re-shown after an error, only the rows HR ticked are marked 删除, and no blank rows pile up."""
+    client.force_login(hr)
+    rule = Rule.objects.get(code="C07")
+    rows = [{"kind": "demerit"}, {"kind": "forfeit_month", "delete": "on"}, {"kind": "removal"}]
+    rows.append({"kind": "fine", "amount": "0"})
+    html = client.post(change_url(rule), rule_post(rule, rows)).content.decode()
+    assert len(re.findall(r'name="default_sanctions-\d+-delete"', html)) == 6 and 'name="default_sanctions-rows" value="6"' in html
+    assert 'name="default_sanctions-1-delete" aria-label="删除第2行" checked' in html
+    for index in (0, 2, 3, 4, 5):
+        assert f'name="default_sanctions-{index}-delete" aria-label="删除第{index + 1}行">' in html
+    rows[3]["amount"] = "100"
+    assert client.post(change_url(rule), rule_post(rule, rows)).status_code == 302
+    rule.refresh_from_db()
+    assert rule.default_sanctions == [{"kind": "demerit"}, {"kind": "removal"}, {"kind": "fine", "amount": "100"}]
