@@ -177,7 +177,8 @@ def test_an_error_page_keeps_rows_as_typed_and_saves_them_after_the_fix(client, 
     rows = [{"kind": "demerit"}, {"kind": "forfeit_month", "delete": "on"}, {"kind": "removal"}]
     rows.append({"kind": "fine", "amount": "0"})
     html = client.post(change_url(rule), rule_post(rule, rows)).content.decode()
-    assert len(re.findall(r'name="default_sanctions-\d+-delete"', html)) == 6 and 'name="default_sanctions-rows" value="6"' in html
+    assert len(re.findall(r'name="default_sanctions-\d+-delete"', html)) == 6
+    assert 'name="default_sanctions-rows" value="6"' in html
     assert 'name="default_sanctions-1-delete" aria-label="删除第2行" checked' in html
     for index in (0, 2, 3, 4, 5):
         assert f'name="default_sanctions-{index}-delete" aria-label="删除第{index + 1}行">' in html
