@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from groups.admin_filters import subtree_filter
@@ -284,13 +285,34 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, admin.ModelAdmin):
         ]
         if scope_for(request.user).everything:
             # never for heads, group admins or the employee
-            fields += ["reporter_display", "recorded_by", "report_count_display"]
+            fields += ["reporter_display", "recorded_by", "report_count_display", "duplicates_display"]
         return fields
 
     def get_list_display(self, request):
         if scope_for(request.user).everything:  # ×N says it was reported anonymously: HR and auditors only
             return [*self.list_display, "report_count_display"]
         return self.list_display
+
+    @admin.display(description=_("可能重复"))
+    def duplicates_display(self, obj):
+        """Other records that look like the same incident (HR and auditors only: the scope is everything)."""
+        from ..services.records import duplicate_summary, duplicate_window
+
+        found = Violation.objects.exclude(pk=obj.pk).likely_duplicates(
+            employee=obj.employee,
+            rule=obj.rule,
+            group=obj.group,
+            occurred_at=obj.occurred_at,
+            description=obj.description,
+            window=duplicate_window(),
+        )
+        if not found:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            '<a href="{}">{}</a>',
+            ((reverse("admin:violations_violation_change", args=[v.pk]), duplicate_summary(v)) for v in found),
+        )
 
     @admin.display(description=_("举报次数"), ordering="report_count")
     def report_count_display(self, obj):

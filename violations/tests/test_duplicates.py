@@ -366,3 +366,24 @@ def test_status_stays_reported_after_counting(org, group_admin, head_sales):
     anonymous_report(org, group_admin)
     anonymous_report(org, head_sales)
     assert Violation.objects.get().status == ViolationStatus.REPORTED
+
+
+def test_hr_change_page_names_likely_duplicates_heads_do_not_see_it(client, org, hr, head_sales, django_user_model):
+    """A plain employee's named report is not warned (they cannot see HR's record): HR sees the pair."""
+    existing = services.record_violation(
+        org["east_rep"], Rule.objects.get(code="B02"), WHEN, TEXT, acting_user=hr, group=org["sales_group"]
+    )
+    user = django_user_model.objects.create_user(username="colleague", password="x")
+    org["ceo"].user = user
+    org["ceo"].save()
+    other = services.report_violation(
+        org["east_rep"], existing.rule, WHEN, "骂人", acting_user=user, group=org["sales_group"]
+    )
+    client.force_login(hr)
+    page = client.get(reverse("admin:violations_violation_change", args=[other.pk])).content.decode()
+    assert "可能重复" in page
+    assert reverse("admin:violations_violation_change", args=[existing.pk]) in page
+    assert f"#{existing.pk} 张三 (E0101) · B02" in page
+    client.force_login(head_sales)
+    page = client.get(reverse("admin:violations_violation_change", args=[other.pk])).content.decode()
+    assert "可能重复" not in page
