@@ -173,6 +173,28 @@ def test_admin_form_warns_for_the_same_text_under_another_rule(client, hr, org, 
     assert response.status_code == 200 and "经过文字相同" in response.content.decode()
 
 
+def test_preview_names_likely_duplicates_while_typing(client, hr, org, existing):
+    client.force_login(hr)
+    params = {
+        "rule": existing.rule.pk,
+        "employee": org["east_rep"].pk,
+        "group": org["sales_group"].pk,
+        "occurred_at": "2026-11-02 18:00",
+        "description": "x",
+    }
+    data = client.get(reverse("violations:preview"), params).json()
+    assert data["duplicates"] == [
+        {
+            "url": reverse("admin:violations_violation_change", args=[existing.pk]),
+            "text": services.duplicate_summary(find(org, hr)[0]),
+        }
+    ]
+    data = client.get(reverse("violations:preview"), {**params, "group": ""}).json()
+    assert data["duplicates"] == []  # another group (none), other text
+    data = client.get(reverse("violations:preview"), {**params, "group": "", "description": TEXT}).json()
+    assert len(data["duplicates"]) == 1 and "经过文字相同" in data["duplicates"][0]["text"]
+
+
 # --- the report page --------------------------------------------------------------------------------
 
 

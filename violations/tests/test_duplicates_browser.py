@@ -32,6 +32,11 @@ def test_admin_add_form_warns_of_a_duplicate_then_saves_anyway(page, screenshot,
     page.fill("input[name=occurred_at_0]", "2026-11-02")
     page.fill("input[name=occurred_at_1]", "15:00:00")
     page.fill("textarea[name=description]", "在部门群转发未经证实的消息(另一位群管理员也报了)")
+    # Before saving, the form already names the record (fetched while typing).
+    live = page.locator("#duplicate-preview")
+    live.get_by_text("可能与以下已有记录重复(保存时需勾选“仍然保存”)").wait_for(timeout=10000)
+    assert f"#{existing.pk} 张三 (E0101) · C05" in live.inner_text()
+    screenshot("duplicate_preview_admin_desktop")
     page.locator("input[name=_save]").click()
     page.wait_for_load_state("networkidle")
     warning = page.locator(".field-confirm_duplicate")
