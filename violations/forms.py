@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from groups.models import ChatGroup, Employee, Membership
@@ -17,6 +18,7 @@ from portal.scoping import scope_for
 from .choices import AppealStatus, SanctionKind
 from .evidence import check_evidence_files
 from .models import Rule, Violation
+from .services.records import duplicate_summary, likely_duplicates
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -38,12 +40,49 @@ class MultipleFileField(forms.FileField):
         return files
 
 
+def confirm_duplicate_field() -> forms.BooleanField:
+    """仍然保存: hidden until a likely duplicate was found, then a checkbox next to the warning."""
+    return forms.BooleanField(
+        label=_("仍然保存(已核对,不是重复记录)"), required=False, widget=forms.HiddenInput, initial=False
+    )
+
+
+def duplicate_warning(duplicates, user, *, files_given: bool):
+    """The warning naming the existing records, each linked to its page when ``user`` may open it."""
+    can_open = user is not None and user.has_perm("violations.view_violation")
+    rows = format_html_join(
+        "",
+        '<li><a href="{}" target="_blank" rel="noopener">{}</a></li>' if can_open else "<li>{1}</li>",
+        ((reverse("admin:violations_violation_change", args=[v.pk]), duplicate_summary(v)) for v in duplicates),
+    )
+    note = _("证据文件需要重新选择。") if files_given else ""
+    return format_html(
+        '<span class="duplicate-warning">{}</span><ul class="duplicates">{}</ul>{} {}',
+        _("可能与以下已有记录重复:"),
+        rows,
+        _("核对后如确认不是重复,请勾选“仍然保存”再提交。"),
+        note,
+    )
+
+
+def check_duplicates(form, *, user, employee, rule, group, occurred_at, description, files_given) -> None:
+    """Add the duplicate warning to ``form`` unless 仍然保存 is ticked (shared by the admin and report forms)."""
+    if form.cleaned_data.get("confirm_duplicate"):
+        return
+    duplicates = likely_duplicates(employee, rule, group, occurred_at, description or "", user=user)
+    if duplicates:
+        form.fields["confirm_duplicate"].widget = forms.CheckboxInput()
+        form.add_error("confirm_duplicate", duplicate_warning(duplicates, user, files_given=files_given))
+        form.duplicates = duplicates
+
+
 # Texts of the preview panel (static/violations/record.js reads them from the rule select).
 PREVIEW_LABELS = {
     "adds": _("升级预览:保存后将追加"),
     "none": _("升级预览:不会触发升级"),
     "choose": _("请选择条款"),
     "unavailable": _("预览暂不可用"),
+    "duplicates": _("可能与以下已有记录重复(保存时需勾选“仍然保存”):"),
 }
 
 
@@ -61,6 +100,8 @@ class RecordViolationForm(forms.ModelForm):
     )
     apply_now = forms.BooleanField(label=_("确认并立即处分"), required=False, initial=True)
     evidence = MultipleFileField(label=_("证据(截图、PDF,可多选)"))
+    confirm_duplicate = confirm_duplicate_field()
+    acting_user = None  # set by ViolationAdmin.get_form: whose visible records the duplicate check names
 
     class Meta:
         model = Violation
@@ -84,6 +125,16 @@ class RecordViolationForm(forms.ModelForm):
             rule = data.get("rule")
             if rule is None or not rule.fine_amount:
                 self.add_error("fine_amount", _("选择罚款时请填写金额。"))
+        check_duplicates(
+            self,
+            user=self.acting_user,
+            employee=data.get("employee"),
+            rule=data.get("rule"),
+            group=data.get("group"),
+            occurred_at=data.get("occurred_at"),
+            description=data.get("description"),
+            files_given=bool(data.get("evidence")),
+        )
         return data
 
     def sanction_specs(self) -> list[dict]:
@@ -142,9 +193,11 @@ class ReportForm(forms.Form):
             "提交时间只记录到小时;图片证据会去除拍摄地点等元数据并重命名,不接受 PDF。"
         ),
     )
+    confirm_duplicate = confirm_duplicate_field()
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
         scope = scope_for(user)
         if scope.employee_id:
             member_of = Membership.objects.open().filter(employee_id=scope.employee_id).values("group_id")
@@ -163,3 +216,17 @@ class ReportForm(forms.Form):
                 )
             match = by_name[0]
         return match
+
+    def clean(self):
+        data = super().clean()
+        check_duplicates(
+            self,
+            user=self.user,
+            employee=data.get("person"),
+            rule=data.get("rule"),
+            group=data.get("group"),
+            occurred_at=data.get("occurred_at"),
+            description=data.get("description"),
+            files_given=bool(data.get("evidence")),
+        )
+        return data

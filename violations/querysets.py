@@ -8,6 +8,7 @@ a group admin sees violations recorded in their groups; an employee sees their o
 from __future__ import annotations
 
 import datetime
+import unicodedata
 
 from django.db import models
 from django.db.models import Q
@@ -34,6 +35,13 @@ def _violation_scope_q(user, prefix: str = "") -> Q | None:
     return query
 
 
+def normalize_description(text: str) -> str:
+    """What two descriptions are compared by: NFKC (full-width → half-width), case folded, without
+    whitespace or invisible characters, so "在群里 辱骂同事。" and "在群里辱骂同事。" are the same text."""
+    text = unicodedata.normalize("NFKC", text or "").casefold()
+    return "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch) != "Cf")
+
+
 class RuleQuerySet(models.QuerySet):
     def visible_to(self, user) -> RuleQuerySet:
         """The rule catalog is public to every signed-in user (it is the company's published regulation)."""
@@ -51,6 +59,42 @@ class ViolationQuerySet(models.QuerySet):
     def for_month(self, month: datetime.date) -> ViolationQuerySet:
         start, end = month_bounds(month)
         return self.filter(occurred_at__gte=start, occurred_at__lt=end)
+
+    def likely_duplicates(
+        self,
+        *,
+        employee,
+        rule,
+        group,
+        occurred_at: datetime.datetime,
+        description: str,
+        window: datetime.timedelta,
+    ) -> list:
+        """Records that are probably the same incident as the one about to be recorded.
+
+        The same employee, an occurrence at most ``window`` before or after ``occurred_at``, and
+        either the same rule and group (no group on both counts as the same) or the same
+        description once normalised (``normalize_description``). Each result carries
+        ``duplicate_reasons`` (``"rule_group"``, ``"text"``). Dismissed records are included: HR
+        should know a report was already looked at. Oldest first.
+        """
+        if employee is None or occurred_at is None:
+            return []
+        nearby = self.filter(
+            employee=employee, occurred_at__gte=occurred_at - window, occurred_at__lte=occurred_at + window
+        ).select_related("employee", "rule", "group")
+        text = normalize_description(description)
+        found = []
+        for violation in nearby.order_by("occurred_at", "pk"):
+            reasons = []
+            if rule is not None and violation.rule_id == rule.pk and violation.group_id == getattr(group, "pk", None):
+                reasons.append("rule_group")
+            if text and normalize_description(violation.description) == text:
+                reasons.append("text")
+            if reasons:
+                violation.duplicate_reasons = reasons
+                found.append(violation)
+        return found
 
     def standing(self) -> ViolationQuerySet:
         """Not dismissed and not overturned."""

@@ -13,12 +13,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from groups.models import Employee
+from groups.models import ChatGroup, Employee
 from portal.choices import Channel
 from portal.middleware import unlinked
 from portal.scoping import scope_for
@@ -147,6 +148,15 @@ def preview(request):
     kinds = [k for k in request.GET.get("kinds", "").split(",") if k in SanctionKind.values]
     specs = [{"kind": k} for k in kinds] if "kinds" in request.GET else None
     payload["sentences"] = services.preview_escalation(employee, rule, occurred_at, specs)
+    # The likely duplicates, shown while typing: saving would ask for 仍然保存 (and evidence files be re-chosen).
+    group = ChatGroup.objects.visible_to(request.user).filter(pk=request.GET.get("group") or None).first()
+    found = services.likely_duplicates(
+        employee, rule, group, occurred_at, request.GET.get("description", ""), user=request.user
+    )
+    payload["duplicates"] = [
+        {"url": reverse("admin:violations_violation_change", args=[v.pk]), "text": services.duplicate_summary(v)}
+        for v in found
+    ]
     return JsonResponse(payload)
 
 

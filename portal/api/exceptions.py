@@ -26,6 +26,10 @@ class Conflict(exceptions.APIException):
     default_detail = _("该操作与现有数据冲突。")
     default_code = "conflict"
 
+    def __init__(self, detail=None, code=None, *, extra: dict | None = None):
+        super().__init__(detail, code)
+        self.extra = extra or {}  # more keys of the error object, e.g. the records it clashes with
+
 
 class LockedOut(exceptions.Throttled):
     """Too many failed logins for this username (django-axes)."""
@@ -64,7 +68,7 @@ def error_body(exc: exceptions.APIException) -> dict:
         return {"code": "invalid", "message": str(_("提交的数据有误,请检查标出的字段。")), "fields": fields}
     codes = exc.get_codes()
     code = codes if isinstance(codes, str) else exc.default_code
-    return {"code": code, "message": str(exc.detail), "fields": {}}
+    return {"code": code, "message": str(exc.detail), "fields": {}, **getattr(exc, "extra", {})}
 
 
 def exception_handler(exc: Exception, context: dict):

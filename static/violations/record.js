@@ -42,11 +42,38 @@
     el.className = "ladder-preview" + (sentences.length ? "" : " empty");
   }
 
+  function showDuplicates(items) {
+    var el = document.getElementById("duplicate-preview");
+    if (!el) {
+      el = document.createElement("div");
+      el.id = "duplicate-preview";
+      el.className = "duplicate-preview";
+      el.setAttribute("aria-live", "polite");
+      var anchor = document.querySelector(".field-description");
+      if (!anchor) { return; }
+      anchor.parentNode.insertBefore(el, anchor.nextSibling);
+    }
+    el.textContent = "";
+    el.hidden = !items.length;
+    if (!items.length) { return; }
+    var title = document.createElement("h3");
+    title.textContent = label("duplicates");
+    el.appendChild(title);
+    var list = document.createElement("ul");
+    items.forEach(function (item) {
+      var li = document.createElement("li"), a = document.createElement("a");
+      a.href = item.url; a.target = "_blank"; a.rel = "noopener"; a.textContent = item.text;
+      li.appendChild(a); list.appendChild(li);
+    });
+    el.appendChild(list);
+  }
+
   function fetchPreview(applyDefaults) {
-    var rule = field("rule"), employee = field("employee");
+    var rule = field("rule"), employee = field("employee"), group = field("group"), text = field("description");
     if (!rule || !rule.value) { show([], label("choose")); return; }
     var params = new URLSearchParams({ rule: rule.value, employee: employee ? employee.value : "",
-                                       occurred_at: occurredAt() });
+                                       occurred_at: occurredAt(), group: group ? group.value : "",
+                                       description: text ? text.value : "" });
     if (!applyDefaults) { params.set("kinds", kinds().join(",")); }
     fetch(rule.getAttribute("data-preview-url") + "?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.json(); })
@@ -60,6 +87,7 @@
           if (fine && !fine.value && data.defaults.indexOf("fine") !== -1) { fine.value = data.fine_amount; }
         }
         show(data.sentences);
+        showDuplicates(data.duplicates || []);
       })
       .catch(function () { show([], label("unavailable")); });
   }
@@ -74,7 +102,9 @@
     if (!field("sanction_kinds") || !field("rule")) { return; }  // only the add form
     on(field("rule"), function () { fetchPreview(true); });
     on(field("employee"), function () { fetchPreview(false); });
-    ["occurred_at_0", "occurred_at_1"].forEach(function (n) { on(field(n), function () { fetchPreview(false); }); });
+    ["occurred_at_0", "occurred_at_1", "group", "description"].forEach(function (n) {
+      on(field(n), function () { fetchPreview(false); });
+    });
     document.querySelectorAll('input[name="sanction_kinds"]').forEach(function (box) {
       box.addEventListener("change", function () { fetchPreview(false); });
     });

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from groups.admin_filters import subtree_filter
@@ -28,6 +29,7 @@ from .. import services
 from ..choices import AppealStatus, SanctionKind, ViolationStatus
 from ..forms import AddEvidenceForm, DecisionForm, ReasonForm, RecordViolationForm
 from ..models import Appeal, CompanySettings, Evidence, Rule, Sanction, Violation, WorkdayOverride
+from .rule_form import RuleAdminForm
 
 
 class AdminChannelMixin:
@@ -48,6 +50,7 @@ class AdminChannelMixin:
 
 @admin.register(Rule)
 class RuleAdmin(AdminChannelMixin, admin.ModelAdmin):
+    form = RuleAdminForm  # the sanction lists as rows (处分类型, 扣绩效分, 罚款金额, 期限), not JSON
     list_display = [
         "code",
         "title_zh",
@@ -62,6 +65,9 @@ class RuleAdmin(AdminChannelMixin, admin.ModelAdmin):
     list_filter = ["category", "is_active"]
     search_fields = ["code", "title_zh", "title_en"]
     actions = ["deactivate", "activate"]
+
+    class Media:
+        css = {"all": ["violations/rule_form.css"]}
 
     def has_delete_permission(self, request, obj=None):
         return False  # a rule in use is deactivated, never deleted
@@ -258,12 +264,15 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, DepartedHeaderMixin, a
         kwargs["form"] = AddEvidenceForm if obj is not None else RecordViolationForm
         if obj is not None:
             kwargs["fields"] = ["add_evidence"]
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            form.acting_user = request.user  # the duplicate warning names the records this user may see
+        return form
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [
-                (None, {"fields": ["employee", "group", "rule", "occurred_at", "description"]}),
+                (None, {"fields": ["employee", "group", "rule", "occurred_at", "description", "confirm_duplicate"]}),
                 (_("处分"), {"fields": ["sanction_kinds", "fine_amount", "removal_days", "apply_now"]}),
                 (_("证据"), {"fields": ["evidence"]}),
             ]
@@ -289,10 +298,47 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, DepartedHeaderMixin, a
             "created_at",
         ]
         if scope_for(request.user).everything:
-            fields += ["reporter_display", "recorded_by_display"]  # never for heads, group admins or the employee
+            # never for heads, group admins or the employee
+            fields += ["reporter_display", "recorded_by_display", "report_count_display", "duplicates_display"]
         if request.user.has_perm("violations.view_appeal") and Appeal.objects.filter(violation=obj).exists():
             fields.append("appeal_link")
         return fields
+
+    def get_list_display(self, request):
+        if scope_for(request.user).everything:  # ×N says it was reported anonymously: HR and auditors only
+            return [*self.list_display, "report_count_display"]
+        return self.list_display
+
+    @admin.display(description=_("可能重复"))
+    def duplicates_display(self, obj):
+        """Other records that look like the same incident (HR and auditors only: the scope is everything)."""
+        from ..services.records import duplicate_summary, duplicate_window
+
+        found = Violation.objects.exclude(pk=obj.pk).likely_duplicates(
+            employee=obj.employee,
+            rule=obj.rule,
+            group=obj.group,
+            occurred_at=obj.occurred_at,
+            description=obj.description,
+            window=duplicate_window(),
+        )
+        if not found:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            '<a href="{}">{}</a>',
+            ((reverse("admin:violations_violation_change", args=[v.pk]), duplicate_summary(v)) for v in found),
+        )
+
+    @admin.display(description=_("举报次数"), ordering="report_count")
+    def report_count_display(self, obj):
+        if obj.report_count <= 1:
+            return "—"
+        return format_html(
+            '<span class="report-count" title="{}">{}</span>',
+            _("同样内容的匿名举报已合并为这一条,不记录举报人"),
+            _("同一举报 ×%(n)s") % {"n": obj.report_count},
+        )
 
     def get_inlines(self, request, obj):
         return [SanctionInline, EvidenceInline] if obj is not None else []

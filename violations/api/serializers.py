@@ -19,7 +19,8 @@ from ..choices import AppealStatus
 from ..models import Appeal, PerformanceDeduction, Rule, Sanction, Violation
 
 # Who reported, whether anonymously, and through which channel: null for anyone but HR and auditors.
-REPORTER_FIELDS = ("reporter", "is_anonymous", "channel")
+# report_count too: more than one report of the same thing means it was reported anonymously.
+REPORTER_FIELDS = ("reporter", "is_anonymous", "channel", "report_count")
 
 
 class SanctionSerializer(serializers.ModelSerializer):
@@ -90,8 +91,20 @@ class ViolationSerializer(serializers.ModelSerializer):
     channel = serializers.ChoiceField(
         choices=Channel.choices, read_only=True, allow_null=True, label=_("来源"), help_text=_("仅人资和审计可见")
     )
+    report_count = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        label=_("举报次数"),
+        help_text=_("同样内容的匿名举报合并计数;仅人资和审计可见"),
+    )
     confirmed = serializers.BooleanField(
         write_only=True, default=False, label=_("直接确认"), help_text=_("人资亲自核实过时为真")
+    )
+    confirm_duplicate = serializers.BooleanField(
+        write_only=True,
+        default=False,
+        label=_("仍然保存"),
+        help_text=_("发现可能重复的记录时请求被拒绝(409,列出这些记录);核对后确认不是重复时为真"),
     )
     impose_sanctions = serializers.BooleanField(
         write_only=True, default=False, label=_("立即处分"), help_text=_("确认并按处分列表(或条款默认处分)处分")
@@ -123,8 +136,10 @@ class ViolationSerializer(serializers.ModelSerializer):
             "appeal",
             "is_anonymous",
             "reporter",
+            "report_count",
             "created_at",
             "confirmed",
+            "confirm_duplicate",
             "impose_sanctions",
             "sanction_specs",
         ]
@@ -136,6 +151,7 @@ class ViolationSerializer(serializers.ModelSerializer):
             "appeal_deadline",
             "is_anonymous",
             "reporter",
+            "report_count",
             "created_at",
         ]
 

@@ -12,7 +12,9 @@ from rest_framework.decorators import action
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
+from portal.api.exceptions import Conflict
 from portal.api.viewsets import ScopedModelViewSet, ScopedReadOnlyViewSet
 from portal.choices import Channel
 
@@ -56,6 +58,8 @@ class ViolationViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     def perform_create(self, serializer) -> None:
         data = dict(serializer.validated_data)
         employee, rule = data.pop("employee"), data.pop("rule")
+        if not data.pop("confirm_duplicate"):
+            self._refuse_duplicates(employee, rule, data)
         violation = services.record_and_sanction(
             employee,
             rule,
@@ -68,6 +72,29 @@ class ViolationViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             **data,
         )
         serializer.instance = self.get_queryset().get(pk=violation.pk)
+
+    def _refuse_duplicates(self, employee, rule, data: dict) -> None:
+        """409 naming the likely duplicates (the same check as the admin form and the report page)."""
+        found = services.likely_duplicates(
+            employee, rule, data.get("group"), data["occurred_at"], data["description"], user=self.request.user
+        )
+        if not found:
+            return
+        message = _("可能与已有记录重复:%(list)s。核对后如确认不是重复,请带 confirm_duplicate=true 重新提交。")
+        duplicates = [
+            {
+                "id": v.pk,
+                "url": reverse("api:violation-detail", args=[v.pk], request=self.request),
+                "occurred_at": v.occurred_at.isoformat(),
+                "rule_code": v.rule.code,
+                "status": v.status,
+                "reasons": v.duplicate_reasons,
+                "summary": services.duplicate_summary(v),
+            }
+            for v in found
+        ]
+        summaries = _(";").join(d["summary"] for d in duplicates)
+        raise Conflict(message % {"list": summaries}, code="duplicate", extra={"duplicates": duplicates})
 
     def _answer(self, violation: Violation) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=violation.pk)).data)

@@ -22,7 +22,7 @@ SPEC_KEYS = {"kind", "amount", "points", "days"}
 def validate_sanction_specs(value) -> None:
     """A list like ``[{"kind": "fine", "amount": "100"}, {"kind": "removal", "days": 30}]``.
 
-    ``amount`` (CNY) is required and positive for a fine and forbidden otherwise; ``points`` is a
+    ``amount`` (CNY) is positive for a fine (absent: the rule's 罚款金额) and forbidden otherwise; ``points`` is a
     whole number ≥ 0; ``days`` (no-rejoin period for a removal, duration of a mute) a whole number ≥ 1,
     absent for a permanent removal.
     """
@@ -47,6 +47,8 @@ def _validate_amount(index: int, spec: dict) -> None:
         if "amount" in spec:
             raise ValidationError(_("第%(n)s项: 只有罚款有金额。"), params={"n": index})
         return
+    if "amount" not in spec:
+        return  # the rule's 罚款金额 applies (services.sanctions); Rule.clean checks it is set
     try:
         amount = Decimal(str(spec.get("amount")))
     except InvalidOperation:
@@ -121,6 +123,18 @@ class Rule(models.Model):
     def clean(self) -> None:
         if self.repeat_threshold and not self.repeat_sanctions:
             raise ValidationError({"repeat_sanctions": _("设置了重复升级次数时必须填写升级处分。")})
+        errors = {}
+        for name in ("default_sanctions", "repeat_sanctions"):
+            specs = getattr(self, name)
+            if not isinstance(specs, list) or self.fine_amount:
+                continue
+            for index, spec in enumerate(specs, start=1):
+                if isinstance(spec, dict) and spec.get("kind") == SanctionKind.FINE and "amount" not in spec:
+                    message = _("第%(n)s项 罚款金额(元): 请填写金额,或在本条款的“罚款金额(元)”中设置。")
+                    errors[name] = message % {"n": index}
+                    break
+        if errors:
+            raise ValidationError(errors)
 
 
 DEFAULT_POINTS = {
@@ -180,6 +194,15 @@ class CompanySettings(models.Model):
     quiet_hours_end = models.TimeField(_("休息时间结束"), default=datetime.time(7, 30))
     directive_answer_minutes = models.PositiveSmallIntegerField(_("领导指令回复时限(分钟)"), default=30)
     max_message_length = models.PositiveSmallIntegerField(_("单条消息最大字数"), default=200)
+    duplicate_window_hours = models.PositiveSmallIntegerField(
+        _("疑似重复时间窗(小时)"),
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(720)],
+        help_text=_(
+            "记录违规时,同一员工在此时间内(按发生时间前后计)已有同一条款、同一工作群的记录,或经过文字相同的记录,"
+            "会提示可能重复;同样内容的匿名举报合并为一条。"
+        ),
+    )
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     class Meta:

@@ -54,6 +54,12 @@ class Violation(models.Model):
         related_name="+",
     )
     is_anonymous = models.BooleanField(_("匿名举报"), default=False)
+    report_count = models.PositiveIntegerField(
+        _("举报次数"),
+        default=1,
+        editable=False,
+        help_text=_("同样内容的匿名举报合并到第一条,这里计数(同一举报 ×N);不记录是谁举报的"),
+    )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("记录人"),
@@ -92,6 +98,11 @@ class Violation(models.Model):
                 condition=Q(is_anonymous=False) | Q(reporter__isnull=True),
                 name="violation_anonymous_has_no_reporter",
                 violation_error_message=_("匿名举报不保存举报人。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(report_count=1) | Q(report_count__gt=1, is_anonymous=True),
+                name="violation_only_anonymous_reports_grouped",
+                violation_error_message=_("只有匿名举报会合并计数。"),
             ),
             models.CheckConstraint(
                 condition=Q(notified_at__isnull=True) | Q(appeal_deadline__isnull=False),

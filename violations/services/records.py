@@ -17,7 +17,7 @@ from portal.scoping import require_hr, scope_for
 
 from ..choices import ViolationStatus
 from ..evidence import check_evidence_files, scrub_for_anonymous_report
-from ..models import Rule, Violation
+from ..models import CompanySettings, Rule, Violation
 from .common import attach_evidence, audited, lock_violation, require_status
 from .sanctions import apply_sanctions, recompute_escalation, withdraw_direct_sanctions
 
@@ -26,6 +26,50 @@ FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
 
 # Older dates are typing errors; before 1901 time zones even use local mean time (+08:05:43 for Shanghai).
 EARLIEST_OCCURRENCE = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+
+
+def duplicate_window() -> datetime.timedelta:
+    """公司设置 › 疑似重复时间窗(小时), default 24 h before or after the occurrence."""
+    return datetime.timedelta(hours=CompanySettings.load().duplicate_window_hours)
+
+
+def likely_duplicates(
+    employee: Employee | None,
+    rule: Rule | None,
+    group: ChatGroup | None,
+    occurred_at: datetime.datetime | None,
+    description: str,
+    *,
+    user,
+) -> list[Violation]:
+    """The duplicate check of every place a violation is recorded (admin form, report page, API).
+
+    Only records ``user`` may see are named: a reporter never learns of a report they could not
+    see anyway. See ``ViolationQuerySet.likely_duplicates`` for the criteria.
+    """
+    return Violation.objects.visible_to(user).likely_duplicates(
+        employee=employee,
+        rule=rule,
+        group=group,
+        occurred_at=occurred_at,
+        description=description,
+        window=duplicate_window(),
+    )
+
+
+def duplicate_summary(violation: Violation) -> str:
+    """One line naming an existing record in a duplicate warning: 姓名 (工号) · 条款 · 时间 · 状态 · 原因."""
+    reasons = {"rule_group": _("同一条款和工作群"), "text": _("经过文字相同")}
+    because = _("、").join(str(reasons[r]) for r in getattr(violation, "duplicate_reasons", ()))
+    return _("#%(pk)s %(name)s (%(no)s) · %(rule)s · %(when)s · %(status)s · %(why)s") % {
+        "pk": violation.pk,
+        "name": violation.employee.name,
+        "no": violation.employee.employee_no,
+        "rule": violation.rule.code,
+        "when": f"{timezone.localtime(violation.occurred_at):%Y-%m-%d %H:%M}",
+        "status": violation.get_status_display(),
+        "why": because,
+    }
 
 
 def _check_occurred_at(occurred_at: datetime.datetime) -> None:
@@ -84,17 +128,10 @@ def _create_violation(
     evidence_files,
     status,
 ) -> Violation:
-    if not rule.is_active:
-        raise ValidationError({"rule": _("条款 %(code)s 已停用。") % {"code": rule.code}})
-    if not (description or "").strip():
-        raise ValidationError({"description": _("请填写违规经过。")})
-    _check_occurred_at(occurred_at)
-    files = check_evidence_files(list(evidence_files))
+    files = _checked_files(rule, occurred_at, description, evidence_files, is_anonymous=is_anonymous)
     # An anonymous report keeps no exact time of its own (a proxy log could be joined on it): it is
     # stored at the start of the hour, and its images lose their metadata and names.
     created_at = report_time() if is_anonymous else timezone.now()
-    if is_anonymous:
-        files = scrub_for_anonymous_report(files)
     violation = Violation.objects.create(
         employee=employee,
         group=group,
@@ -114,6 +151,48 @@ def _create_violation(
         attach_evidence(files, violation, None, uploaded_at=created_at)
     else:
         attach_evidence(files, violation, acting_user)
+    return violation
+
+
+def _checked_files(rule, occurred_at, description, evidence_files, *, is_anonymous):
+    if not rule.is_active:
+        raise ValidationError({"rule": _("条款 %(code)s 已停用。") % {"code": rule.code}})
+    if not (description or "").strip():
+        raise ValidationError({"description": _("请填写违规经过。")})
+    _check_occurred_at(occurred_at)
+    files = check_evidence_files(list(evidence_files))
+    return scrub_for_anonymous_report(files) if is_anonymous else files
+
+
+def _same_anonymous_report(employee, rule, group, occurred_at, description) -> Violation | None:
+    """The first anonymous report of the same thing still waiting for HR: same employee, rule and
+    group, same text once normalised, within the duplicate window. None if there is none."""
+    # One report at a time per reported employee: two identical reports sent together are counted, not doubled.
+    Employee.objects.select_for_update().filter(pk=employee.pk).exists()
+    candidates = Violation.objects.filter(is_anonymous=True, status=ViolationStatus.REPORTED).likely_duplicates(
+        employee=employee,
+        rule=rule,
+        group=group,
+        occurred_at=occurred_at,
+        description=description,
+        window=duplicate_window(),
+    )
+    same = [v for v in candidates if set(v.duplicate_reasons) == {"rule_group", "text"}]
+    return same[0] if same else None
+
+
+def _count_again(violation: Violation, files) -> Violation:
+    """Add an identical anonymous report to the first one: count it and keep its (scrubbed) evidence.
+
+    The row's times stay at the start of an hour and the audit entry names no one (anonymous context).
+    """
+    stamp = report_time()
+    violation = Violation.objects.select_for_update().get(pk=violation.pk)
+    violation.report_count += 1
+    violation.save(update_fields=["report_count", "updated_at"])
+    Violation.objects.filter(pk=violation.pk).update(updated_at=stamp)
+    violation.updated_at = stamp
+    attach_evidence(files, violation, None, uploaded_at=stamp)
     return violation
 
 
@@ -170,6 +249,10 @@ def report_violation(
     person. The report's own times (created, updated, evidence uploaded, its audit entries) are the
     start of the hour, images are stripped of their metadata and renamed, PDFs refused. A departed
     employee's account cannot report (groups.accounts).
+
+    An anonymous report identical to one still waiting for HR (``_same_anonymous_report``) is not a
+    new violation: the first one counts it (``report_count``, shown to HR as 同一举报 ×N) and keeps its
+    evidence. The reporter sees the same answer either way.
     """
     if acting_user is None or not acting_user.is_authenticated:
         raise PermissionDenied(_("请先登录。"))
@@ -178,6 +261,11 @@ def report_violation(
     if scope_for(acting_user).employee_id == employee.pk:
         raise ValidationError({"employee": _("不能举报自己。")})
     with audit_context(acting_user, channel, anonymous=is_anonymous):
+        if is_anonymous:
+            same = _same_anonymous_report(employee, rule, group, occurred_at, description)
+            if same is not None:
+                files = _checked_files(rule, occurred_at, description, evidence_files, is_anonymous=True)
+                return _count_again(same, files)
         return _create_violation(
             employee,
             rule,
