@@ -31,7 +31,10 @@ def job(hr, status, name="名单.csv"):
 def test_hr_cannot_delete_findings(client, hr, outsider):
     client.force_login(hr)
     assert client.get(reverse("admin:groups_rosterfinding_delete", args=[outsider.pk])).status_code == 403
-    assert client.post(reverse("admin:groups_rosterfinding_delete", args=[outsider.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(reverse("admin:groups_rosterfinding_delete", args=[outsider.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     changelist = client.get(reverse("admin:groups_rosterfinding_changelist"))
     assert "delete_selected" not in changelist.context["action_form"].fields["action"].choices.__repr__()
     bulk = {"action": "delete_selected", "_selected_action": [outsider.pk], "post": "yes"}
