@@ -68,8 +68,15 @@ def _model_field(model: type[models.Model] | None, name: str) -> models.Field | 
         return None
 
 
+# django-treebeard's bookkeeping columns of the department tree (the path is shown as 部门路径).
+TREE_FIELDS = {"path", "depth", "numchild"}
+
+
 def _is_reverse(field) -> bool:
-    """A reverse relation (``Violation.evidence``): auditlog records its manager's name, not a value."""
+    """A reverse relation (``Violation.evidence``): auditlog records its manager's name, not a value.
+    Also the tree's bookkeeping columns, which have no label and mean nothing to HR."""
+    if field is not None and field.name in TREE_FIELDS and str(field.verbose_name) == field.name:
+        return True
     return field is not None and field.auto_created and not field.concrete
 
 
@@ -196,14 +203,11 @@ def changed_labels(entry: LogEntry) -> list[str]:
 
 
 def readable_extra(entry: LogEntry) -> list[tuple[str, str]]:
-    """``additional_data`` as (label, value): the channel's label, 是/否, the access kind."""
+    """``additional_data`` but the channel as (label, value): 是/否, the access kind, a reason."""
     rows = []
     for key, value in (entry.additional_data or {}).items():
         if key == "channel":
-            shown = channel_label(value)
-        elif key == "access":
-            shown = str(ACCESS_KINDS.get(value, value))
-        else:
-            shown = _plain(value)
+            continue  # shown as 来源 next to the actor
+        shown = str(ACCESS_KINDS.get(value, value)) if key == "access" else _plain(value)
         rows.append((str(EXTRA_LABELS.get(key, key)), shown))
     return rows
