@@ -316,6 +316,7 @@ class ImportJobAdmin(admin.ModelAdmin):
     ]
     fields = readonly_fields  # not the raw JSON columns the form would add
     list_select_related = ["created_by"]
+    actions = ["cancel_with_reason"]
 
     @admin.display(description=_("结果"))
     def summary_table(self, obj):
@@ -347,6 +348,38 @@ class ImportJobAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # an import record is the record: cancelled with a reason, never deleted
+
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("groups.change_importjob")
+
+    @admin.action(description=_("取消导入(需填写原因)"), permissions=["cancel"])
+    def cancel_with_reason(self, request, queryset):
+        form = CancelImportForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            reason = form.cleaned_data["reason"]
+            cancelled = sum(
+                services.cancel_import(job, acting_user=request.user, reason=reason) for job in queryset.order_by("pk")
+            )
+            self.message_user(request, _("已取消 %(n)d 个导入。") % {"n": cancelled}, messages.SUCCESS)
+            if cancelled < len(queryset):
+                self.message_user(request, _("已导入或已结束的导入不能取消。"), messages.WARNING)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("取消导入"),
+            "opts": self.model._meta,
+            "form": form,
+            "jobs": queryset,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/groups/importjob/cancel.html", context)
+
+
+class CancelImportForm(forms.Form):
+    reason = forms.CharField(label=_("取消原因"), widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+
 
 class FindingAgeFilter(admin.SimpleListFilter):
     """How long a finding has been known (首次发现至今)."""
@@ -372,6 +405,11 @@ class WaiveForm(forms.Form):
     reason = forms.CharField(label=_("豁免原因"), widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
 
 
+# A finding's page shows every column read-only; people as 姓名(工号) (marked 离职), not login names,
+# and 最近发现 as the latest run that saw it.
+_FINDING_DISPLAY = {"employee": "employee_display", "resolved_by": "resolved_by_display", "last_seen_at": "last_seen"}
+
+
 @admin.register(RosterFinding)
 class RosterFindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -394,7 +432,9 @@ class RosterFindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
     ]
     search_fields = ["group__name", "employee__name", "employee__employee_no", "membership__nickname"]
     list_select_related = ["group", "employee", "membership", "resolved_by__employee"]
-    readonly_fields = [f.name if f.name != "last_seen_at" else "last_seen" for f in RosterFinding._meta.fields]
+    # Every column is the record of what reconciliation found: none is edited by hand (最近发现 included).
+    readonly_fields = [_FINDING_DISPLAY.get(f.name, f.name) for f in RosterFinding._meta.fields]
+    fields = readonly_fields
     actions = ["mark_removed", "waive"]
     list_per_page = 50
 
@@ -407,6 +447,9 @@ class RosterFindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # findings come from reconciliation only
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record: HR waives a finding with a reason instead
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {
@@ -429,11 +472,6 @@ class RosterFindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
         else:
             self.message_user(request, _("任务队列暂时不可用,核查将在每日定时任务中自动进行。"), messages.WARNING)
         return redirect("admin:groups_rosterfinding_changelist")
-
-    def get_readonly_fields(self, request, obj=None):
-        # People as 姓名(工号) (marked 离职), not as login names.
-        people = {"employee": "employee_display", "resolved_by": "resolved_by_display"}
-        return [people.get(name, name) for name in super().get_readonly_fields(request, obj)]
 
     @admin.display(description=_("人员"))
     def subject(self, obj):

@@ -266,7 +266,10 @@ class ChatGroup(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name}({self.get_platform_display()})"
+        platform = self.get_platform_display()
+        if self.name.endswith((f"({platform})", f"（{platform}）")):
+            return self.name  # the group's name already says where it is (华东区销售群(微信))
+        return f"{self.name}({platform})"
 
     @property
     def is_approved(self) -> bool:
@@ -395,6 +398,7 @@ class ImportJob(models.Model):
     create_departments = models.BooleanField(
         _("新建部门"), default=False, help_text=_("导入时新建预览列出的部门(否则这些行是错误)")
     )
+    cancel_reason = models.TextField(_("取消原因"), blank=True)
 
     objects = ImportJobQuerySet.as_manager()
 

@@ -410,9 +410,12 @@ def _queue_run(job: ImportJob, *, defer: bool = False) -> None:
 
 
 @transaction.atomic
-def cancel_import(job: ImportJob, *, acting_user) -> bool:
+def cancel_import(job: ImportJob, *, acting_user, reason: str = "") -> bool:
     """Abandon an import that has not started writing (or whose validation is stuck, or that
-    failed); its stored file is deleted."""
+    failed); its stored file is deleted. Import records are never deleted: HR cancels one with a
+    ``reason``, kept on the job and in the audit log. Returns False when the job was already applied
+    (or is being applied) or finished otherwise."""
+    reason = (reason or "").strip()
     waiting = [
         ImportStatus.UPLOADED,
         ImportStatus.VALIDATING,
@@ -420,10 +423,19 @@ def cancel_import(job: ImportJob, *, acting_user) -> bool:
         ImportStatus.INVALID,
         ImportStatus.FAILED,
     ]
+    before = job.status
     if not ImportJob.objects.filter(pk=job.pk, status__in=waiting).update(status=ImportStatus.CANCELLED):
         return False
     job.refresh_from_db()
-    _finish(job, ImportStatus.CANCELLED)
+    _finish(job, ImportStatus.CANCELLED, cancel_reason=reason)
+    with audit_context(acting_user):
+        log_summary(
+            job,
+            label=str(job),
+            changes={"status": [before, ImportStatus.CANCELLED]},
+            data={"reason": reason} if reason else {},
+            actor=acting_user,
+        )
     return True
 
 

@@ -1,8 +1,16 @@
-"""Read-only admin for notification deliveries (what was sent, where, how many attempts, last error)."""
+"""Read-only admins: notification deliveries (what was sent, where, attempts, last error) and the audit log."""
 
+from auditlog.models import LogEntry
 from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
+from . import audit_display
 from .models import NotificationLog
+from .scoping import scope_for
 
 
 @admin.register(NotificationLog)
@@ -28,3 +36,125 @@ class NotificationLogAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- The audit trail: readable by HR and auditors only, never editable or deletable -------------------
+
+
+class ResourceTypeFilter(admin.SimpleListFilter):
+    """By the kind of record, named as the admin names it (违规记录, not ``violation``)."""
+
+    title = _("记录类型")
+    parameter_name = "resource_type"
+
+    def lookups(self, request, model_admin):
+        ids = model_admin.get_queryset(request).order_by().values_list("content_type_id", flat=True).distinct()
+        types = ContentType.objects.filter(pk__in=ids)
+        named = [(ct.pk, _type_name(ct)) for ct in types]
+        return sorted(named, key=lambda item: item[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(content_type_id=self.value()) if self.value() else queryset
+
+
+def _type_name(content_type: ContentType) -> str:
+    model = content_type.model_class()
+    return str(model._meta.verbose_name) if model else content_type.model
+
+
+class CorrelationFilter(admin.SimpleListFilter):
+    """?cid=… from the correlation id links (no choices of its own)."""
+
+    title = _("关联ID")
+    parameter_name = "cid"
+
+    def lookups(self, request, model_admin):
+        return []
+
+    def has_output(self):
+        return False
+
+    def queryset(self, request, queryset):
+        return queryset.filter(cid=self.value()) if self.value() else queryset
+
+
+admin.site.unregister(LogEntry)
+
+
+@admin.register(LogEntry)
+class AuditLogAdmin(admin.ModelAdmin):
+    """The audit log in Chinese: local time, the record's kind, field labels and readable values."""
+
+    date_hierarchy = "timestamp"
+    list_select_related = ["content_type", "actor"]
+    list_display = ["created", "resource", "action", "summary", "actor_name", "channel"]
+    list_filter = ["action", ResourceTypeFilter, CorrelationFilter]
+    search_fields = ["object_repr", "actor__username", "actor__first_name", "actor__last_name"]
+    fields = ["created", "actor_name", "resource", "action", "channel", "changes_table", "extra_table", "cid"]
+    readonly_fields = fields
+    actions = None
+
+    def has_module_permission(self, request):
+        return scope_for(request.user).everything
+
+    def has_view_permission(self, request, obj=None):
+        return scope_for(request.user).everything and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("时间"), ordering="timestamp")
+    def created(self, obj):
+        return audit_display.local_time(obj.timestamp)
+
+    @admin.display(description=_("记录"))
+    def resource(self, obj):
+        label = (
+            f"{_type_name(obj.content_type)} · {obj.object_repr}" if obj.object_repr else _type_name(obj.content_type)
+        )
+        ct = obj.content_type
+        try:
+            url = reverse(f"admin:{ct.app_label}_{ct.model}_change", args=[obj.object_id or obj.object_pk])
+        except NoReverseMatch:
+            return label
+        return format_html('<a href="{}">{}</a>', url, label) if (obj.object_id or obj.object_pk) else label
+
+    @admin.display(description=_("变更"))
+    def summary(self, obj):
+        if obj.action == LogEntry.Action.ACCESS:
+            return str(audit_display.ACCESS_KINDS.get((obj.additional_data or {}).get("access"), "")) or "—"
+        if obj.action == LogEntry.Action.DELETE:
+            return "—"
+        labels = audit_display.changed_labels(obj)
+        shown = "、".join(labels[:6]) + ("…" if len(labels) > 6 else "")
+        return _("%(n)d 项:%(fields)s") % {"n": len(labels), "fields": shown} if labels else "—"
+
+    @admin.display(description=_("操作人"))
+    def actor_name(self, obj):
+        if obj.actor_id:
+            return obj.actor.get_full_name() or obj.actor.get_username()
+        return _("系统") if not (obj.additional_data or {}).get("anonymous") else _("匿名")
+
+    @admin.display(description=_("来源"))
+    def channel(self, obj):
+        return audit_display.channel_label((obj.additional_data or {}).get("channel"))
+
+    @admin.display(description=_("变更内容"))
+    def changes_table(self, obj):
+        rows = audit_display.readable_changes(obj)
+        if not rows:
+            return "—"
+        return render_to_string("admin/auditlog/changes_table.html", {"rows": rows})
+
+    @admin.display(description=_("附加信息"))
+    def extra_table(self, obj):
+        rows = audit_display.readable_extra(obj)
+        if not rows:
+            return "—"
+        return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))

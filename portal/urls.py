@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
-from . import health
+from . import errors, health
 from .dashboard import views
 
 admin.site.site_header = _("群规 Qungui")
@@ -14,6 +14,7 @@ urlpatterns = [
     # Answered by portal.health.HealthCheckMiddleware first; listed here so they can be reversed.
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("favicon.ico", errors.favicon, name="favicon"),
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
@@ -24,3 +25,7 @@ urlpatterns = [
     path("groups/", include("groups.urls")),
     path("violations/", include("violations.urls")),
 ]
+
+# The portal's own error pages (also with DEBUG on: portal.errors.ErrorPageMiddleware).
+handler403 = "portal.errors.permission_denied"
+handler404 = "portal.errors.page_not_found"

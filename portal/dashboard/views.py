@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 
 from groups.models import ChatGroup, Employee
@@ -25,7 +26,8 @@ def has_dashboard(user) -> bool:
 def home(request):
     """Start page: heads, HR and auditors go to the dashboard; others see their groups and own record."""
     if has_dashboard(request.user):
-        return redirect("dashboard")
+        query = request.META.get("QUERY_STRING", "")  # /?month=2026-10 opens the dashboard at that month
+        return redirect(f"{reverse('dashboard')}?{query}" if query else reverse("dashboard"))
     scope = scope_for(request.user)
     open_ = Q(memberships__left_at__isnull=True)
     my_groups = (

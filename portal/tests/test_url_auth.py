@@ -81,7 +81,9 @@ NO_ADD = {
     "violations.performancemonth", "violations.performancededuction",  # computed by the deductions job
 }  # fmt: skip
 NO_DELETE = {
-    "auditlog.logentry", "groups.rostersettings", "violations.rule", "violations.companysettings",
+    "auditlog.logentry", "groups.rostersettings",
+    "groups.rosterfinding", "groups.importjob",  # the record: waived / cancelled with a reason instead
+    "violations.rule", "violations.companysettings",
     "violations.violation",
     "violations.sanction", "violations.appeal", "violations.performancemonth", "violations.performancededuction",
 }  # fmt: skip
@@ -115,6 +117,7 @@ EXPLICIT = {
         _all(FORBIDDEN, anon=LOGIN, hr=OK, auditor=OK, head_sales=OK, head_tech=NOT_FOUND),
     ),
     "login": ("", _all(OK)),
+    "favicon": ("", _all(OK)),
     "logout": ("", _all(NOT_ALLOWED)),  # POST only
     "set_language": ("", _all(FOUND)),  # GET: back to the referring page, nothing changed
     "admin:index": ("", _staff_only(OK)),

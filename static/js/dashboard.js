@@ -17,6 +17,10 @@
       return { label: s.label, data: s.data, backgroundColor: PALETTE[i % PALETTE.length], borderWidth: 0, maxBarThickness: 28 };
     });
     var lang = document.documentElement.lang || "zh-hans";
+    // On a phone (390 px) twelve "2026-10" labels do not fit: shorter labels ("26-10"), no rotation,
+    // Chart.js skips what still does not fit, and the edge labels keep some room.
+    var narrow = (canvas.parentNode.clientWidth || window.innerWidth) < 560;
+    var tickFont = { size: narrow ? 10 : 12 };
     canvas.dataset.ready = "0";
     new Chart(canvas, {
       type: "bar",
@@ -27,10 +31,25 @@
         animation: false,
         locale: lang === "en" ? "en" : "zh-CN",
         interaction: { mode: "index", intersect: false },
-        plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
+        layout: { padding: { left: 2, right: narrow ? 10 : 4 } },
+        plugins: { legend: { position: "bottom", labels: { boxWidth: narrow ? 10 : 12, font: tickFont } } },
         scales: {
-          x: { stacked: true, grid: { display: false } },
-          y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }
+          x: {
+            stacked: true,
+            grid: { display: false },
+            ticks: {
+              autoSkip: true,
+              autoSkipPadding: narrow ? 6 : 3,
+              maxRotation: narrow ? 0 : 45,
+              minRotation: 0,
+              font: tickFont,
+              callback: function (value) {
+                var label = this.getLabelForValue(value);
+                return narrow && typeof label === "string" ? label.slice(2) : label;
+              }
+            }
+          },
+          y: { stacked: true, beginAtZero: true, ticks: { precision: 0, font: tickFont } }
         }
       }
     });

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime
 
-from auditlog.admin import LogEntryAdmin
-from auditlog.models import LogEntry
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
@@ -276,10 +274,10 @@ class ViolationAdmin(AdminChannelMixin, ScopedAdminMixin, DepartedHeaderMixin, a
                 (_("处分"), {"fields": ["sanction_kinds", "fine_amount", "removal_days", "apply_now"]}),
                 (_("证据"), {"fields": ["evidence"]}),
             ]
-        return [
-            (None, {"fields": self.get_readonly_fields(request, obj)}),
-            (_("补充证据"), {"fields": ["add_evidence"]}),
-        ]
+        fieldsets = [(None, {"fields": self.get_readonly_fields(request, obj)})]
+        if self.has_change_permission(request, obj):  # a view-only user gets no upload field (nor its label)
+            fieldsets.append((_("补充证据"), {"fields": ["add_evidence"]}))
+        return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -674,30 +672,6 @@ class AppealAdmin(AdminChannelMixin, ScopedAdminMixin, DepartedHeaderMixin, admi
             "has_view_permission": True,
         }
         return TemplateResponse(request, "admin/violations/appeal/decide.html", context)
-
-
-# The audit trail: readable by HR and auditors only, never editable or deletable through the portal.
-admin.site.unregister(LogEntry)
-
-
-@admin.register(LogEntry)
-class AuditLogAdmin(LogEntryAdmin):
-    list_display = [*LogEntryAdmin.list_display, "channel"]
-    actions = None
-
-    def has_view_permission(self, request, obj=None):
-        return scope_for(request.user).everything and super().has_view_permission(request, obj)
-
-    def has_module_permission(self, request):
-        return scope_for(request.user).everything
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description=_("来源"))
-    def channel(self, obj):
-        value = (obj.additional_data or {}).get("channel")
-        return Channel(value).label if value in Channel.values else "—"
 
 
 # --- Report export from the violation list (the selection, or every row of the filtered list) ------
