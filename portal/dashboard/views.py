@@ -123,6 +123,8 @@ def _query_without_page(request) -> str:
     params = request.GET.copy()
     params.pop("page", None)
     return f"&{params.urlencode()}" if params else ""
+
+
 AGES = {"1d": 1, "3d": 3, "7d": 7, "30d": 30}
 
 
