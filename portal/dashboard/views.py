@@ -97,7 +97,8 @@ def work_queue(request):
         raise PermissionDenied
     context = {
         "employee": Employee.objects.visible_to(user).filter(pk=scope.employee_id).first(),
-        "administered": ChatGroup.objects.administered_by(user).active().order_by("name")[:50],
+        # The groups the user owns or administers themselves (HR's full access is not "their" groups).
+        "administered": ChatGroup.objects.active().filter(pk__in=scope.group_ids).order_by("name"),
         "single": None,
     }
     group_id = request.GET.get("group")
