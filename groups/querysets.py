@@ -57,6 +57,14 @@ class ChatGroupQuerySet(models.QuerySet):
             return self.all()
         return self.filter(Q(department_id__in=scope.dept_ids) | Q(pk__in=scope.group_ids))
 
+    def administered_by(self, user):
+        """The groups ``user`` may act on as their admin: HR all of them; an owner or admin their own
+        (``Scope.group_ids``); anyone else (auditors, department heads as such) none."""
+        scope = scope_for(user)
+        if scope.is_hr:
+            return self.all()
+        return self.filter(pk__in=scope.group_ids)
+
 
 class MembershipQuerySet(models.QuerySet):
     def open(self):

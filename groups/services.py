@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from portal.audit import audit_context, log_summary
+from portal.scoping import scope_for
 
 from .choices import GroupStatus, ImportKind, ImportStatus
 from .importing.employees import EmployeeFile, plan_employees, preview_employees, read_employee_file
@@ -168,6 +169,9 @@ def import_group_roster(
     groups = ChatGroup.objects.active()
     if acting_user is not None:
         groups = groups.visible_to(acting_user)
+        if group is not None and not scope_for(acting_user).is_hr:
+            # A group admin imports their own group's roster: a 群名称 column cannot reach another group.
+            groups = groups.filter(pk=group.pk)
     data = read_roster_file(path, group=group, groups=groups, progress=progress)
     return _apply_roster(data, acting_user=acting_user, job=job, dry_run=dry_run, reconcile=reconcile)
 
@@ -573,3 +577,130 @@ def save_roster_settings(roster_settings: RosterSettings, *, acting_user) -> Ros
     with audit_context(acting_user):
         roster_settings.save()
     return roster_settings
+
+
+# --- A group admin's daily work on their own groups (portal pages groups/work_views.py) -----------
+# Each write checks that ``acting_user`` administers the finding's group (HR: every group) and runs
+# inside ``audit_context(acting_user, channel)``; a finding of another group is "not found".
+
+MEMBER_KINDS = ("departed_member", "outsider", "bad_nickname")
+
+
+class NotYourGroup(Exception):
+    """The finding or group is not one ``acting_user`` administers (the pages answer 404)."""
+
+
+def _own_open_finding(finding_id: int, acting_user, kinds: Iterable[str] | None = None):
+    from .models import RosterFinding
+
+    findings = RosterFinding.objects.open().filter(group__in=ChatGroup.objects.administered_by(acting_user))
+    if kinds is not None:
+        findings = findings.filter(kind__in=list(kinds))
+    finding = findings.select_for_update(of=("self",)).filter(pk=finding_id).first()
+    if finding is None:
+        raise NotYourGroup(finding_id)
+    return finding
+
+
+def _resolve_finding(finding, acting_user, now) -> None:
+    from .findings import ReconcileRun
+
+    latest = ReconcileRun.latest_at()
+    if latest and latest > finding.last_seen_at:  # from now on the stored value is what "last seen" shows
+        finding.last_seen_at = latest
+    finding.status = "resolved"
+    finding.resolved_at = now
+    finding.resolved_by = acting_user
+    finding.save(update_fields=["status", "resolved_at", "resolved_by", "last_seen_at"])
+
+
+@transaction.atomic
+def confirm_member_removed(finding_id: int, *, acting_user, channel: str | None = None) -> int:
+    """已移出群: the admin removed the member; the membership is closed (``left_at``) and its open
+    findings resolve (``groups.reconcile.mark_removed``). Returns the number of memberships closed."""
+    from . import reconcile
+
+    finding = _own_open_finding(finding_id, acting_user, MEMBER_KINDS)
+    with audit_context(acting_user, channel):
+        return reconcile.mark_removed([finding.pk], acting_user=acting_user)
+
+
+@transaction.atomic
+def mark_nickname_fixed(finding_id: int, *, acting_user, channel: str | None = None, nickname: str = "") -> None:
+    """The member changed their group nickname: the membership's nickname becomes the new one (the
+    expected nickname unless given), so the next reconciliation does not find it again until a
+    roster snapshot says otherwise; the finding resolves."""
+    from .models import Membership
+
+    finding = _own_open_finding(finding_id, acting_user, ["bad_nickname"])
+    nickname = (nickname or finding.detail).strip()[:200]
+    if not nickname:
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError({"nickname": gettext_lazy("请填写修改后的群昵称。")})
+    now = timezone.now()
+    with audit_context(acting_user, channel):
+        membership = Membership.objects.select_for_update().get(pk=finding.membership_id)
+        if membership.nickname != nickname:
+            membership.nickname = nickname
+            membership.save(update_fields=["nickname", "updated_at"])
+        _resolve_finding(finding, acting_user, now)
+
+
+@transaction.atomic
+def chase_nickname(finding_id: int, *, acting_user, channel: str | None = None) -> int:
+    """催改: remind the member to fix their nickname. A notification row when the member has a channel
+    (portal.notifications); the chase itself is always recorded in the audit trail. Returns the
+    number of notification rows written (0: recorded only)."""
+    from django.utils.translation import gettext
+
+    from portal.notifications import send_notification
+
+    finding = _own_open_finding(finding_id, acting_user, ["bad_nickname"])
+    group = finding.group
+    member = finding.employee
+    nickname = finding.membership.nickname if finding.membership_id else ""
+    subject = gettext("【群规】请修改您在 %(group)s 的群昵称") % {"group": group.name}
+    body = gettext("您当前的群昵称“%(now)s”不符合群昵称规范,请改为“%(expected)s”。") % {
+        "now": nickname,
+        "expected": finding.detail,
+    }
+    with audit_context(acting_user, channel):
+        logs = send_notification(member, subject, body) if member is not None and member.is_active else []
+        log_summary(
+            finding,
+            label=gettext("催改群昵称:%(who)s") % {"who": member.name if member else nickname},
+            changes={"chase": [None, finding.detail]},
+            data={"chase": True, "notifications": [log.pk for log in logs], "group": group.pk},
+            actor=acting_user,
+        )
+    return len(logs)
+
+
+def successor_choices(group: ChatGroup, *, suggested_id: int | None = None):
+    """Who may take over a group: active employees who are open members or admins of it (and the
+    successor reconciliation suggested, e.g. the department head)."""
+    from .models import Membership
+
+    members = Membership.objects.open().filter(group=group, employee__isnull=False).values("employee_id")
+    query = Q(pk__in=members) | Q(administered_groups=group)
+    if suggested_id:
+        query |= Q(pk=suggested_id)
+    return Employee.objects.active().filter(query).exclude(pk=group.owner_id).distinct().order_by("name")
+
+
+@transaction.atomic
+def apply_successor(finding_id: int, successor: Employee, *, acting_user, channel: str | None = None) -> ChatGroup:
+    """离职继承: the group's departed owner is replaced by ``successor`` (the suggested one or another
+    active employee of the group); the change is audited and the finding resolves."""
+    from django.core.exceptions import ValidationError
+
+    finding = _own_open_finding(finding_id, acting_user, ["owner_departed"])
+    group = finding.group
+    choices = successor_choices(group, suggested_id=finding.suggested_successor_id)
+    if not choices.filter(pk=successor.pk).exists():
+        raise ValidationError({"successor": gettext_lazy("继任群主须是本群在职的成员或管理员。")})
+    with audit_context(acting_user, channel):
+        group = update_chat_group(group, acting_user=acting_user, owner=successor)
+        _resolve_finding(finding, acting_user, timezone.now())
+    return group

@@ -13,3 +13,17 @@ urlpatterns = [
     path("import/job/<int:pk>/cancel/", admin.site.admin_view(views.cancel), name="import_cancel"),
     path("import/job/<int:pk>/progress/", admin.site.admin_view(views.progress), name="import_progress"),
 ]
+
+from . import work_views  # noqa: E402
+
+# A group admin's own pages (portal, phone-sized): actions on their groups' findings, roster import.
+urlpatterns += [
+    path("work/findings/<int:pk>/removed/", work_views.finding_removed, name="work_removed"),
+    path("work/findings/<int:pk>/nickname-fixed/", work_views.finding_nickname_fixed, name="work_nickname_fixed"),
+    path("work/findings/<int:pk>/chase/", work_views.finding_chase, name="work_chase"),
+    path("work/findings/<int:pk>/successor/", work_views.finding_successor, name="work_successor"),
+    path("work/<int:pk>/roster/", work_views.roster_upload, name="work_roster_upload"),
+    path("work/roster/<int:pk>/", work_views.roster_job, name="work_roster_job"),
+    path("work/roster/<int:pk>/confirm/", work_views.roster_confirm, name="work_roster_confirm"),
+    path("work/roster/<int:pk>/cancel/", work_views.roster_cancel, name="work_roster_cancel"),
+]

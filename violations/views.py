@@ -94,6 +94,12 @@ def report(request):
     carry no request id, and the request log names no user (portal.middleware).
     """
     form = ReportForm(request.POST or None, request.FILES or None, user=request.user)
+    preset = request.GET.get("group")
+    if preset:
+        # 举报本群违规 from a group admin's work queue: the group preselected, only one's own groups.
+        if not preset.isdigit() or not form.fields["group"].queryset.filter(pk=preset).exists():
+            raise Http404
+        form.initial["group"] = int(preset)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

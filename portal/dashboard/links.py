@@ -1,4 +1,8 @@
-"""Links behind the dashboard's numbers: every number opens the (scoped, filtered) admin list behind it."""
+"""Links behind the dashboard's numbers: every number opens the (scoped, filtered) list behind it.
+
+Findings and violations open the portal's own phone-sized lists (``views.findings_list`` /
+``views.violations_list``); the other numbers the admin lists.
+"""
 
 from __future__ import annotations
 
@@ -40,11 +44,21 @@ class ListLinks:
     def memberships(self, dept_id=None, **params) -> str:
         return self._url("groups_membership", "group_department", dept_id, open="yes", **params)
 
+    def _page(self, name: str, dept_id: int | None = None, **params) -> str:
+        """A portal list page (phone-sized) with the dashboard's ``dept`` and the filters."""
+        dept_id = dept_id or self.dept_id
+        if dept_id:
+            params["dept"] = dept_id
+        query = urlencode(sorted(params.items()))
+        return reverse(name) + (f"?{query}" if query else "")
+
     def findings(self, dept_id=None, **params) -> str:
-        return self._url("groups_rosterfinding", "group_department", dept_id, status__exact="open", **params)
+        """Open findings: the portal's own list (``?kind=&age=``), not the admin changelist."""
+        return self._page("dashboard_findings", dept_id, **params)
 
     def violations(self, dept_id=None, **params) -> str:
-        return self._url("violations_violation", "employee_department", dept_id, month=self.month, **params)
+        """The month's violations: the portal's own list (``?status=a,b&sanction=``)."""
+        return self._page("dashboard_violations", dept_id, month=self.month, **params)
 
     def appeals(self, dept_id=None, **params) -> str:
         return self._url(
@@ -69,15 +83,13 @@ def attach_links(data: dict, area: Area, month: datetime.date) -> dict:
         "departed_in_groups": ll.memberships(who="departed"),
         "outsiders_in_groups": ll.memberships(who="outsider"),
         "violations_total": ll.violations(),
-        "violations_reported": ll.violations(status__exact=ViolationStatus.REPORTED),
-        "violations_confirmed": ll.violations(status__in=status_in(*CONFIRMED_STATUSES)),
-        "violations_appealed": ll.violations(status__exact=ViolationStatus.APPEALED),
-        "violations_dismissed": ll.violations(
-            status__in=status_in(ViolationStatus.DISMISSED, ViolationStatus.OVERTURNED)
-        ),
+        "violations_reported": ll.violations(status=ViolationStatus.REPORTED),
+        "violations_confirmed": ll.violations(status=status_in(*CONFIRMED_STATUSES)),
+        "violations_appealed": ll.violations(status=ViolationStatus.APPEALED),
+        "violations_dismissed": ll.violations(status=status_in(ViolationStatus.DISMISSED, ViolationStatus.OVERTURNED)),
         "fines": ll.violations(sanction=SanctionKind.FINE),
         "findings": ll.findings(),
-        "findings_overdue_departed": ll.findings(kind__exact=FindingKind.DEPARTED_MEMBER, age="1d"),
+        "findings_overdue_departed": ll.findings(kind=FindingKind.DEPARTED_MEMBER, age="1d"),
         "appeals": ll.appeals(),
         "appeals_overdue": ll.appeals(overdue="yes"),
         "removals": ll.sanctions(
@@ -85,7 +97,7 @@ def attach_links(data: dict, area: Area, month: datetime.date) -> dict:
         ),
     }
     for kind in data["findings"]["kinds"]:
-        kind["url"] = ll.findings(kind__exact=kind["kind"])
+        kind["url"] = ll.findings(kind=kind["kind"])
     for row in data["subdepartments"]:
         dept_id = None if row["own"] else row["department"].pk
         row["links"] = None if row["own"] else {

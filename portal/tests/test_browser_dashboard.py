@@ -40,8 +40,8 @@ def test_head_sees_own_subtree_and_clicks_through(page, screenshot, data):
     screenshot("dashboard_head_zh")
     with page.expect_navigation():
         page.click("[data-testid=violations-total]")
-    assert "/admin/violations/violation/" in page.url
-    rows = page.locator("#result_list tbody tr")
+    assert "/dashboard/violations/" in page.url  # the portal's own list, not the admin changelist
+    rows = page.locator("#violations-list [data-testid=violation]")
     assert rows.count() == 3
     screenshot("dashboard_head_violations_list")
     page.go_back()

@@ -116,6 +116,19 @@ EXPLICIT = {
         "?dept={sales}",
         _all(FORBIDDEN, anon=LOGIN, hr=OK, auditor=OK, head_sales=OK, head_tech=NOT_FOUND),
     ),
+    # A group admin's work queue: owners and admins of a group (李销售 owns the sales group) and HR.
+    "work_queue": ("", _all(FORBIDDEN, anon=LOGIN, hr=OK, head_sales=OK, group_admin=OK)),
+    # The dashboard's drill-downs (phone-sized lists): whoever has the dashboard; ?dept= outside → 404.
+    "dashboard_findings": ("", _all(FORBIDDEN, anon=LOGIN, hr=OK, auditor=OK, head_sales=OK, head_tech=OK)),
+    "dashboard_findings#sales": (
+        "?dept={sales}",
+        _all(FORBIDDEN, anon=LOGIN, hr=OK, auditor=OK, head_sales=OK, head_tech=NOT_FOUND),
+    ),
+    "dashboard_violations": ("", _all(FORBIDDEN, anon=LOGIN, hr=OK, auditor=OK, head_sales=OK, head_tech=OK)),
+    "dashboard_violations#sales": (
+        "?dept={sales}",
+        _all(FORBIDDEN, anon=LOGIN, hr=OK, auditor=OK, head_sales=OK, head_tech=NOT_FOUND),
+    ),
     "login": ("", _all(OK)),
     "favicon": ("", _all(OK)),
     "logout": ("", _all(NOT_ALLOWED)),  # POST only
@@ -224,6 +237,25 @@ EXPLICIT = {
     "groups:import_validate": ("", _staff_only(NOT_ALLOWED)),
     "groups:import_cancel": ("", _staff_only(NOT_ALLOWED)),
     "admin:groups_rosterfinding_reconcile_now": ("", _staff_only(FORBIDDEN)),  # a POST action
+    # A group admin's own pages (portal): the 销售部 finding / group; 404 for whoever does not
+    # administer it (auditors and heads as such included); POST-only actions 405 to a GET.
+    "groups:work_removed": (
+        "",
+        _all(NOT_FOUND, anon=LOGIN, hr=OK, head_sales=OK, group_admin=OK),
+        "groups_rosterfinding",
+    ),
+    "groups:work_nickname_fixed": ("", _all(NOT_ALLOWED), "groups_rosterfinding"),
+    "groups:work_chase": ("", _all(NOT_ALLOWED), "groups_rosterfinding"),
+    # The 销售部 finding is a departed member, not a departed owner: no successor to pick anywhere.
+    "groups:work_successor": ("", _all(NOT_FOUND, anon=LOGIN), "groups_rosterfinding"),
+    "groups:work_roster_upload": (
+        "",
+        _all(NOT_FOUND, anon=LOGIN, hr=OK, head_sales=OK, group_admin=OK),
+        "groups_chatgroup",
+    ),
+    "groups:work_roster_job": ("", _all(NOT_FOUND, anon=LOGIN)),  # no such job (and never another's)
+    "groups:work_roster_confirm": ("", _all(NOT_ALLOWED)),
+    "groups:work_roster_cancel": ("", _all(NOT_ALLOWED)),
     # django-treebeard's extra admin URLs for the department tree (unnamed):
     # (GET to move/ is a bad request; a POST also needs the change permission on the node.)
     "admin/groups/department/move/": ("", _staff_only(400, group_admin=FORBIDDEN)),
