@@ -158,7 +158,7 @@ def logs_for(
                     **common,
                 )
             )
-        if wecom_on and getattr(person, "wecom_id", ""):
+        if wecom_on and getattr(person, "wecom_id", None):
             logs.append(
                 NotificationLog(
                     channel=NotificationChannel.WECOM_APP,

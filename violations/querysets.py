@@ -66,7 +66,7 @@ class ViolationQuerySet(models.QuerySet):
         employee,
         rule,
         group,
-        occurred_at: datetime.datetime,
+        occurred_at: datetime.datetime | None,
         description: str,
         window: datetime.timedelta,
     ) -> list:

@@ -204,7 +204,7 @@ def appeal_consequences(appeal: Appeal, *, now: datetime.datetime | None = None)
         mine = [e for e in events if e.violation_id == violation.pk]
         if not mine:
             continue
-        values = {"w": window, "kind": _kind_name(kind)}
+        values: dict[str, object] = {"w": window, "kind": _kind_name(kind)}
         values["n"] = escalation.count_in_window(events, violation.occurred_at, settings.window_months)
         upheld.ladder.append(_("这是%(w)s第%(n)s次%(kind)s") % values)
         values["before"] = escalation.count_in_window(events, now, settings.window_months)
