@@ -22,9 +22,18 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
+def _api_error(exc) -> JsonResponse:
+    """The API's one error body (``{"error": {...}}``, portal.api.exceptions), for paths DRF never saw."""
+    from .api.exceptions import error_body
+
+    return JsonResponse({"error": error_body(exc)}, status=exc.status_code, json_dumps_params={"ensure_ascii": False})
+
+
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
-        return JsonResponse({"detail": _("未找到。")}, status=404)
+        from rest_framework.exceptions import NotFound
+
+        return _api_error(NotFound())
     context = {
         "status": 404,
         "heading": _("页面不存在"),
@@ -35,7 +44,9 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
-        return JsonResponse({"detail": _("您没有执行该操作的权限。")}, status=403)
+        from rest_framework.exceptions import PermissionDenied
+
+        return _api_error(PermissionDenied())
     context = {
         "status": 403,
         "heading": _("没有权限"),

@@ -73,7 +73,7 @@ def test_append_slash_still_redirects(client, debug, hr):
 def test_api_errors_stay_json(client, debug, hr, employee_user):
     missing = client.get("/api/no-such-endpoint/")
     assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
-    assert "detail" in missing.json()
+    assert missing.json()["error"]["code"] == "not_found"  # the API's one error shape, also off its routes
     client.force_login(hr)
     detail = client.get("/api/v1/employees/999999/")
     assert detail.status_code == 404 and detail["Content-Type"].startswith("application/json")
