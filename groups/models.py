@@ -311,7 +311,11 @@ class Membership(models.Model):
                 violation_error_message=_("退群时间不能早于入群时间。"),
             ),
         ]
-        indexes = [models.Index(fields=["employee", "left_at"], name="membership_employee_open")]
+        indexes = [
+            models.Index(fields=["employee", "left_at"], name="membership_employee_open"),
+            # The API's default order (and its keyset cursor): a page is one index range read.
+            models.Index(fields=["group", "nickname", "id"], name="membership_group_nickname"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.nickname} @ {self.group.name}"
