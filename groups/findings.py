@@ -56,7 +56,11 @@ class RosterFindingQuerySet(models.QuerySet):
         scope = scope_for(user)
         if scope.everything:
             return self.all()
-        return self.filter(Q(group__department_id__in=scope.dept_ids) | Q(group_id__in=scope.group_ids))
+        from .models import ChatGroup
+
+        # One semi-join on group_id (the visible groups' ids), not an OR across the group join.
+        groups = ChatGroup.objects.filter(Q(department_id__in=scope.dept_ids) | Q(pk__in=scope.group_ids))
+        return self.filter(group_id__in=groups.order_by().values("pk"))
 
 
 class ReconcileRun(models.Model):

@@ -55,6 +55,19 @@ class Scope:
         return query
 
 
+def union_of(*branches):
+    """One id set from several single-table queries: ``SELECT id … UNION SELECT id …``.
+
+    A scope is a union of reasons to see a row (the headed subtree, the administered groups, the own
+    record). Written as one ``OR`` across joined tables, the planner cannot use an index for any
+    branch and hash-joins every table; as ``pk IN (<branch> UNION <branch>)`` each branch is an index
+    read of its own and the outer query a semi-join on the primary key. Each branch must select one
+    column (``.values("pk")`` or a foreign key); empty branches are left out by the caller.
+    """
+    first, *rest = [branch.order_by() for branch in branches]
+    return first.union(*rest) if rest else first
+
+
 NOBODY = Scope()
 _CACHE_ATTR = "_qungui_scope"
 _resolver: Callable[[Any], Scope] | None = None

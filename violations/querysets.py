@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.months import month_bounds
-from portal.scoping import scope_for
+from portal.scoping import scope_for, union_of
 
 from .choices import VOID_STATUSES, AppealStatus, ViolationStatus
 
@@ -24,14 +24,22 @@ def _violation_scope_q(user, prefix: str = "") -> Q | None:
     scope = scope_for(user)
     if scope.everything:
         return None
-    query = Q(pk__in=[])
-    if scope.dept_ids:
-        query |= Q(**{f"{prefix}employee__department_id__in": scope.dept_ids})
+    from groups.models import Employee
+
+    from .models import Violation
+
+    # ``violation.id IN (<of visible people> UNION <in administered groups>)``: each branch an index
+    # read, not one OR across the employee join that the planner can only hash-join (issue #14).
+    branches = []
+    if scope.dept_ids or scope.employee_id:
+        own = [scope.employee_id] if scope.employee_id else []
+        people = Employee.objects.filter(Q(department_id__in=scope.dept_ids) | Q(pk__in=own)).order_by().values("pk")
+        branches.append(Violation.objects.filter(employee_id__in=people).values("pk"))
     if scope.group_ids:
-        query |= Q(**{f"{prefix}group_id__in": scope.group_ids})
-    if scope.employee_id:
-        query |= Q(**{f"{prefix}employee_id": scope.employee_id})
-    return query
+        branches.append(Violation.objects.filter(group_id__in=scope.group_ids).values("pk"))
+    if not branches:
+        return Q(pk__in=[])
+    return Q(**{f"{prefix}pk__in": union_of(*branches)})
 
 
 class RuleQuerySet(models.QuerySet):
@@ -123,12 +131,11 @@ class PerformanceDeductionQuerySet(models.QuerySet):
         scope = scope_for(user)
         if scope.everything:
             return self.all()
-        query = Q(pk__in=[])
-        if scope.dept_ids:
-            query |= Q(employee__department_id__in=scope.dept_ids)
-        if scope.employee_id:
-            query |= Q(employee_id=scope.employee_id)
-        return self.filter(query)
+        from groups.models import Employee
+
+        own = [scope.employee_id] if scope.employee_id else []
+        people = Employee.objects.filter(Q(department_id__in=scope.dept_ids) | Q(pk__in=own)).order_by()
+        return self.filter(employee_id__in=people.values("pk"))
 
     def for_month(self, month: datetime.date) -> PerformanceDeductionQuerySet:
         return self.filter(month=month.replace(day=1))
