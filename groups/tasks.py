@@ -75,7 +75,8 @@ def enqueue_reconcile() -> bool:
     broker is back (portal.outbox), and a page can say "核查稍后自动进行" instead of failing.
     """
     available = outbox.broker_available()
-    outbox.send(reconcile_groups_task)
+    # Never inside a web request: with eager tasks (embedded default) it runs after the response.
+    outbox.send_after_response(reconcile_groups_task)
     return available
 
 

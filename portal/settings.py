@@ -315,6 +315,9 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 # Job locks on SQLite are flock()ed files here (on PostgreSQL they are advisory locks): portal.locks.
 QUNGUI_LOCK_DIR = Path(env("QUNGUI_LOCK_DIR", str(VAR_DIR / "locks")))
+# Eager tasks deferred past a response (portal.outbox.send_after_response) run in a background
+# thread; True runs them at request_finished in the request's thread (the tests).
+QUNGUI_AFTER_RESPONSE_INLINE = False
 # A departed member still in a group this many hours after first seen is escalated to the head.
 
 
