@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from portal.scoping import scope_for, union_of
+from portal.scoping import any_of, scope_for, union_of
 
 
 class DepartmentScopeMixin:
@@ -76,19 +76,19 @@ class MembershipQuerySet(models.QuerySet):
             return self.all()
         from .models import ChatGroup, Employee
 
-        # Two branches, each an index read: rows of the visible groups, rows of the visible people.
-        rows = self.model._default_manager
-        branches = []
+        # Two reasons, each an index read: rows of the visible groups, rows of the visible people;
+        # several become pk IN (… UNION …) (portal.scoping.any_of).
+        conditions = []
         if scope.dept_ids or scope.group_ids:
             groups = ChatGroup.objects.filter(Q(department_id__in=scope.dept_ids) | Q(pk__in=scope.group_ids))
-            branches.append(rows.filter(group_id__in=groups.order_by().values("pk")).values("pk"))
+            conditions.append(Q(group_id__in=groups.order_by().values("pk")))
         if scope.dept_ids or scope.employee_id:
             own = [scope.employee_id] if scope.employee_id else []
             people = Employee.objects.filter(Q(department_id__in=scope.dept_ids) | Q(pk__in=own))
-            branches.append(rows.filter(employee_id__in=people.order_by().values("pk")).values("pk"))
-        if not branches:
+            conditions.append(Q(employee_id__in=people.order_by().values("pk")))
+        if not conditions:
             return self.none()
-        return self.filter(pk__in=union_of(*branches))
+        return self.filter(any_of(self.model, *conditions))
 
 
 class ImportJobQuerySet(models.QuerySet):

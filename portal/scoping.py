@@ -55,6 +55,23 @@ class Scope:
         return query
 
 
+def any_of(model, *conditions: Q, prefix: str = "") -> Q:
+    """Rows of ``model`` matching any of ``conditions``, each a condition on ``model``'s own columns.
+
+    One condition is used as it is (a semi-join the planner handles well); several become
+    ``pk IN (SELECT id … WHERE c1 UNION SELECT id … WHERE c2)`` (``union_of``). ``prefix`` reaches
+    ``model`` through a relation (``violation__``: sanctions of the visible violations).
+    """
+    if not conditions:
+        return Q(pk__in=[])
+    if len(conditions) == 1 and not prefix:
+        return conditions[0]
+    if len(conditions) == 1:
+        return Q(**{f"{prefix}pk__in": model._default_manager.filter(conditions[0]).order_by().values("pk")})
+    branches = [model._default_manager.filter(condition).values("pk") for condition in conditions]
+    return Q(**{f"{prefix}pk__in": union_of(*branches)})
+
+
 def union_of(*branches):
     """One id set from several single-table queries: ``SELECT id … UNION SELECT id …``.
 

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.months import month_bounds
-from portal.scoping import scope_for, union_of
+from portal.scoping import any_of, scope_for
 
 from .choices import VOID_STATUSES, AppealStatus, ViolationStatus
 
@@ -28,18 +28,16 @@ def _violation_scope_q(user, prefix: str = "") -> Q | None:
 
     from .models import Violation
 
-    # ``violation.id IN (<of visible people> UNION <in administered groups>)``: each branch an index
-    # read, not one OR across the employee join that the planner can only hash-join (issue #14).
-    branches = []
+    # One semi-join per reason (visible people, administered groups), a UNION of id sets when there
+    # are several: not one OR across the employee join, which the planner can only hash-join (#14).
+    conditions = []
     if scope.dept_ids or scope.employee_id:
         own = [scope.employee_id] if scope.employee_id else []
         people = Employee.objects.filter(Q(department_id__in=scope.dept_ids) | Q(pk__in=own)).order_by().values("pk")
-        branches.append(Violation.objects.filter(employee_id__in=people).values("pk"))
+        conditions.append(Q(employee_id__in=people))
     if scope.group_ids:
-        branches.append(Violation.objects.filter(group_id__in=scope.group_ids).values("pk"))
-    if not branches:
-        return Q(pk__in=[])
-    return Q(**{f"{prefix}pk__in": union_of(*branches)})
+        conditions.append(Q(group_id__in=scope.group_ids))
+    return any_of(Violation, *conditions, prefix=prefix)
 
 
 class RuleQuerySet(models.QuerySet):
