@@ -114,6 +114,9 @@ def _broker_state(monkeypatch):
 def _test_settings(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.QUNGUI_LOCK_DIR = tmp_path / "locks"  # file locks (SQLite) of parallel test processes apart
+    # Work deferred past a response runs at request_finished in this thread (a thread of its own
+    # could not see the test's transaction); still after the view has answered.
+    settings.QUNGUI_AFTER_RESPONSE_INLINE = True
     # Password hashing dominates fixture set-up; tests don't need a slow hash.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Throttle counters and other cached state must not leak between tests (or test runs) via Redis.

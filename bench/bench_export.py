@@ -4,7 +4,7 @@
 
 Creates its own throw-away database (<name>_bench; --keep leaves it, and its rows, for the next run),
 generates ``--rows`` violations with their sanctions and appeals in SQL, then measures in one run,
-each method in a child process of its own so that its peak RSS (resource.getrusage) is its own:
+each method in a child process of its own so that its peak RSS (VmHWM of that process, bench/memory.py) is its own:
 
 (a) floor: ``COPY (the same SELECT) TO STDOUT`` — no labels, no neutralisation;
 (b) Qungui: ``violations.reports.csv_chunks`` (labels, formula neutralisation, UTF-8 BOM), all rows;
@@ -210,8 +210,12 @@ def run_xlsx(path: str, rows: int) -> int:
 
 def child(method: str, sample: int) -> None:
     _setup(os.environ["BENCH_DB"])
+    from memory import peak_mib, reset_peak, rss_mib
+
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    base, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    cpu_before = usage.ru_utime + usage.ru_stime
+    base = rss_mib()
+    reset_peak()  # VmHWM from here: ru_maxrss would include the parent's peak across exec
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         target = os.path.join(tmp, "out")
@@ -227,7 +231,7 @@ def child(method: str, sample: int) -> None:
     seconds = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - cpu_before
-    result = {"seconds": seconds, "bytes": written, "peak_mib": usage.ru_maxrss / 1024, "base_mib": base / 1024}
+    result = {"seconds": seconds, "bytes": written, "peak_mib": peak_mib(), "base_mib": base}
     print(json.dumps({**result, "cpu": cpu}))
 
 

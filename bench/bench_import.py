@@ -15,7 +15,6 @@ import argparse
 import csv
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -166,13 +165,17 @@ def child_memory(path: Path) -> None:
     django.setup()
     import tracemalloc
 
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    from memory import peak_mib, reset_peak, rss_mib
+
+    # VmHWM of this process, reset first: ru_maxrss would carry the parent's peak across exec.
+    before = rss_mib()
+    reset_peak()
     tracemalloc.start()
     qungui_import(path)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"{before / 1024:.1f} {after / 1024:.1f} {peak / 2**20:.1f}")
+    after = peak_mib()
+    print(f"{before:.1f} {after:.1f} {peak / 2**20:.1f}")
 
 
 def measure_memory(path: Path, db_name: str) -> tuple[float, float, float]:

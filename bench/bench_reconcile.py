@@ -17,6 +17,8 @@ INSERT … SELECT generate_series (seconds, not minutes). Reported, all measured
   full #2   reconcile_all after changes: some members left (auto-resolved), some new departures
   full #3   reconcile_all with nothing changed (idempotent rerun)
   write floor  only inserting run #1's findings (same rows, indexes, FK checks), rolled back
+Each run's peak RSS is this process's VmHWM, reset before the run (bench/memory.py; ru_maxrss is
+wrong across fork/exec). ``--no-baseline`` skips the per-group loops (minutes at 3M memberships).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--groups", type=int, default=10_000)
     parser.add_argument("--employees", type=int, default=50_000)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply all three sizes (e.g. 0.1)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the per-group loops (large sizes)")
     parser.add_argument("--force", action="store_true", help="allow a database whose name lacks 'bench'")
     args = parser.parse_args()
     sizes = (args.rows, args.groups, args.employees)
@@ -58,7 +61,7 @@ def generate(args: argparse.Namespace) -> None:
     with connection.cursor() as cur:
         cur.execute(
             "TRUNCATE groups_rosterfinding, groups_membership, groups_chatgroup_admins, groups_chatgroup,"
-            " groups_employee, groups_department, portal_notificationlog, portal_joblock RESTART IDENTITY CASCADE"
+            " groups_employee, groups_department, portal_notificationlog RESTART IDENTITY CASCADE"
         )
     root = create_department("总公司")
     dept_ids = [create_department(name, parent=root).pk for name in DEPARTMENTS]
@@ -148,6 +151,24 @@ def change_some_rows(args) -> None:
         cur.execute("UPDATE groups_employee SET status = 'departed' WHERE id % 100 = 1 AND status = 'active'")
 
 
+def a_daily_change() -> None:
+    """An ordinary day, through the writers' marks: 0.1 % of employees depart (as an import writes
+    them: the row and its mark), 0.1 % of memberships end (a roster import: rows, then the groups'
+    marks)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "UPDATE groups_employee SET status = 'departed', employment_changed_at = now()"
+            " WHERE id % 1000 = 7 AND status = 'active'"
+        )
+        cur.execute("UPDATE groups_membership SET left_at = now() WHERE id % 1000 = 3 AND left_at IS NULL")
+        cur.execute(
+            "UPDATE groups_chatgroup SET roster_changed_at = now()"
+            " WHERE id IN (SELECT group_id FROM groups_membership WHERE id % 1000 = 3)"
+        )
+
+
 def write_floor() -> tuple[float, int]:
     """The cost of only storing run #1's findings: a bare INSERT … SELECT of the same rows (from a
     temporary copy) into the findings table with its indexes, FK checks forced, then rolled back."""
@@ -193,27 +214,42 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     print(f"{args.rows:,} memberships, {args.groups:,} groups, {args.employees:,} employees (PostgreSQL)")
     timed("generate data (INSERT … SELECT generate_series)", lambda: generate(args))
-    base, found = timed("baseline: per-group ORM loop over each roster (issue's)", per_group_loop)
-    tight, tight_found = timed("tight loop: one filtered query per group", tight_loop)
     ref, count = timed("reference: one query, departed members", one_query)
-    assert found == tight_found == count, (found, tight_found, count)
-    runs = []
-    for label, before in [
-        ("full #1: reconcile_all, all findings new", None),
-        ("full #2: after changes (auto-resolve + new)", lambda: change_some_rows(args)),
-        ("full #3: nothing changed (idempotent rerun)", None),
+    if args.no_baseline:
+        base = tight = float("nan")
+    else:
+        base, found = timed("baseline: per-group ORM loop over each roster (issue's)", per_group_loop)
+        tight, tight_found = timed("tight loop: one filtered query per group", tight_loop)
+        assert found == tight_found == count, (found, tight_found, count)
+    from memory import peak_mib, reset_peak, rss_mib
+
+    runs, peaks = [], []
+    for label, before, full in [
+        ("full #1: reconcile_all, all findings new", None, True),
+        ("full #2: after changes (auto-resolve + new)", lambda: change_some_rows(args), True),
+        ("full #3: nothing changed (idempotent rerun)", None, True),
+        ("incremental #4: an unchanged day", None, False),
+        ("incremental #5: a day's changes (0.1 % each)", a_daily_change, False),
     ]:
         if before:
             before()
-        elapsed, summary = timed(label, reconcile_all)
+        resting = rss_mib()
+        reset_peak()
+        elapsed, summary = timed(label, lambda full=full: reconcile_all(full=full))
         runs.append(elapsed)
+        peaks.append(peak_mib())
+        print(f"    peak RSS (VmHWM of this process) {peaks[-1]:.0f} MiB (at rest before the run {resting:.0f} MiB)")
         print(f"    seen={sum(summary.seen.values()):,} created={sum(summary.created.values()):,} "
-              f"resolved={sum(summary.resolved.values()):,} still_open={summary.still_open:,}")  # fmt: skip
+              f"resolved={sum(summary.resolved.values()):,} still_open={summary.still_open:,} "
+              f"scope={summary.scope}")  # fmt: skip
         if before is None and not runs[1:]:
             floor, rows = write_floor()
             label = f"    write floor: INSERT of the same {rows:,} rows + FK checks"
             print(f"{label:<58} {floor:8.2f} s")
     print(f"findings stored: {RosterFinding.objects.count():,}; departed members found: {count:,}")
+    print("PEAK RSS MiB: " + ", ".join(f"#{i + 1} {p:.0f}" for i, p in enumerate(peaks))
+          + "; TIME s: " + ", ".join(f"#{i + 1} {t:.2f}" for i, t in enumerate(runs)))  # fmt: skip
+    runs = runs[:3]
     worst = max(runs)
     print(f"RESULT full reconcile worst {worst:.2f} s (target < 10 s); per-group loop {base:.2f} s; "
           f"ratio loop/full = {base / worst:.1f}x (target >= 10x); one-query reference {ref:.2f} s")  # fmt: skip

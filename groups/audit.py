@@ -11,8 +11,8 @@ from .findings import RosterFinding
 from .models import ChatGroup, Department, Employee, Membership, RosterSettings
 
 auditlog.register(Department)
-auditlog.register(Employee, exclude_fields=["updated_at"])
-auditlog.register(ChatGroup, exclude_fields=["updated_at"], m2m_fields={"admins"})
+auditlog.register(Employee, exclude_fields=["updated_at", "employment_changed_at"])  # the mark: not a change
+auditlog.register(ChatGroup, exclude_fields=["updated_at", "roster_changed_at"], m2m_fields={"admins"})
 auditlog.register(Membership, exclude_fields=["updated_at", "member_key"])
 auditlog.register(RosterFinding)
 auditlog.register(RosterSettings, exclude_fields=["updated_at"])

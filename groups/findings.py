@@ -56,7 +56,11 @@ class RosterFindingQuerySet(models.QuerySet):
         scope = scope_for(user)
         if scope.everything:
             return self.all()
-        return self.filter(Q(group__department_id__in=scope.dept_ids) | Q(group_id__in=scope.group_ids))
+        from .models import ChatGroup
+
+        # One semi-join on group_id (the visible groups' ids), not an OR across the group join.
+        groups = ChatGroup.objects.filter(Q(department_id__in=scope.dept_ids) | Q(pk__in=scope.group_ids))
+        return self.filter(group_id__in=groups.order_by().values("pk"))
 
 
 class ReconcileRun(models.Model):
@@ -164,7 +168,11 @@ class RosterFinding(models.Model):
                 violation_error_message=_("已解决或已豁免的结果必须有处理时间。"),
             ),
         ]
-        indexes = [models.Index(fields=["status", "kind"], name="rosterfinding_status_kind")]
+        indexes = [
+            models.Index(fields=["status", "kind"], name="rosterfinding_status_kind"),
+            # The default order (-first_seen_at, id): API pages and keyset cursors read it in order.
+            models.Index(fields=["-first_seen_at", "id"], name="rosterfinding_first_seen"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.group_id}"

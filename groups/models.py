@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
@@ -85,6 +86,10 @@ class Department(MP_Node):
             super().save(*args, **kwargs)
             if old and old != self.name_path:
                 self._rename_descendants(old)
+                # Nicknames name the department: the subtree's people need checking again.
+                Employee.objects.filter(department__path__startswith=self.path).update(
+                    employment_changed_at=timezone.now()
+                )
         else:
             super().save(*args, **kwargs)
 
@@ -122,6 +127,11 @@ class Employee(models.Model):
         related_name="employee",
     )
     anonymized_at = models.DateTimeField(_("匿名化时间"), null=True, blank=True, editable=False)
+    # Set by every write of the record (save(), imports, anonymisation); cleared by the
+    # reconciliation that has checked this person's groups since (groups/reconcile.py, incremental).
+    employment_changed_at = models.DateTimeField(
+        _("待核查变更时间"), null=True, blank=True, editable=False, db_index=True
+    )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -158,6 +168,9 @@ class Employee(models.Model):
 
     def save(self, *args, **kwargs):
         self.employee_no = normalize_employee_no(self.employee_no)
+        self.employment_changed_at = timezone.now()  # the next reconciliation checks this person's groups
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = set(kwargs["update_fields"]) | {"employment_changed_at"}
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
@@ -242,6 +255,9 @@ class ChatGroup(models.Model):
         _("允许外部人员"), default=False, help_text=_("客户群等可有非本公司人员;其他群只允许在职员工")
     )
     wecom_webhook_url = models.URLField(_("企业微信群机器人 Webhook"), max_length=500, blank=True)
+    # Set when the group, its roster or (through Employee.employment_changed_at) one of its members
+    # changed; cleared by the reconciliation that has checked the group since (incremental runs).
+    roster_changed_at = models.DateTimeField(_("待核查变更时间"), null=True, blank=True, editable=False, db_index=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -270,6 +286,17 @@ class ChatGroup(models.Model):
         if self.name.endswith((f"({platform})", f"（{platform}）")):
             return self.name  # the group's name already says where it is (华东区销售群(微信))
         return f"{self.name}({platform})"
+
+    def save(self, *args, **kwargs):
+        self.roster_changed_at = timezone.now()  # status, convention, outsiders: the next run checks it
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = set(kwargs["update_fields"]) | {"roster_changed_at"}
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def mark_changed(cls, group_ids) -> None:
+        """Bulk writes of rosters send no save(): they mark their groups with this, after writing."""
+        cls.objects.filter(pk__in=group_ids).update(roster_changed_at=timezone.now())
 
     @property
     def is_approved(self) -> bool:
@@ -335,7 +362,11 @@ class Membership(models.Model):
                 violation_error_message=_("退群时间不能早于入群时间。"),
             ),
         ]
-        indexes = [models.Index(fields=["employee", "left_at"], name="membership_employee_open")]
+        indexes = [
+            models.Index(fields=["employee", "left_at"], name="membership_employee_open"),
+            # The API's default order (and its keyset cursor): a page is one index range read.
+            models.Index(fields=["group", "nickname", "id"], name="membership_group_nickname"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.nickname} @ {self.group.name}"
@@ -345,6 +376,7 @@ class Membership(models.Model):
         if kwargs.get("update_fields") is not None and {"platform_id", "nickname"} & set(kwargs["update_fields"]):
             kwargs["update_fields"] = set(kwargs["update_fields"]) | {"member_key"}
         super().save(*args, **kwargs)
+        ChatGroup.mark_changed([self.group_id])  # after the write: a run that misses it sees the mark
 
     @staticmethod
     def key_for(platform_id: str, nickname: str) -> str:

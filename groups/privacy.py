@@ -93,7 +93,12 @@ def _anonymize_employees(ids: list[int]) -> None:
     now = timezone.now()
     blank = dict.fromkeys(("wechat_id", "wecom_id", "qq_id", "dingtalk_id", "email"), "")
     Employee.objects.filter(pk__in=ids).update(
-        name=_label(ANON_NAME_PREFIX), employee_no=_label(ANON_NO_PREFIX), anonymized_at=now, updated_at=now, **blank
+        name=_label(ANON_NAME_PREFIX),
+        employee_no=_label(ANON_NO_PREFIX),
+        anonymized_at=now,
+        updated_at=now,
+        employment_changed_at=now,
+        **blank,
     )
     accounts = Employee.objects.filter(pk__in=ids, user__isnull=False).values_list("user_id", "pk")
     for user_id, employee_id in accounts:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from portal.scoping import scope_for
+from portal.scoping import any_of, scope_for, union_of
 
 
 class DepartmentScopeMixin:
@@ -34,14 +34,19 @@ class EmployeeQuerySet(models.QuerySet):
         scope = scope_for(user)
         if scope.everything:
             return self.all()
-        query = Q(department_id__in=scope.dept_ids)
-        if scope.group_ids:
-            from .models import Membership
+        from .models import Membership
 
-            query |= Q(pk__in=Membership.objects.filter(group_id__in=scope.group_ids).values("employee_id"))
-        if scope.employee_id:
-            query |= Q(pk=scope.employee_id)
-        return self.filter(query)
+        branches = []
+        if scope.dept_ids or scope.employee_id:
+            mine = Q(department_id__in=scope.dept_ids) | Q(pk__in=[scope.employee_id] if scope.employee_id else [])
+            branches.append(self.model._default_manager.filter(mine).values("pk"))
+        if scope.group_ids:
+            branches.append(
+                Membership.objects.filter(group_id__in=scope.group_ids, employee__isnull=False).values("employee_id")
+            )
+        if not branches:
+            return self.none()
+        return self.filter(pk__in=union_of(*branches))
 
 
 class ChatGroupQuerySet(models.QuerySet):
@@ -77,14 +82,21 @@ class MembershipQuerySet(models.QuerySet):
         scope = scope_for(user)
         if scope.everything:
             return self.all()
-        query = (
-            Q(group__department_id__in=scope.dept_ids)
-            | Q(group_id__in=scope.group_ids)
-            | Q(employee__department_id__in=scope.dept_ids)
-        )
-        if scope.employee_id:
-            query |= Q(employee_id=scope.employee_id)
-        return self.filter(query)
+        from .models import ChatGroup, Employee
+
+        # Two reasons, each an index read: rows of the visible groups, rows of the visible people;
+        # several become pk IN (… UNION …) (portal.scoping.any_of).
+        conditions = []
+        if scope.dept_ids or scope.group_ids:
+            groups = ChatGroup.objects.filter(Q(department_id__in=scope.dept_ids) | Q(pk__in=scope.group_ids))
+            conditions.append(Q(group_id__in=groups.order_by().values("pk")))
+        if scope.dept_ids or scope.employee_id:
+            own = [scope.employee_id] if scope.employee_id else []
+            people = Employee.objects.filter(Q(department_id__in=scope.dept_ids) | Q(pk__in=own))
+            conditions.append(Q(employee_id__in=people.order_by().values("pk")))
+        if not conditions:
+            return self.none()
+        return self.filter(any_of(self.model, *conditions))
 
 
 class ImportJobQuerySet(models.QuerySet):

@@ -11,6 +11,18 @@ differences are written with a handful of bulk statements:
   open finding's "last seen" is the latest run (``RosterFinding.objects.with_last_seen()``), which
   spares rewriting every open row every day; waived findings stay waived (their time is updated).
 
+**Incremental runs.** The member scan (every open membership, joined to its employee) is the cost
+that grows with the company. ``reconcile_all()`` by default only rescans the groups that may have
+changed since the last run: those marked ``ChatGroup.roster_changed_at`` (the group saved, its
+roster imported or a membership saved) and those with an open membership of an employee marked
+``Employee.employment_changed_at`` (saved, imported, anonymised, department renamed). Group-level
+kinds (departed owner, overdue project, unapproved group) are a few thousand rows and always
+recomputed in full. The marks are claimed at the start of the run, in its transaction: a write
+that commits after the claim marks again (writers mark *after* writing, in their transaction), so
+the next run checks it; a rolled-back run leaves the marks. ``full=True`` (the first run, the
+weekly run, ``manage.py reconcile_groups --full``, a direct call) rescans everything and clears
+every mark; the daily task and the command pass ``full=False``.
+
 ``escalate_overdue()`` claims departed-member findings open too long and notifies department heads.
 """
 
@@ -26,7 +38,7 @@ from typing import NamedTuple
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Case, CharField, F, Q, Value, When
+from django.db.models import Case, CharField, Count, F, Q, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat, Greatest
 from django.utils import timezone
@@ -72,9 +84,11 @@ class ReconcileSummary:
     resolved: Counter = field(default_factory=Counter)
     still_open: int = 0
     still_waived: int = 0
+    scope: str = "full"  # or "<n> groups": an incremental run's rescanned groups (counts cover those)
 
     def as_dict(self) -> dict:
         return {
+            "scope": self.scope,
             "seen": dict(self.seen),
             "created": dict(self.created),
             "resolved": dict(self.resolved),
@@ -105,7 +119,10 @@ def _member_conditions() -> tuple[Q, Q, Q]:
     return outsider, departed, nickname
 
 
-def _member_rows_sql() -> tuple[str, tuple]:
+MEMBER_KINDS = (FindingKind.OUTSIDER, FindingKind.DEPARTED_MEMBER, FindingKind.BAD_NICKNAME)
+
+
+def _member_rows_sql(groups: list[int] | None = None) -> tuple[str, tuple]:
     """One scan of the open memberships of active groups, classifying three finding kinds.
 
     The WHERE is a plain disjunction of the three conditions (a CASE … IS NOT NULL filter hides
@@ -118,9 +135,11 @@ def _member_rows_sql() -> tuple[str, tuple]:
         default=Value(FindingKind.BAD_NICKNAME.value),
         output_field=CharField(),
     )
+    scanned = Membership.objects.open()
+    if groups is not None:
+        scanned = scanned.filter(group_id__in=_id_set(groups))
     rows = (
-        Membership.objects.open()
-        .filter(group__status=GroupStatus.ACTIVE)
+        scanned.filter(group__status=GroupStatus.ACTIVE)
         .filter(outsider | departed | nickname)
         .annotate(flag=flag)
         .order_by()
@@ -146,7 +165,7 @@ def _allow_parallel_scan() -> None:
             cursor.execute("SET LOCAL parallel_tuple_cost = 0.001")
 
 
-def member_findings(tree: DeptTree) -> Iterator[Sighting]:
+def member_findings(tree: DeptTree, groups: list[int] | None = None) -> Iterator[Sighting]:
     """Departed employees still in a group (the most urgent kind), outsiders in groups that admit
     employees only, and nicknames that break the group's convention (with the expected nickname).
 
@@ -155,7 +174,7 @@ def member_findings(tree: DeptTree) -> Iterator[Sighting]:
     departed, bad = FindingKind.DEPARTED_MEMBER.value, FindingKind.BAD_NICKNAME.value
     normalize = nicknames.normalize
     with connection.cursor() as cursor:
-        cursor.execute(*_member_rows_sql())
+        cursor.execute(*_member_rows_sql(groups))
         while batch := cursor.fetchmany(CHUNK):
             for flag, pk, group_id, emp_id, nickname, convention, dept_id, name, title, emp_no in batch:
                 if flag != bad:
@@ -199,12 +218,13 @@ def unapproved_groups() -> Iterator[Sighting]:
         yield Sighting(FindingKind.UNAPPROVED_GROUP, pk)
 
 
-def current_sightings(now: datetime) -> dict[Key, Sighting]:
-    """Every condition that holds now, keyed like the findings' unique index."""
+def current_sightings(now: datetime, groups: list[int] | None = None) -> dict[Key, Sighting]:
+    """Every condition that holds now, keyed like the findings' unique index (member kinds only in
+    ``groups`` when given)."""
     tree = DeptTree()
     today = timezone.localdate(now)
     sources: Iterable[Iterable[Sighting]] = (
-        member_findings(tree),
+        member_findings(tree, groups),
         departed_owners(tree),
         overdue_projects(today),
         unapproved_groups(),
@@ -260,13 +280,12 @@ def _create_new(new: list[Sighting], now: datetime) -> None:
         cursor.execute(f"{insert}{select} ON CONFLICT DO NOTHING", [stamp, stamp, payload])
 
 
-def _load_live() -> dict[Key, tuple[int, str, str, int | None]]:
-    rows = (
-        RosterFinding.objects.live()
-        .order_by()
-        .values_list(
-            "pk", "kind", "group_id", "membership_id", "employee_id", "status", "detail", "suggested_successor_id"
-        )
+def _load_live(groups: list[int] | None = None) -> dict[Key, tuple[int, str, str, int | None]]:
+    live = RosterFinding.objects.live()
+    if groups is not None:  # member kinds of the rescanned groups; group-level kinds all
+        live = live.filter(~Q(kind__in=MEMBER_KINDS) | Q(group_id__in=_id_set(groups)))
+    rows = live.order_by().values_list(
+        "pk", "kind", "group_id", "membership_id", "employee_id", "status", "detail", "suggested_successor_id"
     )
     return {(kind, g, m, e): (pk, status, detail, succ) for pk, kind, g, m, e, status, detail, succ in rows}
 
@@ -311,15 +330,56 @@ def _relax_commit() -> None:
             cursor.execute("SET LOCAL synchronous_commit = off")
 
 
+def _claim_changes(*, full: bool) -> list[int] | None:
+    """Claim the change marks (module doc); the groups to rescan, or None for all (``full``)."""
+    from .models import Employee
+
+    if full:
+        ChatGroup.objects.filter(roster_changed_at__isnull=False).update(roster_changed_at=None)
+        Employee.objects.filter(employment_changed_at__isnull=False).update(employment_changed_at=None)
+        return None
+    groups = list(ChatGroup.objects.filter(roster_changed_at__isnull=False).values_list("pk", flat=True))
+    people = list(Employee.objects.filter(employment_changed_at__isnull=False).values_list("pk", flat=True))
+    if groups:
+        ChatGroup.objects.filter(pk__in=_id_set(groups)).update(roster_changed_at=None)
+    if people:
+        Employee.objects.filter(pk__in=_id_set(people)).update(employment_changed_at=None)
+        # after the claim: a membership opened since is read here or marks its group again
+        of_people = Membership.objects.open().filter(employee_id__in=_id_set(people)).order_by()
+        groups = sorted(set(groups) | set(of_people.values_list("group_id", flat=True).distinct()))
+    return groups
+
+
+def _count_unscanned(groups: list[int], summary: ReconcileSummary, now: datetime) -> None:
+    """An incremental run's summary counts what a full run would: the live member findings of the
+    groups it did not rescan still hold (nothing they depend on changed); their waived rows get this
+    run's time, as a full run gives them."""
+    rest = RosterFinding.objects.live().filter(kind__in=MEMBER_KINDS).exclude(group_id__in=_id_set(groups))
+    counts = rest.order_by().values("kind", "status").annotate(n=Count("pk")).values_list("kind", "status", "n")
+    for kind, status, n in counts:
+        summary.seen[kind] += n
+        if status == FindingStatus.OPEN:
+            summary.still_open += n
+        else:
+            summary.still_waived += n
+    rest.filter(status=FindingStatus.WAIVED).update(last_seen_at=now)
+
+
 @transaction.atomic
-def reconcile_all(*, now: datetime | None = None) -> ReconcileSummary:
-    """Reconcile every active group against the HR roster; idempotent, set-based (see module doc)."""
+def reconcile_all(*, now: datetime | None = None, full: bool = True) -> ReconcileSummary:
+    """Reconcile the active groups against the HR roster; idempotent, set-based (see module doc).
+
+    ``full=False``: incremental (the daily task), unless no run was ever recorded (then full).
+    """
     now = now or timezone.now()
+    full = full or not ReconcileRun.objects.exists()
     _relax_commit()
     _allow_parallel_scan()
-    current = current_sightings(now)
-    live = _load_live()
+    groups = _claim_changes(full=full)
+    current = current_sightings(now, groups)
+    live = _load_live(groups)
     summary = ReconcileSummary(seen=Counter(key[0] for key in current))
+    summary.scope = "full" if groups is None else f"{len(groups)} groups"
     gone_open = [(key, row[0]) for key, row in live.items() if key not in current and row[1] == FindingStatus.OPEN]
     _resolve_gone([pk for _key, pk in gone_open], now)
     summary.resolved.update(key[0] for key, _pk in gone_open)
@@ -330,6 +390,8 @@ def reconcile_all(*, now: datetime | None = None) -> ReconcileSummary:
     if present_waived:
         RosterFinding.objects.filter(pk__in=_id_set(present_waived)).update(last_seen_at=now)
     summary.still_waived = len(present_waived)
+    if groups is not None:
+        _count_unscanned(groups, summary, now)
     new = [s for key, s in current.items() if key not in live]
     _create_new(new, now)
     summary.created.update(s.kind for s in new)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -49,7 +51,13 @@ def reconcile_groups_task(self) -> dict:
     redelivered task (acks_late; portal.leases for a killed worker) starts over.
     """
     with task_lock(self, RECONCILE_LOCK):
-        return reconcile_all().as_dict()
+        return reconcile_all(full=full_run_due()).as_dict()
+
+
+def full_run_due() -> bool:
+    """A full rescan once a week (RECONCILE_FULL_WEEKDAY, 0 = Monday; -1 never): it catches any change
+    that a writer failed to mark (a raw SQL fix, a tree move). Otherwise incremental."""
+    return timezone.localdate().weekday() == getattr(settings, "RECONCILE_FULL_WEEKDAY", 6)
 
 
 @shared_task(
@@ -75,7 +83,8 @@ def enqueue_reconcile() -> bool:
     broker is back (portal.outbox), and a page can say "核查稍后自动进行" instead of failing.
     """
     available = outbox.broker_available()
-    outbox.send(reconcile_groups_task)
+    # Never inside a web request: with eager tasks (embedded default) it runs after the response.
+    outbox.send_after_response(reconcile_groups_task)
     return available
 
 

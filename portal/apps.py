@@ -10,3 +10,6 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         from . import audit  # noqa: F401  connects the stamp of actor and channel on every audit entry
+        from .outbox import connect_signals
+
+        connect_signals()  # work deferred past the response (outbox.send_after_response)

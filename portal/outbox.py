@@ -9,6 +9,14 @@ The broker check is cheap and bounded: one connect with the broker's connect tim
 failure this process records without trying again for ``BROKER_RETRY_SECONDS``. (Sending to a dead
 Redis without the check held ``delay()`` for ~20 s of result-store reconnects, then RuntimeError.)
 Tasks must be idempotent: a row whose sending failed half-way may be sent twice.
+
+``send_after_response(task, *args)`` is ``send`` for work that must never make a web request wait
+(the reconciliation after a roster import). With a broker it is ``send``: a worker runs it. Where
+tasks run in-process (the embedded default, eager Celery) ``send`` would run it inside the request;
+instead, on commit it is recorded here (a ``PendingTask`` row: durable, deduplicated) and when the
+response has been sent (Django's ``request_finished``) :func:`flush` runs it in a background thread
+of the same process. A process killed in between leaves the row, which the next flush runs. Outside
+a request (commands, tasks, the shell) it runs at once, as before.
 """
 
 from __future__ import annotations
@@ -71,7 +79,8 @@ def record(name: str, args: list | tuple = (), kwargs: dict | None = None, *, er
     existing = PendingTask.objects.filter(key=key).first()
     if existing is not None:
         return existing
-    logger.warning("broker down: %s(%s) recorded, to be sent later", name, args)
+    if error:
+        logger.warning("broker down: %s(%s) recorded, to be sent later", name, args)
     return PendingTask.objects.create(task_name=name, args=args, kwargs=kwargs, key=key, last_error=error[:2000])
 
 
@@ -93,6 +102,65 @@ def send_now(task, *args, **kwargs) -> bool:
 def send(task, *args, **kwargs) -> None:
     """Send ``task`` once the current transaction commits (at once outside one), or record it for later."""
     transaction.on_commit(lambda: send_now(task, *args, **kwargs), robust=True)
+
+
+def _request_started(**kwargs) -> None:
+    _state.in_request = True
+    _state.after_response = False
+
+
+def _request_finished(**kwargs) -> None:
+    run = getattr(_state, "after_response", False)
+    _state.in_request = _state.after_response = False
+    if run:
+        run_after_response(flush)
+
+
+def connect_signals() -> None:
+    from django.core.signals import request_finished, request_started
+
+    request_started.connect(_request_started, dispatch_uid="qungui_outbox_request_started")
+    request_finished.connect(_request_finished, dispatch_uid="qungui_outbox_request_finished")
+
+
+def _in_thread(work) -> None:
+    """Run ``work`` in a daemon thread with database connections of its own (closed afterwards)."""
+
+    def target() -> None:
+        from django.db import connections
+
+        try:
+            work()
+        except Exception:
+            logger.exception("work after the response failed (the recorded task stays for the next flush)")
+        finally:
+            connections.close_all()
+
+    threading.Thread(target=target, name="qungui-after-response", daemon=True).start()
+
+
+def run_after_response(work) -> None:
+    """How work deferred past the response runs: a background thread; settings may say inline
+    (``QUNGUI_AFTER_RESPONSE_INLINE``: the tests, whose database a thread cannot see)."""
+    from django.conf import settings
+
+    if getattr(settings, "QUNGUI_AFTER_RESPONSE_INLINE", False):
+        work()
+    else:
+        _in_thread(work)
+
+
+def send_after_response(task, *args, **kwargs) -> None:
+    """Like :func:`send`, but never inside a web request when tasks run in-process (module doc)."""
+    if not (_app().conf.task_always_eager and getattr(_state, "in_request", False)):
+        send(task, *args, **kwargs)
+        return
+
+    def later() -> None:
+        record(task.name, args, kwargs)
+        _state.after_response = True
+
+    transaction.on_commit(later, robust=True)
 
 
 def flush(*, limit: int = FLUSH_BATCH) -> int:

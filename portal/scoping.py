@@ -55,6 +55,36 @@ class Scope:
         return query
 
 
+def any_of(model, *conditions: Q, prefix: str = "") -> Q:
+    """Rows of ``model`` matching any of ``conditions``, each a condition on ``model``'s own columns.
+
+    One condition is used as it is (a semi-join the planner handles well); several become
+    ``pk IN (SELECT id … WHERE c1 UNION SELECT id … WHERE c2)`` (``union_of``). ``prefix`` reaches
+    ``model`` through a relation (``violation__``: sanctions of the visible violations).
+    """
+    if not conditions:
+        return Q(pk__in=[])
+    if len(conditions) == 1 and not prefix:
+        return conditions[0]
+    if len(conditions) == 1:
+        return Q(**{f"{prefix}pk__in": model._default_manager.filter(conditions[0]).order_by().values("pk")})
+    branches = [model._default_manager.filter(condition).values("pk") for condition in conditions]
+    return Q(**{f"{prefix}pk__in": union_of(*branches)})
+
+
+def union_of(*branches):
+    """One id set from several single-table queries: ``SELECT id … UNION SELECT id …``.
+
+    A scope is a union of reasons to see a row (the headed subtree, the administered groups, the own
+    record). Written as one ``OR`` across joined tables, the planner cannot use an index for any
+    branch and hash-joins every table; as ``pk IN (<branch> UNION <branch>)`` each branch is an index
+    read of its own and the outer query a semi-join on the primary key. Each branch must select one
+    column (``.values("pk")`` or a foreign key); empty branches are left out by the caller.
+    """
+    first, *rest = [branch.order_by() for branch in branches]
+    return first.union(*rest) if rest else first
+
+
 NOBODY = Scope()
 _CACHE_ATTR = "_qungui_scope"
 _resolver: Callable[[Any], Scope] | None = None

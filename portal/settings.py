@@ -326,6 +326,12 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 # Job locks on SQLite are flock()ed files here (on PostgreSQL they are advisory locks): portal.locks.
 QUNGUI_LOCK_DIR = Path(env("QUNGUI_LOCK_DIR", str(VAR_DIR / "locks")))
+# Eager tasks deferred past a response (portal.outbox.send_after_response) run in a background
+# thread; True runs them at request_finished in the request's thread (the tests).
+QUNGUI_AFTER_RESPONSE_INLINE = False
+# Reconciliation: incremental every day (only groups marked changed), a full rescan on this weekday
+# (0 = Monday … 6 = Sunday; -1: never). `manage.py reconcile_groups --full` at any time.
+RECONCILE_FULL_WEEKDAY = env_int("RECONCILE_FULL_WEEKDAY", 6)
 # A departed member still in a group this many hours after first seen is escalated to the head.
 
 

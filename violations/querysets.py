@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.months import month_bounds
-from portal.scoping import scope_for
+from portal.scoping import any_of, scope_for
 
 from .choices import VOID_STATUSES, AppealStatus, ViolationStatus
 
@@ -25,14 +25,20 @@ def _violation_scope_q(user, prefix: str = "") -> Q | None:
     scope = scope_for(user)
     if scope.everything:
         return None
-    query = Q(pk__in=[])
-    if scope.dept_ids:
-        query |= Q(**{f"{prefix}employee__department_id__in": scope.dept_ids})
+    from groups.models import Employee
+
+    from .models import Violation
+
+    # One semi-join per reason (visible people, administered groups), a UNION of id sets when there
+    # are several: not one OR across the employee join, which the planner can only hash-join (#14).
+    conditions = []
+    if scope.dept_ids or scope.employee_id:
+        own = [scope.employee_id] if scope.employee_id else []
+        people = Employee.objects.filter(Q(department_id__in=scope.dept_ids) | Q(pk__in=own)).order_by().values("pk")
+        conditions.append(Q(employee_id__in=people))
     if scope.group_ids:
-        query |= Q(**{f"{prefix}group_id__in": scope.group_ids})
-    if scope.employee_id:
-        query |= Q(**{f"{prefix}employee_id": scope.employee_id})
-    return query
+        conditions.append(Q(group_id__in=scope.group_ids))
+    return any_of(Violation, *conditions, prefix=prefix)
 
 
 def normalize_description(text: str) -> str:
@@ -167,12 +173,11 @@ class PerformanceDeductionQuerySet(models.QuerySet):
         scope = scope_for(user)
         if scope.everything:
             return self.all()
-        query = Q(pk__in=[])
-        if scope.dept_ids:
-            query |= Q(employee__department_id__in=scope.dept_ids)
-        if scope.employee_id:
-            query |= Q(employee_id=scope.employee_id)
-        return self.filter(query)
+        from groups.models import Employee
+
+        own = [scope.employee_id] if scope.employee_id else []
+        people = Employee.objects.filter(Q(department_id__in=scope.dept_ids) | Q(pk__in=own)).order_by()
+        return self.filter(employee_id__in=people.values("pk"))
 
     def for_month(self, month: datetime.date) -> PerformanceDeductionQuerySet:
         return self.filter(month=month.replace(day=1))

@@ -353,3 +353,7 @@ def write_roster(plan: RosterPlan) -> None:
         ],
         batch_size=1000,
     )
+    touched = [row["id"] for row in plan.leaving] + [old["id"] for _line, old, _changes in plan.updates]
+    groups = {line.group.pk for line in plan.creates}
+    groups |= set(Membership.objects.filter(pk__in=touched).values_list("group_id", flat=True).distinct())
+    ChatGroup.mark_changed(groups)  # for the incremental reconciliation (groups/reconcile.py)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from groups.models import Department, Employee
@@ -42,6 +44,18 @@ def write_employees(plan: EmployeePlan) -> None:
         _executemany_upsert(plan, numbers, dept_ids)
     else:
         _bulk_upsert(plan, numbers, dept_ids)
+    _mark_changed(numbers)
+
+
+def _mark_changed(numbers: list[str]) -> None:
+    """The written people's groups need the next (incremental) reconciliation: one UPDATE, the
+    numbers passed as one JSON parameter (no limit on their count)."""
+    payload = json.dumps(numbers, ensure_ascii=False)
+    if connection.vendor == "postgresql":
+        numbers_sql = RawSQL("SELECT jsonb_array_elements_text(%s::jsonb)", (payload,))
+    else:
+        numbers_sql = RawSQL("SELECT value FROM json_each(%s)", (payload,))
+    Employee.objects.filter(employee_no__in=numbers_sql).update(employment_changed_at=timezone.now())
 
 
 def _db_values(plan: EmployeePlan, employee_no: str, dept_ids: dict[str, int]) -> dict[str, Any]:

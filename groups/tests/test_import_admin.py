@@ -216,3 +216,47 @@ def test_queue_down_keeps_the_upload_and_says_so(hr_client, large):
     job.refresh_from_db()
     assert job.status == ImportStatus.PREVIEWED and os.path.exists(job.file.path)
     assert "导入未开始" in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: on_commit callbacks fire as in production
+def test_confirm_answers_before_the_reconciliation_runs(hr_client, monkeypatch):
+    """Eager tasks (embedded default): the reconciliation after an import is recorded in the outbox
+    and runs after the response has been sent, never inside the confirm request (issue #14)."""
+    from groups.models import ReconcileRun
+    from portal import outbox
+    from portal.models import PendingTask
+
+    deferred = []
+    monkeypatch.setattr(outbox, "run_after_response", deferred.append)
+    upload(hr_client)
+    job = ImportJob.objects.get()
+    seen_in_view = {}
+    original = tasks.reconcile_all
+
+    def spy(**kwargs):
+        seen_in_view["ran"] = True
+        return original(**kwargs)
+
+    monkeypatch.setattr(tasks, "reconcile_all", spy)
+    response = hr_client.post(reverse("groups:import_confirm", args=[job.pk]), {"create_departments": "on"})
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE
+    # The request has answered: the import is written, the reconciliation only recorded.
+    assert "ran" not in seen_in_view and not ReconcileRun.objects.exists()
+    assert list(PendingTask.objects.values_list("task_name", flat=True)) == [tasks.reconcile_groups_task.name]
+    assert deferred == [outbox.flush]  # handed to the after-response runner (a thread in production)
+    deferred[0]()
+    assert seen_in_view == {"ran": True} and ReconcileRun.objects.count() == 1
+    assert not PendingTask.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_request_the_reconciliation_runs_at_once(org):
+    from django.db import transaction
+
+    from groups.models import ReconcileRun
+
+    with transaction.atomic():
+        tasks.enqueue_reconcile()
+    assert ReconcileRun.objects.count() == 1

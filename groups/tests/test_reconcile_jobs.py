@@ -98,7 +98,7 @@ def test_task_retries_transient_database_errors(eager, departed_in_group, monkey
     calls = []
     real = tasks.reconcile_all
 
-    def flaky():
+    def flaky(**kwargs):
         calls.append(1)
         if len(calls) == 1:
             raise OperationalError("server closed the connection unexpectedly")

@@ -87,7 +87,8 @@ def test_reconcile_on_a_real_worker(org, worker):
         (FindingKind.DEPARTED_MEMBER, departed.pk),
         (FindingKind.OUTSIDER, outsider.pk),
     }
-    Membership.objects.filter(pk=outsider.pk).update(left_at=outsider.created_at)
+    outsider.left_at = outsider.created_at
+    outsider.save()  # marks the group: the task's incremental run rescans it
     again = reconcile_groups_task.apply_async(queue=worker).get(timeout=120)
     assert again["created"] == {} and again["resolved"] == {FindingKind.OUTSIDER: 1}
     assert RosterFinding.objects.count() == 2

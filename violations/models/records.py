@@ -87,7 +87,11 @@ class Violation(models.Model):
         verbose_name = _("违规记录")
         verbose_name_plural = pgettext_lazy("plural", "违规记录")
         ordering = ["-occurred_at", "-pk"]
-        indexes = [models.Index(fields=["employee", "occurred_at"], name="violation_employee_time")]
+        indexes = [
+            models.Index(fields=["employee", "occurred_at"], name="violation_employee_time"),
+            # The default order (-occurred_at, -id) read backwards: API pages and keyset cursors.
+            models.Index(fields=["occurred_at", "id"], name="violation_time_id"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(status=ViolationStatus.DISMISSED) | ~Q(dismissed_reason=""),

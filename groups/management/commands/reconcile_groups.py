@@ -14,12 +14,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--escalate", action="store_true", help="also escalate overdue departed-member findings")
+        parser.add_argument(
+            "--full", action="store_true", help="rescan every group, not only those changed since the last run"
+        )
 
     def handle(self, *args, **options):
         with job_lock(RECONCILE_LOCK) as held:  # a killed run's lock dies with it
             if not held:
                 raise CommandError(_("另一次核查正在运行,请稍后再试。"))
-            summary = reconcile_all()
+            summary = reconcile_all(full=options["full"])  # else incremental: the changed groups
             escalated = escalate_overdue() if options["escalate"] else []
         self.stdout.write(
             _("%(kind)-24s %(seen)8s %(new)8s %(resolved)8s")
