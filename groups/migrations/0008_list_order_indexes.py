@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('groups', '0006_importjob_create_departments'),
+        ('groups', '0007_importjob_cancel_reason'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

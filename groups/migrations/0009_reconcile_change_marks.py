@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('groups', '0007_list_order_indexes'),
+        ('groups', '0008_list_order_indexes'),
     ]
 
     operations = [

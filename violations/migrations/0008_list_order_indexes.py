@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('groups', '0007_list_order_indexes'),
-        ('violations', '0006_holiday_schedule'),
+        ('groups', '0008_list_order_indexes'),
+        ('violations', '0007_duplicate_window_and_grouped_reports'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
