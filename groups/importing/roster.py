@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from groups.lifecycle_checks import check_snapshot
 from groups.models import ChatGroup, Employee, Membership
 
 from .columns import ROSTER_COLUMNS, HeaderError, map_header
@@ -353,3 +354,4 @@ def write_roster(plan: RosterPlan) -> None:
         ],
         batch_size=1000,
     )
+    check_snapshot(list(plan.file.groups), now)  # removals reported before this snapshot: still there?
