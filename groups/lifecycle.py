@@ -112,11 +112,6 @@ class MemberRestriction(models.Model):
             models.UniqueConstraint(
                 fields=["kind", "group", "employee", "source"], name="memberrestriction_once_per_source"
             ),
-            models.CheckConstraint(
-                condition=Q(kind=RestrictionKind.REJOIN_BAR) | Q(until__isnull=False),
-                name="memberrestriction_mute_has_end",
-                violation_error_message=_("禁言必须有截止日期。"),
-            ),
         ]
         indexes = [models.Index(fields=["group", "employee"], name="memberrestriction_subject")]
 
