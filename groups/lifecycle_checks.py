@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterator
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .choices import EmployeeStatus, FindingKind, GroupKind, GroupStatus, RestrictionKind
 from .lifecycle import DepartmentMove, MemberRestriction, ReportedRemoval
@@ -127,6 +128,17 @@ def supersede(current: dict) -> dict:
     if not hidden:
         return current
     return {key: s for key, s in current.items() if (key[0], key[2]) not in hidden}
+
+
+def explain(kind: str, detail: str) -> str | None:
+    """The lifecycle kinds' ``detail`` in words (notices; the pages use groups/_lifecycle_detail.html)."""
+    if kind == K.STILL_PRESENT:
+        return _("已于 %(day)s 报告移出,最新群成员名单仍有此人") % {"day": detail}
+    if kind == K.REJOINED_BARRED:
+        return _("禁止再入群至 %(day)s") % {"day": detail} if detail else _("永久禁止再入群")
+    if kind == K.MOVED_DEPARTMENT:
+        return _("已调至 %(department)s") % {"department": detail}
+    return None
 
 
 # --- written with a group roster snapshot ----------------------------------------------------------

@@ -10,7 +10,15 @@ from django.utils import timezone
 
 from groups import services
 from groups.choices import FindingKind, GroupKind, RemovalSource, RestrictionKind
-from groups.models import ChatGroup, Department, DepartmentMove, Membership, ReportedRemoval, RosterFinding
+from groups.models import (
+    ChatGroup,
+    Department,
+    DepartmentMove,
+    Employee,
+    Membership,
+    ReportedRemoval,
+    RosterFinding,
+)
 from groups.reconcile import mark_removed, reconcile_all
 
 from .import_helpers import EMP_HEADER, run_employees, run_roster, write_csv
@@ -264,3 +272,24 @@ def test_lifecycle_kinds_cost_a_fixed_number_of_queries(hr, org, sales, django_a
         found = list(lifecycle_sightings(Sighting))
     assert {s.kind for s in found} == {K.MOVED_DEPARTMENT}
     assert len(found) == 5
+
+
+# --- who is told --------------------------------------------------------------------------------
+
+
+def test_rejoin_while_barred_is_told_to_the_group_admin_and_hr_once(hr, org, sales):
+    from portal.models import NotificationLog
+
+    hr_person = Employee.objects.create(
+        employee_no="E0900", name="周人资", department=org["root"], email="hr@example.com", user=hr
+    )
+    org["tech_dev"].email = "sun@example.com"  # the sales group's admin
+    org["tech_dev"].save()
+    services.remove_from_group(sales, org["east_rep"], acting_user=hr, source="s:5", days=None)
+    _rejoin(sales, org["east_rep"], timezone.now())
+    reconcile_all()
+    reconcile_all()
+    admin_note = NotificationLog.objects.get(recipient=org["tech_dev"])
+    assert "禁入期内重新入群: 张三(永久禁止再入群)" in admin_note.body
+    hr_note = NotificationLog.objects.get(recipient=hr_person)
+    assert "禁入期内重新入群" in hr_note.subject and "销售部工作群" in hr_note.body

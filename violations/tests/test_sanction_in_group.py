@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from groups.choices import FindingKind, RemovalSource, RestrictionKind
-from groups.models import ChatGroup, Membership, MemberRestriction, ReportedRemoval, RosterFinding
+from groups.models import ChatGroup, MemberRestriction, Membership, ReportedRemoval, RosterFinding
 from groups.reconcile import reconcile_all
 from violations import services
 
