@@ -76,7 +76,8 @@ SALES_OBJECT_VISIBLE_TO = {
 # Admins that never allow adding / deleting through the portal, whatever the permissions.
 # (Violations, sanctions and appeals change only through services: no add/delete pages for them.)
 NO_ADD = {
-    "groups.importjob", "groups.rosterfinding", "groups.rostersettings", "auditlog.logentry", "groups.memberrestriction",
+    "groups.importjob", "groups.rosterfinding", "groups.rostersettings", "auditlog.logentry",
+    "groups.memberrestriction",  # written by carried-out sanctions
     "portal.notificationlog", "violations.companysettings", "violations.sanction", "violations.appeal",
     "violations.performancemonth", "violations.performancededuction",  # computed by the deductions job
 }  # fmt: skip
