@@ -17,6 +17,6 @@ auditlog.register(ChatGroup, exclude_fields=["updated_at"], m2m_fields={"admins"
 auditlog.register(Membership, exclude_fields=["updated_at", "member_key"])
 auditlog.register(RosterFinding)
 auditlog.register(RosterSettings, exclude_fields=["updated_at"])
-auditlog.register(ReportedRemoval)
+auditlog.register(ReportedRemoval, exclude_fields=["member_key"])  # personal: anonymised with the member
 auditlog.register(MemberRestriction)
 auditlog.register(DepartmentMove)
