@@ -69,9 +69,10 @@ def rejoined_barred(group_ids: Collection[int] | None = None) -> Iterator[tuple]
     bars = MemberRestriction.objects.filter(
         kind=RestrictionKind.REJOIN_BAR, group=OuterRef("group_id"), employee=OuterRef("employee_id")
     )
+    barred = MemberRestriction.objects.filter(kind=RestrictionKind.REJOIN_BAR).values("employee_id")
     rows = (
         _open_members(group_ids)
-        .filter(employee__isnull=False)
+        .filter(employee_id__in=barred)  # implied by the Exists; lets the planner start from the few bars
         .annotate(joined=joined)
         .filter(Exists(bars.filter(starts_at__lte=OuterRef("joined"))))
         .values_list("pk", "group_id", "employee_id", "joined")
@@ -101,6 +102,7 @@ def moved_department(group_ids: Collection[int] | None = None) -> Iterator[tuple
     )
     rows = (
         _open_members(group_ids)
+        .filter(employee_id__in=DepartmentMove.objects.values("employee_id"))  # the few who moved, first
         .filter(group__kind=GroupKind.DEPARTMENT, employee__status=EmployeeStatus.ACTIVE)
         .exclude(employee__department__path__startswith=F("group__department__path"))
         .filter(Exists(moves))

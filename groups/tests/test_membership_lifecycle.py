@@ -293,3 +293,18 @@ def test_rejoin_while_barred_is_told_to_the_group_admin_and_hr_once(hr, org, sal
     assert "禁入期内重新入群: 张三(永久禁止再入群)" in admin_note.body
     hr_note = NotificationLog.objects.get(recipient=hr_person)
     assert "禁入期内重新入群" in hr_note.subject and "销售部工作群" in hr_note.body
+
+
+def test_a_per_group_run_sees_the_same_lifecycle_conditions(hr, org, sales):
+    from groups.lifecycle_checks import lifecycle_sightings
+    from groups.reconcile import Sighting
+
+    services.remove_from_group(sales, org["east_rep"], acting_user=hr, source="s:6", days=None)
+    _rejoin(sales, org["east_rep"], timezone.now())
+    Membership.objects.create(group=org["tech_group"], employee=org["tech_dev"], nickname="技术部-孙七")
+    services.update_employee(org["tech_dev"], acting_user=hr, department=org["sales"])
+    full = {(s.kind, s.group_id) for s in lifecycle_sightings(Sighting)}
+    assert full == {(K.REJOINED_BARRED, sales.pk), (K.MOVED_DEPARTMENT, org["tech_group"].pk)}
+    assert {(s.kind, s.group_id) for s in lifecycle_sightings(Sighting, [sales.pk])} == {(K.REJOINED_BARRED, sales.pk)}
+    tech_only = {s.kind for s in lifecycle_sightings(Sighting, [org["tech_group"].pk])}
+    assert tech_only == {K.MOVED_DEPARTMENT}
