@@ -16,7 +16,10 @@ some groups), so a full run and a per-group run see the same conditions:
   (销售部/华东区 in 销售部's group), so a move within the subtree is not a finding.
 
 A condition that stops holding (the row closes, they are back in that department) resolves the
-finding on the next run like every other kind.
+finding on the next run like every other kind. None depends on the clock (a bar's end is compared
+with the day the membership began), so a run that scans only changed groups needs these changes to
+mark a group: a roster snapshot written into it, a membership of it closed (a removal, reported or
+carried out), and a member's department change (``DepartmentMove``: the groups the employee is in).
 """
 
 from __future__ import annotations
