@@ -27,6 +27,7 @@ from .models import (
     Department,
     Employee,
     ImportJob,
+    MemberRestriction,
     Membership,
     ReconcileRun,
     RosterFinding,
@@ -528,3 +529,24 @@ class RosterSettingsAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.save_roster_settings(obj, acting_user=request.user)
+
+
+@admin.register(MemberRestriction)
+class MemberRestrictionAdmin(admin.ModelAdmin):
+    """禁止再入群 / 禁言 left by carried-out sanctions (violations writes them): read-only, HR and auditors."""
+
+    list_display = ["kind", "group", "employee", "starts_at", "until", "reason"]
+    list_filter = ["kind", "group__platform"]
+    search_fields = ["group__name", "employee__name", "employee__employee_no"]
+    list_select_related = ["group", "employee"]
+    readonly_fields = ["kind", "group", "employee", "starts_at", "until", "reason", "source", "created_at"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False  # written when a sanction is carried out (violations.services.record_removal_done)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

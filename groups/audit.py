@@ -8,6 +8,7 @@ actor of every write comes from ``portal.audit.audit_context``.
 from auditlog.registry import auditlog
 
 from .findings import RosterFinding
+from .lifecycle import DepartmentMove, MemberRestriction, ReportedRemoval
 from .models import ChatGroup, Department, Employee, Membership, RosterSettings
 
 auditlog.register(Department)
@@ -16,3 +17,6 @@ auditlog.register(ChatGroup, exclude_fields=["updated_at", "roster_changed_at"],
 auditlog.register(Membership, exclude_fields=["updated_at", "member_key"])
 auditlog.register(RosterFinding)
 auditlog.register(RosterSettings, exclude_fields=["updated_at"])
+auditlog.register(ReportedRemoval, exclude_fields=["member_key"])  # personal: anonymised with the member
+auditlog.register(MemberRestriction)
+auditlog.register(DepartmentMove)

@@ -51,9 +51,24 @@ class FindingKind(models.TextChoices):
     OWNER_DEPARTED = "owner_departed", _("群主已离职")
     PROJECT_OVERDUE = "project_overdue", _("项目群逾期未解散")
     UNAPPROVED_GROUP = "unapproved_group", _("群未经审批备案")
+    STILL_PRESENT = "still_present", _("报告已移出但仍在群")
+    REJOINED_BARRED = "rejoined_barred", _("禁入期内重新入群")
+    MOVED_DEPARTMENT = "moved_department", _("调岗后仍在原部门群")
 
 
 class FindingStatus(models.TextChoices):
     OPEN = "open", _("待处理")
     RESOLVED = "resolved", _("已解决")
     WAIVED = "waived", _("已豁免")
+
+
+class RestrictionKind(models.TextChoices):
+    """What a carried-out sanction leaves behind in a group (written by violations, read by groups)."""
+
+    REJOIN_BAR = "rejoin_bar", _("禁止再入群")
+    MUTE = "mute", _("禁言")
+
+
+class RemovalSource(models.TextChoices):
+    CONFIRMED = "confirmed", _("确认已移出群")
+    SANCTION = "sanction", _("执行清出群处分")

@@ -486,3 +486,4 @@ class RosterSettings(models.Model):
 
 
 from .findings import ReconcileRun, RosterFinding  # noqa: E402, F401  re-exported: every groups model importable from here
+from .lifecycle import DepartmentMove, MemberRestriction, ReportedRemoval  # noqa: E402, F401  re-exported too

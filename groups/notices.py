@@ -20,6 +20,7 @@ from portal.models import NotificationLog
 from portal.notifications import logs_for, record
 
 from .choices import FindingKind
+from .lifecycle_checks import explain
 from .models import ChatGroup, Department, Employee, ReconcileRun, RosterFinding
 from .tree import DeptTree
 
@@ -63,6 +64,7 @@ def _finding_line(kind: str, name: str | None, nickname: str | None, detail: str
     who = name or nickname
     if who:
         line += f": {who}"
+    detail = explain(kind, detail) or detail
     if detail and detail != who:
         line += _("(%(detail)s)") % {"detail": detail}
     return line
@@ -104,7 +106,26 @@ def notify_new_findings(run: ReconcileRun) -> int:
         subject = _("【群规】%(group)s 新发现 %(n)d 条核查结果") % {"group": group.name, "n": len(found)}
         event = f"findings-new:{group.pk}:{_ids_digest(f[0] for f in found)}"
         logs += logs_for(list(people.values()), subject, "\n".join(lines), None, event=event)
-    return len(record(logs))
+    return len(record(logs)) + _notify_hr_of_barred_rejoins(rows)
+
+
+def _notify_hr_of_barred_rejoins(rows) -> int:
+    """HR (active HR admins with an employee record) hears of rejoins while barred: the bar was HR's
+    sanction. ``rows`` are ``notify_new_findings``' new findings; once per set of findings."""
+    from django.conf import settings
+
+    barred = [row for row in rows if row[2] == FindingKind.REJOINED_BARRED]
+    if not barred:
+        return 0
+    hr = Employee.objects.active().filter(user__is_active=True, user__groups__name=settings.ROLE_HR_ADMIN).distinct()
+    names = dict(ChatGroup.objects.filter(pk__in={row[1] for row in barred}).values_list("pk", "name"))
+    lines = [
+        f"{names.get(g, '')} {_finding_line(kind, name, nick, detail)[2:]}"
+        for _pk, g, kind, name, nick, detail in barred
+    ]
+    subject = _("【群规】禁入期内重新入群:%(n)d 人") % {"n": len(barred)}
+    event = f"rejoined-barred-hr:{_ids_digest(row[0] for row in barred)}"
+    return len(record(logs_for(list(hr), subject, "\n".join(lines), None, event=event)))
 
 
 def notify_overdue_findings(finding_ids: list[int]) -> int:

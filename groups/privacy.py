@@ -25,7 +25,7 @@ from django.db import models, transaction
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from .models import Employee, Membership
+from .models import Employee, Membership, ReportedRemoval
 
 ANON_NAME_PREFIX = "已匿名-"
 ANON_NO_PREFIX = "ANON-"
@@ -121,6 +121,10 @@ def _anonymize_memberships(employee_ids: list[int]) -> list[int]:
         platform_id="",
         member_key=_label(f"nick:{ANON_NAME_PREFIX}", "employee_id"),
         updated_at=timezone.now(),
+    )
+    # a reported removal keeps the member's key for the next snapshot: the same anonymous label
+    ReportedRemoval.objects.filter(employee_id__in=employee_ids).update(
+        member_key=_label(f"nick:{ANON_NAME_PREFIX}", "employee_id")
     )
     return ids
 

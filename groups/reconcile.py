@@ -223,13 +223,16 @@ def current_sightings(now: datetime, groups: list[int] | None = None) -> dict[Ke
     ``groups`` when given)."""
     tree = DeptTree()
     today = timezone.localdate(now)
+    from .lifecycle_checks import lifecycle_sightings, supersede
+
     sources: Iterable[Iterable[Sighting]] = (
         member_findings(tree, groups),
         departed_owners(tree),
         overdue_projects(today),
         unapproved_groups(),
+        lifecycle_sightings(Sighting),  # still present after removal, rejoined while barred, moved department
     )
-    return {s.key: s for source in sources for s in source}
+    return supersede({s.key: s for source in sources for s in source})
 
 
 # --- writing the differences -------------------------------------------------------------------
@@ -469,10 +472,15 @@ def mark_removed(finding_ids: Iterable[int], *, acting_user, now: datetime | Non
     return len(membership_ids)
 
 
-def _close_memberships(membership_ids: set[int], acting_user, now: datetime) -> None:
+def _close_memberships(membership_ids: set[int], acting_user, now: datetime, source: str = "confirmed") -> None:
+    from .services import record_reported_removals
+
+    closed = []
     for membership in Membership.objects.select_for_update().filter(pk__in=membership_ids, left_at__isnull=True):
         membership.left_at = max(now, membership.joined_at) if membership.joined_at else now
         membership.save(update_fields=["left_at", "updated_at"])
+        closed.append(membership)
+    record_reported_removals(closed, acting_user=acting_user, source=source)  # the next snapshot checks them
     # Every open finding of those memberships is settled by the removal, not only the selected ones.
     for finding in RosterFinding.objects.open().filter(membership_id__in=membership_ids):
         _close(finding, FindingStatus.RESOLVED, acting_user, now)

@@ -133,7 +133,9 @@ def _apply_employees(
         preview["encoding"] = data.encoding
         preview["departments_need_consent"] = bool(plan.new_departments) and not create_departments
         if not dry_run:
+            moves = planned_department_moves(plan)
             write_employees(plan)
+            record_department_moves(moves)
             # Bulk writes send no signals: end the logins of everyone now departed, in this transaction.
             end_access_of_departed(acting_user=acting_user, source=SOURCE_IMPORT, detail=f"import job {job.pk}")
             _audit_import(job, preview["summary"], acting_user)
@@ -508,11 +510,14 @@ def create_employee(*, acting_user, **fields) -> Employee:
 @transaction.atomic
 def update_employee(employee: Employee, *, acting_user, **changes) -> Employee:
     """Change an employee's fields; only the changed columns are written and audited."""
+    old_department_id = employee.department_id
     changed = _apply(employee, changes)
     if changed:
         employee.full_clean()
         with audit_context(acting_user):
             employee.save(update_fields=[*changed, "updated_at"])
+            if employee.department_id != old_department_id:
+                record_department_moves([(employee.pk, old_department_id, employee.department_id)])
     return employee
 
 
@@ -583,7 +588,14 @@ def save_roster_settings(roster_settings: RosterSettings, *, acting_user) -> Ros
 # Each write checks that ``acting_user`` administers the finding's group (HR: every group) and runs
 # inside ``audit_context(acting_user, channel)``; a finding of another group is "not found".
 
-MEMBER_KINDS = ("departed_member", "outsider", "bad_nickname")
+MEMBER_KINDS = (
+    "departed_member",
+    "outsider",
+    "bad_nickname",
+    "still_present",
+    "rejoined_barred",
+    "moved_department",
+)
 
 
 class NotYourGroup(Exception):
@@ -704,3 +716,119 @@ def apply_successor(finding_id: int, successor: Employee, *, acting_user, channe
         group = update_chat_group(group, acting_user=acting_user, owner=successor)
         _resolve_finding(finding, acting_user, timezone.now())
     return group
+
+
+# --- A membership's lifecycle (groups/lifecycle.py; reconciliation in groups/lifecycle_checks.py) ----
+
+
+def record_reported_removals(memberships: Iterable, *, acting_user, source: str) -> list:
+    """The memberships just closed by someone's word (已移出群, a 清出群 carried out): each waits for
+    the group's next roster snapshot (``lifecycle_checks.check_snapshot``). Saved one by one: audited."""
+    from .lifecycle import ReportedRemoval
+
+    made = []
+    for membership in memberships:
+        report, _created = ReportedRemoval.objects.update_or_create(
+            membership=membership,
+            defaults={
+                "group_id": membership.group_id,
+                "employee_id": membership.employee_id,
+                "member_key": membership.member_key,
+                "source": source,
+                "reported_at": membership.left_at,
+                "reported_by": acting_user,
+                "checked_at": None,
+                "reappeared": None,
+            },
+        )
+        made.append(report)
+    return made
+
+
+def _bar_end(start, days: int | None):
+    return None if days is None else timezone.localdate(start) + timedelta(days=days)
+
+
+@transaction.atomic
+def remove_from_group(
+    group: ChatGroup, employee: Employee, *, acting_user, source: str, days: int | None, reason: str = "", at=None
+) -> int:
+    """清出群 carried out (called by ``violations.services.record_removal_done``): the employee's open
+    membership of the group closes (its open findings resolve, the removal waits for the next
+    snapshot) and a rejoin bar is written: ``days`` after the removal, ``None`` permanent.
+    ``source`` names the sanction, so a retry writes the bar once. Returns the memberships closed."""
+    from . import reconcile
+    from .choices import RemovalSource, RestrictionKind
+    from .lifecycle import MemberRestriction
+    from .models import Membership
+
+    at = at or timezone.now()
+    with audit_context(acting_user):
+        ids = set(Membership.objects.open().filter(group=group, employee=employee).values_list("pk", flat=True))
+        reconcile._close_memberships(ids, acting_user, at, source=RemovalSource.SANCTION)
+        MemberRestriction.objects.get_or_create(
+            kind=RestrictionKind.REJOIN_BAR,
+            group=group,
+            employee=employee,
+            source=source,
+            defaults={"starts_at": at, "until": _bar_end(at, days), "reason": reason[:300]},
+        )
+    return len(ids)
+
+
+@transaction.atomic
+def mute_in_group(
+    group: ChatGroup, employee: Employee, *, acting_user, source: str, days: int | None, reason: str = "", at=None
+):
+    """禁言 carried out: a mute of ``days`` days from ``at`` (``None``: until lifted), shown to the
+    group's admins (禁言至 …). Written once per ``source``."""
+    from .choices import RestrictionKind
+    from .lifecycle import MemberRestriction
+
+    at = at or timezone.now()
+    with audit_context(acting_user):
+        return MemberRestriction.objects.get_or_create(
+            kind=RestrictionKind.MUTE,
+            group=group,
+            employee=employee,
+            source=source,
+            defaults={"starts_at": at, "until": _bar_end(at, days), "reason": reason[:300]},
+        )[0]
+
+
+def planned_department_moves(plan) -> list[tuple[str, str, str]]:
+    """(工号, old department path, new path) of the employees an import moves: read before writing."""
+    fields = plan.file.fields
+    if "department" not in fields:
+        return []
+    at = fields.index("department")
+    return [
+        (no, plan.existing[no][at], plan.file.rows[no][at])
+        for no in plan.updates
+        if plan.existing[no][at] != plan.file.rows[no][at]
+    ]
+
+
+def record_department_moves(moves: list[tuple]) -> int:
+    """调岗: one ``DepartmentMove`` per moved employee (bulk; the import's summary audits the import).
+
+    ``moves`` are (employee id, from id, to id), or (工号, from path, to path) from an import."""
+    from .lifecycle import DepartmentMove
+
+    if not moves:
+        return 0
+    if isinstance(moves[0][0], str):
+        emp_ids = dict(Employee.objects.filter(employee_no__in=[m[0] for m in moves]).values_list("employee_no", "pk"))
+        paths = {m[1] for m in moves} | {m[2] for m in moves}
+        dept_ids = dict(Department.objects.filter(name_path__in=paths).values_list("name_path", "pk"))
+        moves = [
+            (emp_ids[no], dept_ids[old], dept_ids[new])
+            for no, old, new in moves
+            if no in emp_ids and old in dept_ids and new in dept_ids
+        ]
+    now = timezone.now()
+    DepartmentMove.objects.bulk_create(
+        [DepartmentMove(employee_id=e, from_department_id=f, to_department_id=t, moved_at=now) for e, f, t in moves],
+        batch_size=1000,
+    )
+    return len(moves)

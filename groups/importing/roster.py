@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from groups.lifecycle_checks import check_snapshot
 from groups.models import ChatGroup, Employee, Membership
 
 from .columns import ROSTER_COLUMNS, HeaderError, map_header
@@ -357,3 +358,4 @@ def write_roster(plan: RosterPlan) -> None:
     groups = {line.group.pk for line in plan.creates}
     groups |= set(Membership.objects.filter(pk__in=touched).values_list("group_id", flat=True).distinct())
     ChatGroup.mark_changed(groups)  # for the incremental reconciliation (groups/reconcile.py)
+    check_snapshot(list(plan.file.groups), now)  # removals reported before this snapshot: still there?

@@ -212,3 +212,16 @@ def test_log_access_in_a_request_records_the_request_id(client, hr, org, monkeyp
     entry = LogEntry.objects.get(action=LogEntry.Action.ACCESS)
     assert entry.cid == "req-audit-00042"
     assert entry.remote_addr == "10.1.2.3"
+
+
+def test_reported_removal_keeps_no_platform_id_after_anonymisation(departed, hr):
+    from groups.models import ReportedRemoval
+    from groups.services import record_reported_removals
+
+    closed = Membership.objects.get(group__name="技术部工作群", employee=departed)
+    record_reported_removals([closed], acting_user=hr, source="confirmed")
+    assert ReportedRemoval.objects.get().member_key == "id:zl@wecom"
+    anonymize_departed(acting_user=hr)
+    report = ReportedRemoval.objects.get()
+    assert report.member_key == f"nick:已匿名-{departed.pk}"
+    assert "zl@wecom" not in json.dumps(list(LogEntry.objects.values_list("changes", flat=True)), ensure_ascii=False)

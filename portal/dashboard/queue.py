@@ -3,7 +3,8 @@
 On the top floor because it combines the organisation (groups) and discipline (violations). Groups
 with work come newest first (the latest finding or violation), one page of groups at a time; each
 group shows its newest items up to a bound, and the one-group view pages through all of them. A
-fixed number of queries per page (two per group shown, plus the page's groups).
+fixed number of queries per page (three per group shown: findings, violations, mutes in force;
+plus the page's groups).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import DateTimeField, Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 
-from groups.models import ChatGroup, RosterFinding
+from groups.models import ChatGroup, MemberRestriction, RosterFinding
 from violations.choices import ViolationStatus
 from violations.models import Violation
 
@@ -31,6 +32,13 @@ def open_findings():
     return RosterFinding.objects.open().select_related("employee", "membership", "suggested_successor")
 
 
+def mutes_in(group: ChatGroup) -> list:
+    """Mutes in force in the group (禁言至 …), soonest end first: what the admin must keep up."""
+    return list(
+        MemberRestriction.objects.mutes().filter(group=group).select_related("employee").order_by("until", "pk")
+    )
+
+
 def open_violations():
     return Violation.objects.filter(status__in=OPEN_VIOLATION_STATUSES).select_related("employee", "rule")
 
@@ -43,6 +51,7 @@ class GroupWork:
     findings_total: int = 0
     violations_total: int = 0
     findings_page: Page | None = None
+    mutes: list = field(default_factory=list)
 
     @property
     def more(self) -> bool:
@@ -72,7 +81,7 @@ def _work(group: ChatGroup, limit: int) -> GroupWork:
     violations = open_violations().filter(group=group).order_by("-occurred_at", "-pk")
     found = list(findings[: limit + 1])
     seen = list(violations[: limit + 1])
-    work = GroupWork(group, found[:limit], seen[:limit])
+    work = GroupWork(group, found[:limit], seen[:limit], mutes=mutes_in(group))
     work.findings_total = len(found) if len(found) <= limit else findings.count()
     work.violations_total = len(seen) if len(seen) <= limit else violations.count()
     return work
@@ -97,4 +106,5 @@ def group_page(group: ChatGroup, page_number) -> GroupWork:
         findings_total=page.paginator.count,
         violations_total=violations.count() if len(seen) == ITEMS_PER_PAGE else len(seen),
         findings_page=page,
+        mutes=mutes_in(group),
     )

@@ -77,12 +77,14 @@ SALES_OBJECT_VISIBLE_TO = {
 # (Violations, sanctions and appeals change only through services: no add/delete pages for them.)
 NO_ADD = {
     "groups.importjob", "groups.rosterfinding", "groups.rostersettings", "auditlog.logentry",
+    "groups.memberrestriction",  # written by carried-out sanctions
     "portal.notificationlog", "violations.companysettings", "violations.sanction", "violations.appeal",
     "violations.performancemonth", "violations.performancededuction",  # computed by the deductions job
 }  # fmt: skip
 NO_DELETE = {
     "auditlog.logentry", "groups.rostersettings",
     "groups.rosterfinding", "groups.importjob",  # the record: waived / cancelled with a reason instead
+    "groups.memberrestriction",  # written by carried-out sanctions
     "violations.rule", "violations.companysettings",
     "violations.violation",
     "violations.sanction", "violations.appeal", "violations.performancemonth", "violations.performancededuction",

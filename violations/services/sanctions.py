@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from groups import services as group_services
 from groups.models import Employee
 from portal import outbox
 from portal.choices import Channel
@@ -118,7 +119,31 @@ def record_removal_done(
     sanction.carried_out_at = at or timezone.now()
     sanction.carried_out_by = acting_user
     sanction.save(update_fields=["carried_out_at", "carried_out_by"])
+    _carry_into_group(sanction, acting_user)
     return sanction
+
+
+def _carry_into_group(sanction: Sanction, acting_user) -> None:
+    """What the group keeps of a carried-out sanction (groups import no violations: it is data there).
+
+    清出群: the membership closes (the next roster snapshot checks it) and a rejoin bar of ``days``
+    days (empty: permanent) is written; 禁言: a mute until the end date, shown to the group's admins.
+    """
+    violation = sanction.violation
+    if violation.group_id is None:
+        return
+    source = f"violations.Sanction:{sanction.pk}"
+    reason = f"{violation.rule.code} {sanction}"
+    write = group_services.remove_from_group if sanction.kind == SanctionKind.REMOVAL else group_services.mute_in_group
+    write(
+        violation.group,
+        violation.employee,
+        acting_user=acting_user,
+        source=source,
+        days=sanction.days,
+        reason=reason,
+        at=sanction.carried_out_at,
+    )
 
 
 @transaction.atomic
