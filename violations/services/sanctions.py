@@ -130,13 +130,14 @@ def _carry_into_group(sanction: Sanction, acting_user) -> None:
     days (empty: permanent) is written; 禁言: a mute until the end date, shown to the group's admins.
     """
     violation = sanction.violation
-    if violation.group_id is None:
+    group = violation.group
+    if group is None:
         return
     source = f"violations.Sanction:{sanction.pk}"
     reason = f"{violation.rule.code} {sanction}"
     write = group_services.remove_from_group if sanction.kind == SanctionKind.REMOVAL else group_services.mute_in_group
     write(
-        violation.group,
+        group,
         violation.employee,
         acting_user=acting_user,
         source=source,
