@@ -29,6 +29,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,7 +81,8 @@ def pages(ctx: dict) -> list[tuple[str, str]]:
         ("admin findings: first page", "/admin/groups/rosterfinding/"),
         ("admin findings: search", f"/admin/groups/rosterfinding/?q={q}"),
         ("admin chat groups: first page", "/admin/groups/chatgroup/"),
-        (f"admin chat group change ({ctx['big_group_size']} members)", f"/admin/groups/chatgroup/{ctx['big_group']}/change/"),
+        (f"admin chat group change ({ctx['big_group_size']} members)",
+         f"/admin/groups/chatgroup/{ctx['big_group']}/change/"),
         ("api memberships: first page", "/api/v1/memberships/"),
         ("api memberships: last page", "/api/v1/memberships/?page={last}"),
         ("api violations: first page", "/api/v1/violations/"),
@@ -193,7 +195,7 @@ def baseline(args: argparse.Namespace) -> dict:
     ref = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", args.baseline_ref], capture_output=True, text=True, check=True
     ).stdout.strip()
-    tree = Path(f"/tmp/qungui_pages_base_{ref}")
+    tree = Path(tempfile.gettempdir()) / f"qungui_pages_base_{ref}"
     if not tree.exists():
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref], check=True)
     data = load_data_module()
@@ -216,7 +218,7 @@ def baseline(args: argparse.Namespace) -> dict:
             leaves[app] = max(leaves.get(app, ""), parts[-1].removesuffix(".py"))
     for app, leaf in sorted(leaves.items()):
         _manage("migrate", app, leaf, "--verbosity", "0", env=env)
-    out = Path(f"/tmp/qungui_pages_before_{ref}_{args.db}.json")
+    out = Path(tempfile.gettempdir()) / f"qungui_pages_before_{ref}_{args.db}.json"
     argv = [sys.executable, __file__, "--db", args.db, "--scale", str(args.scale), "--repeat", str(args.repeat)]
     argv += ["--code-root", str(tree), "--no-migrate", "--record", str(out)]
     if args.only:
@@ -239,7 +241,8 @@ def table(after: dict, before: dict | None) -> str:
     for label, roles in after["pages"].items():
         for role, fig in roles.items():
             if not before:
-                lines.append(f"| {label} | {who[role]} | {fig['ms']:.0f} | {fig['queries']} | {fig['bytes'] / 1024:.0f} |")
+                kb = fig["bytes"] / 1024
+                lines.append(f"| {label} | {who[role]} | {fig['ms']:.0f} | {fig['queries']} | {kb:.0f} |")
                 continue
             old = before["pages"].get(label, {}).get(role)
             if old is None:

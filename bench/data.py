@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PASSWORD = "bench-pass"
+PASSWORD = "bench-pass"  # noqa: S105  bench users on a throw-away database
 SHAPE_VERSION = 1  # bump when the generated shape changes: older bench databases are rebuilt
 
 # --- sizes ---------------------------------------------------------------------------------------------
@@ -69,9 +69,13 @@ class Sizes:
 # --- names ---------------------------------------------------------------------------------------------
 
 SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+    "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 )
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍鹏辉建华飞鑫波斌宇浩凯健俊帆帅旭宁龙林欣佳雪婷颖琳晨阳晓梦思雨嘉怡子轩梓涵一诺浩然欣怡宇轩雨桐"
+GIVEN = (
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍鹏辉建华飞鑫波斌"
+    "宇浩凯健俊帆帅旭宁龙林欣佳雪婷颖琳晨阳晓梦思雨嘉怡子轩梓涵一诺浩然欣怡宇轩雨桐"
+)
 REGIONS = ["华东区", "华南区", "华北区", "西南区", "华中区", "海外事业部"]
 FUNCTIONS = ["销售部", "技术部", "财务部", "人力资源部", "市场部", "客服部", "运营部", "采购部"]
 TEAM_NAMES = ["一组", "二组", "三组", "四组", "五组", "六组", "七组", "八组", "九组", "十组"]
@@ -226,6 +230,7 @@ def _tree(sizes: Sizes, rng: random.Random) -> list[dict]:
             teams = rng.choice([0, 2, 3, 4, 5, 6, 8, 10]) if sizes.regions > 3 else rng.choice([0, 2, 3])
             for team in TEAM_NAMES[:teams]:
                 add(team, f, [])
+
     # treebeard paths: siblings in name order (node_order_by = ["name"])
     def assign(node: dict, path: str, name_path: str) -> None:
         node["path"], node["name_path"], node["depth"] = path, name_path, len(path) // 4
@@ -372,7 +377,8 @@ def step_groups_and_memberships(world: World) -> None:
         groups.append(
             (
                 gid, f"{dept_name[dept]}{rng.choice(GROUP_SUFFIX)}{gid:05d}", rng.choice(platforms), kind,
-                f"G{gid:06d}", dept, owner, "日常工作沟通", None if rng.random() < 0.015 else now - dt.timedelta(days=400),
+                f"G{gid:06d}", dept, owner, "日常工作沟通",
+                None if rng.random() < 0.015 else now - dt.timedelta(days=400),
                 "", "active", end_date, "{department}-{name}", admits, "", now, now,
             )
         )  # fmt: skip
@@ -462,12 +468,13 @@ def step_violations(world: World) -> None:
              occurred.date() + dt.timedelta(days=10), occurred, occurred)
         )  # fmt: skip
         if status in ("sanctioned", "upheld", "appealed", "overturned"):
-            kind = rng.choices(["warning", "fine", "demerit", "removal", "points", "reminder"], [40, 20, 8, 4, 18, 10])[0]
+            kinds = ["warning", "fine", "demerit", "removal", "points", "reminder"]
+            kind = rng.choices(kinds, [40, 20, 8, 4, 18, 10])[0]
             withdrawn = occurred + dt.timedelta(days=6) if status == "overturned" else None
             sanction_id += 1
             sanctions.append(
                 (sanction_id, vid, emp, kind, rng.choice([50, 100, 200, 500]) if kind == "fine" else None,
-                 5 if kind == "points" else 0, 3 if kind == "removal" else None, False, "", "", 
+                 5 if kind == "points" else 0, 3 if kind == "removal" else None, False, "", "",
                  occurred + dt.timedelta(days=2) if kind == "removal" and rng.random() < 0.95 else None,
                  withdrawn, "申诉成立,撤销处分" if withdrawn else "", occurred)
             )  # fmt: skip
@@ -630,9 +637,7 @@ def prepare(db: str, scale: float = 1.0, *, rebuild: bool = False, migrate: bool
         call_command("migrate", verbosity=0)
     with connection.cursor() as cur:
         cur.execute("CREATE TABLE IF NOT EXISTS bench_meta (key text PRIMARY KEY, value jsonb)")
-        cur.execute(
-            "INSERT INTO bench_meta VALUES ('params', %s) ON CONFLICT (key) DO NOTHING", [json.dumps(wanted)]
-        )
+        cur.execute("INSERT INTO bench_meta VALUES ('params', %s) ON CONFLICT (key) DO NOTHING", [json.dumps(wanted)])
         cur.execute("SELECT value FROM bench_meta WHERE key = 'done'")
         row = cur.fetchone()
     done = (json.loads(row[0]) if isinstance(row[0], str) else list(row[0])) if row else []
