@@ -164,7 +164,10 @@ class RosterFinding(models.Model):
                 violation_error_message=_("已解决或已豁免的结果必须有处理时间。"),
             ),
         ]
-        indexes = [models.Index(fields=["status", "kind"], name="rosterfinding_status_kind")]
+        indexes = [
+            models.Index(fields=["status", "kind"], name="rosterfinding_status_kind"),
+            models.Index(fields=["-first_seen_at", "id"], name="rosterfinding_recent"),  # Meta.ordering
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.group_id}"

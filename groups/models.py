@@ -243,6 +243,8 @@ class ChatGroup(models.Model):
                 violation_error_message=_("只有已解散的群才有解散时间。"),
             ),
         ]
+        # the admin list's order (name, pk); trigram index on name: migration 0007 (PostgreSQL)
+        indexes = [models.Index(fields=["name", "id"], name="chatgroup_name_id")]
 
     def __str__(self) -> str:
         return f"{self.name}({self.get_platform_display()})"
@@ -311,7 +313,13 @@ class Membership(models.Model):
                 violation_error_message=_("退群时间不能早于入群时间。"),
             ),
         ]
-        indexes = [models.Index(fields=["employee", "left_at"], name="membership_employee_open")]
+        indexes = [
+            models.Index(fields=["employee", "left_at"], name="membership_employee_open"),
+            # the admin list's orders: by group (Meta.ordering + the admin's -pk), by nickname;
+            # trigram indexes on nickname and platform_id: migration 0007 (PostgreSQL)
+            models.Index(fields=["group", "nickname", "-id"], name="membership_group_nickname"),
+            models.Index(fields=["nickname", "-id"], name="membership_nickname"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.nickname} @ {self.group.name}"

@@ -81,7 +81,13 @@ class Violation(models.Model):
         verbose_name = _("违规记录")
         verbose_name_plural = pgettext_lazy("plural", "违规记录")
         ordering = ["-occurred_at", "-pk"]
-        indexes = [models.Index(fields=["employee", "occurred_at"], name="violation_employee_time")]
+        indexes = [
+            models.Index(fields=["employee", "occurred_at"], name="violation_employee_time"),
+            # Meta.ordering, alone and under the status filter (admin and API lists, deep pages);
+            # the trigram index on description: migration 0007 (PostgreSQL)
+            models.Index(fields=["-occurred_at", "-id"], name="violation_recent"),
+            models.Index(fields=["status", "-occurred_at", "-id"], name="violation_status_recent"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(status=ViolationStatus.DISMISSED) | ~Q(dismissed_reason=""),
@@ -251,6 +257,12 @@ class Sanction(models.Model):
                 name="sanction_derived_unique_per_step",
                 violation_error_message=_("该升级步骤已产生过此处分。"),
             ),
+        ]
+        # "violations with an active fine" (admin 处分类型 filter, API sanction_kind): a semi-join on this
+        indexes = [
+            models.Index(
+                fields=["kind", "violation"], condition=Q(withdrawn_at__isnull=True), name="sanction_active_kind"
+            )
         ]
 
     def __str__(self) -> str:
