@@ -60,6 +60,18 @@ class EstimatedCountPaginator(Paginator):
             return int(plan[0]["Plan"]["Plan Rows"])
 
 
+def union_search(queryset: QuerySet, terms, fields: list[str]) -> QuerySet:
+    """``queryset`` narrowed to rows where every term is in some field (``icontains``), each term as
+    ``pk IN (SELECT pk … field 1 UNION SELECT pk … field 2 …)``: one indexed lookup per field, no
+    join of a to-many relation into the outer query (so no duplicates, no DISTINCT)."""
+    manager = queryset.model._default_manager
+    for term in terms:
+        parts = [manager.filter(**{f"{field}__icontains": term}).order_by().values("pk") for field in fields]
+        ids = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+        queryset = queryset.filter(pk__in=ids)
+    return queryset
+
+
 class IndexedSearchMixin:
     """For ModelAdmins with ``search_fields`` of plain field paths (no ^ = @ prefixes)."""
 
@@ -67,11 +79,8 @@ class IndexedSearchMixin:
         fields = [str(f) for f in self.get_search_fields(request)]  # type: ignore[attr-defined]
         if not (fields and search_term) or any(f[0] in "^=@" for f in fields):
             return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
-        manager = queryset.model._default_manager
-        for bit in smart_split(search_term):
-            if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
-                bit = unescape_string_literal(bit)
-            parts = [manager.filter(**{f"{field}__icontains": bit}).order_by().values("pk") for field in fields]
-            ids = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-            queryset = queryset.filter(pk__in=ids)
-        return queryset, False
+        terms = [
+            unescape_string_literal(bit) if bit.startswith(('"', "'")) and bit[0] == bit[-1] else bit
+            for bit in smart_split(search_term)
+        ]
+        return union_search(queryset, terms, fields), False
