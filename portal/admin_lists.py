@@ -24,9 +24,12 @@ from django.db.models import QuerySet
 from django.utils.functional import cached_property
 from django.utils.text import smart_split, unescape_string_literal
 
+from portal.trigram import BIGRAM_COLUMNS
+
 
 class EstimatedCountPaginator(Paginator):
     exact_up_to = 10_000
+    deep_from = 1_000
 
     estimated = False
 
@@ -44,6 +47,17 @@ class EstimatedCountPaginator(Paginator):
         self.estimated = True
         return estimate
 
+    def page(self, number):
+        """A deep page (OFFSET in the thousands): the page's ids first, from the ordering's index
+        alone, then its 50 rows with their joins; not every skipped row joined and thrown away."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        qs = self.object_list
+        if bottom < self.deep_from or not isinstance(qs, QuerySet) or qs.query.is_sliced:
+            return super().page(number)
+        ids = list(qs.values_list("pk", flat=True)[bottom : bottom + self.per_page])
+        return self._get_page(qs.filter(pk__in=ids), number, self)
+
     @staticmethod
     def _estimate(qs: QuerySet) -> int | None:
         with connections[qs.db].cursor() as cursor:
@@ -60,16 +74,40 @@ class EstimatedCountPaginator(Paginator):
             return int(plan[0]["Plan"]["Plan Rows"])
 
 
+MATERIALIZE_UP_TO = 5_000
+
+
 def union_search(queryset: QuerySet, terms, fields: list[str]) -> QuerySet:
     """``queryset`` narrowed to rows where every term is in some field (``icontains``), each term as
     ``pk IN (SELECT pk … field 1 UNION SELECT pk … field 2 …)``: one indexed lookup per field, no
     join of a to-many relation into the outer query (so no duplicates, no DISTINCT)."""
     manager = queryset.model._default_manager
+    postgres = connections[queryset.db].vendor == "postgresql"
     for term in terms:
-        parts = [manager.filter(**{f"{field}__icontains": term}).order_by().values("pk") for field in fields]
+        parts = []
+        for field in fields:
+            lookups = {f"{field}__icontains": term}
+            if postgres and len(term) == 2 and _column(queryset.model, field) in BIGRAM_COLUMNS:
+                lookups[f"{field}__qungui_bigrams"] = term  # the index for what pg_trgm cannot answer
+            parts.append(manager.filter(**lookups).order_by().values("pk"))
         ids = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+        if postgres:
+            # The planner cannot know how few rows the LIKEs keep (a rule code could match 40,000
+            # violations), so it hash-joins the whole table against the set; a few thousand ids
+            # fetched first make the list and its count index lookups.
+            found = [row["pk"] for row in ids[: MATERIALIZE_UP_TO + 1]]
+            if len(found) <= MATERIALIZE_UP_TO:
+                ids = found
         queryset = queryset.filter(pk__in=ids)
     return queryset
+
+
+def _column(model, path: str) -> tuple[str, str]:
+    """(table, column) that a search field path ends on."""
+    *relations, name = path.split("__")
+    for relation in relations:
+        model = model._meta.get_field(relation).related_model
+    return model._meta.db_table, model._meta.get_field(name).column
 
 
 class IndexedSearchMixin:

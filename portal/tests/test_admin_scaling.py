@@ -121,6 +121,8 @@ def test_employee_search_has_no_join_into_the_list_and_no_distinct(client, hr, o
     assert big.context["cl"].result_count == 30
     for sql in big_queries:
         assert "DISTINCT" not in sql.upper()
+        if sql.startswith("(SELECT"):
+            continue  # the id set itself (a UNION; PostgreSQL fetches a small one first)
         outer = sql.split(" IN (")[0]  # memberships only inside the IN (…) set
         assert '"groups_membership"' not in outer
 

@@ -87,6 +87,12 @@ class Violation(models.Model):
             # the trigram index on description: migration 0007 (PostgreSQL)
             models.Index(fields=["-occurred_at", "-id"], name="violation_recent"),
             models.Index(fields=["status", "-occurred_at", "-id"], name="violation_status_recent"),
+            # the open appeal windows (the holiday-calendar notice on every violations page)
+            models.Index(
+                fields=["appeal_deadline"],
+                condition=Q(status="sanctioned", notified_at__isnull=False),
+                name="violation_open_appeal_window",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
