@@ -180,7 +180,15 @@ def run(args: argparse.Namespace) -> dict:
     commit = subprocess.run(
         ["git", "-C", args.code_root or str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
-    return {"commit": commit, "db": args.db, "scale": args.scale, "counts": info.counts, "pages": results}
+    load = [round(x, 1) for x in os.getloadavg()]  # the machine is shared: say how busy it was
+    return {
+        "commit": commit,
+        "db": args.db,
+        "scale": args.scale,
+        "loadavg": load,
+        "counts": info.counts,
+        "pages": results,
+    }
 
 
 # --- the old commit ------------------------------------------------------------------------------------
@@ -275,6 +283,8 @@ def main() -> None:
         f"{counts['groups']:,} groups, {counts['memberships']:,} memberships, {counts['violations']:,} violations, "
         f"{counts['sanctions']:,} sanctions, {counts['findings']:,} findings; median of {args.repeat}"
         + (f"; before = {before['commit']}, after = {after['commit']}" if before else "")
+        + f"; load average at the end {after['loadavg']}"
+        + (f" (before: {before.get('loadavg', '?')})" if before else "")
         + "\n"
     )
     print(table(after, before))
