@@ -148,6 +148,30 @@ def test_violation_search_matches_name_description_and_rule_code(client, hr, org
         assert response.context["cl"].result_count == expected, term
 
 
+def test_api_search_finds_the_same_rows_without_distinct(client, hr, org):
+    client.force_login(hr)
+    add_violations(org, [org["east_rep"], org["tech_dev"]], 6)
+    Membership.objects.create(group=org["sales_group"], employee=org["east_rep"], nickname="华东区-张三")
+    for url, expected in [
+        ("/api/v1/violations/?search=张三", 3),
+        ("/api/v1/violations/?search=孙七 广告", 3),
+        ("/api/v1/memberships/?search=华东区-张", 1),
+    ]:
+        response, queries = get(client, url)
+        assert response.json()["count"] == expected, url
+        assert not any("DISTINCT" in sql.upper() for sql in queries), url
+
+
+def test_deep_admin_page_fetches_its_ids_first(client, hr, org, monkeypatch):
+    monkeypatch.setattr(EstimatedCountPaginator, "deep_from", 50)
+    client.force_login(hr)
+    add_violations(org, [org["east_rep"]], 120)
+    response, _ = get(client, reverse("admin:violations_violation_changelist") + "?p=2")
+    rows = list(response.context["cl"].result_list)
+    expected = list(Violation.objects.order_by("-occurred_at", "-pk")[50:100])
+    assert rows == expected
+
+
 def test_estimated_count_above_the_exact_limit(org, monkeypatch):
     """Exact up to the limit everywhere; above it PostgreSQL answers the planner's estimate."""
     add_violations(org, [org["east_rep"]], 30)
@@ -170,11 +194,16 @@ TRIGRAM = {
     "groups_rosterfinding": ["rosterfinding_detail_trgm"],
     "violations_violation": ["violation_description_trgm"],
 }
+BIGRAM = {
+    "groups_employee": ["employee_name_bigram", "employee_employee_no_bigram", "employee_wechat_id_bigram"],
+    "groups_membership": ["membership_nickname_bigram", "membership_platform_id_bigram"],
+    "violations_violation": ["violation_description_bigram"],
+}
 BTREE = {
     "groups_membership": ["membership_group_nickname", "membership_nickname"],
     "groups_chatgroup": ["chatgroup_name_id"],
     "groups_rosterfinding": ["rosterfinding_recent"],
-    "violations_violation": ["violation_recent", "violation_status_recent"],
+    "violations_violation": ["violation_recent", "violation_status_recent", "violation_open_appeal_window"],
     "violations_sanction": ["sanction_active_kind"],
 }
 
@@ -192,6 +221,11 @@ def test_migrations_create_the_list_indexes_and_trigram_indexes_on_postgresql():
                 defs = dict(cursor.fetchall())
                 for name in names:
                     assert "USING gin" in defs[name] and "upper(" in defs[name] and "gin_trgm_ops" in defs[name]
+            for table, names in BIGRAM.items():
+                cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", [table])
+                defs = dict(cursor.fetchall())
+                for name in names:
+                    assert "USING gin (qungui_bigrams(upper(" in defs[name], defs.get(name)
         else:  # SQLite: no pg_trgm, the migration is a no-op there (icontains scans)
             for table, names in TRIGRAM.items():
                 assert not set(names) & set(connection.introspection.get_constraints(cursor, table))
