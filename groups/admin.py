@@ -5,18 +5,20 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
-from portal.admin_mixins import PickerLabelMixin, ScopedAdminMixin
+from portal.admin_lists import EstimatedCountPaginator, IndexedSearchMixin
+from portal.admin_mixins import ScopedAdminMixin
 from portal.audit import log_access
 from portal.scoping import scope_for
 
@@ -125,21 +127,26 @@ class DepartmentAdmin(ScopedAdminMixin, TreeAdmin):
 
 
 @admin.register(Employee)
-class EmployeeAdmin(ServiceWriteMixin, ScopedAdminMixin, DepartedHeaderMixin, ExportMixin, admin.ModelAdmin):
+class EmployeeAdmin(
+    IndexedSearchMixin, ServiceWriteMixin, ScopedAdminMixin, DepartedHeaderMixin, ExportMixin, admin.ModelAdmin
+):
     create_service = staticmethod(services.create_employee)
     update_service = staticmethod(services.update_employee)
     delete_service = staticmethod(services.delete_employee)
     resource_classes = [EmployeeExportResource]
     change_list_template = "groups/admin/change_list_import.html"  # adds the roster import button
     list_display = ["employee_no", "name_display", "department", "title", "status", "hire_date", "departure_date"]
-    list_filter = [DepartmentSubtreeListFilter, "status"]
+    # hire_date: the date filter's fixed ranges, not a date hierarchy (a DISTINCT over the table per load)
+    list_filter = [DepartmentSubtreeListFilter, "status", "hire_date"]
+    # IndexedSearchMixin: memberships__nickname is a semi-join (no join into the list, no DISTINCT)
     search_fields = ["employee_no", "name", "wechat_id", "wecom_id", "memberships__nickname"]
     search_help_text = _("按工号、姓名、微信号或群昵称搜索")
     autocomplete_fields = ["department", "user"]
     list_select_related = ["department"]
     readonly_fields = ["anonymized_at", "created_at", "updated_at"]
-    date_hierarchy = "hire_date"
     list_per_page = 50
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     fieldsets = [
         (None, {"fields": ["employee_no", "name", "department", "title", "status"]}),
         (_("日期"), {"fields": ["hire_date", "departure_date"]}),
@@ -168,18 +175,6 @@ class EmployeeAdmin(ServiceWriteMixin, ScopedAdminMixin, DepartedHeaderMixin, Ex
         return response
 
 
-class MembershipInline(PickerLabelMixin, admin.TabularInline):
-    model = Membership
-    extra = 0
-    fields = ["nickname", "platform_id", "employee", "is_admin", "joined_at", "left_at", "invited_by"]
-    autocomplete_fields = ["employee", "invited_by"]
-    show_change_link = True
-    classes = ["collapse"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).filter(left_at__isnull=True).select_related("employee", "invited_by")
-
-
 @admin.register(ChatGroup)
 class ChatGroupAdmin(ServiceWriteMixin, ScopedAdminMixin, ExportMixin, admin.ModelAdmin):
     create_service = staticmethod(services.create_chat_group)
@@ -205,8 +200,12 @@ class ChatGroupAdmin(ServiceWriteMixin, ScopedAdminMixin, ExportMixin, admin.Mod
     list_select_related = ["department", "owner"]
     # The member-count annotations drop Meta.ordering; the autocomplete (violation form) pages this queryset.
     ordering = ["name", "pk"]
-    inlines = [MembershipInline]
     list_per_page = 50
+    paginator = EstimatedCountPaginator
+    # The change page shows a bounded preview of the members and links to the membership list (a
+    # 500-member group as an inline was 964 queries and megabytes of HTML).
+    readonly_fields = ["members_preview"]
+    MEMBER_PREVIEW = 20
     fieldsets = [
         (None, {"fields": ["name", "platform", "kind", "external_id", "department", "purpose"]}),
         (_("管理"), {"fields": ["owner", "admins", "nickname_convention", "admits_outsiders", "wecom_webhook_url"]}),
@@ -216,16 +215,26 @@ class ChatGroupAdmin(ServiceWriteMixin, ScopedAdminMixin, ExportMixin, admin.Mod
         ),
     ]
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        return [*fieldsets, (_("成员"), {"fields": ["members_preview"]})] if obj is not None else fieldsets
+
     def get_queryset(self, request):
-        open_ = Q(memberships__left_at__isnull=True)
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                _members=Count("memberships", filter=open_),
-                _outsiders=Count("memberships", filter=open_ & Q(memberships__employee__isnull=True)),
-            )
-        )
+        # Counted per listed row (a correlated subquery on the group's open rows), not by joining
+        # every membership and grouping the whole table before the page is cut.
+        def open_count(**extra):
+            rows = Membership.objects.filter(group=OuterRef("pk"), left_at__isnull=True, **extra).order_by()
+            return Coalesce(Subquery(rows.values("group").annotate(n=Count("pk")).values("n")), 0)
+
+        return super().get_queryset(request).annotate(_members=open_count(), _outsiders=open_count(employee=None))
+
+    @admin.display(description=_("成员"))
+    def members_preview(self, obj):
+        members = obj.memberships.filter(left_at__isnull=True)
+        total = members.count()
+        shown = list(members.select_related("employee").order_by("group_id", "nickname", "-id")[: self.MEMBER_PREVIEW])
+        url = reverse("admin:groups_membership_changelist") + f"?group__id__exact={obj.pk}&open=yes"
+        return render_to_string("groups/admin/members_preview.html", {"members": shown, "total": total, "url": url})
 
     @admin.display(description=_("群主"), ordering="owner__name")
     def owner_display(self, obj):
@@ -277,7 +286,7 @@ class MatchFilter(admin.SimpleListFilter):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ScopedAdminMixin, DepartedHeaderMixin, ExportMixin, admin.ModelAdmin):
+class MembershipAdmin(IndexedSearchMixin, ScopedAdminMixin, DepartedHeaderMixin, ExportMixin, admin.ModelAdmin):
     resource_classes = [MembershipExportResource]
     change_list_template = "groups/admin/change_list_import.html"  # adds the roster import button
     list_display = ["nickname", "group", "employee_display", "platform_id", "is_admin", "joined_at", "left_at"]
@@ -292,6 +301,8 @@ class MembershipAdmin(ScopedAdminMixin, DepartedHeaderMixin, ExportMixin, admin.
     autocomplete_fields = ["group", "employee", "invited_by"]
     list_select_related = ["group", "employee"]
     list_per_page = 50
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
 
     def header_employee(self, obj):
         return obj.employee
@@ -412,7 +423,7 @@ _FINDING_DISPLAY = {"employee": "employee_display", "resolved_by": "resolved_by_
 
 
 @admin.register(RosterFinding)
-class RosterFindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class RosterFindingAdmin(IndexedSearchMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "kind",
         "group",
@@ -438,6 +449,8 @@ class RosterFindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
     fields = readonly_fields
     actions = ["mark_removed", "waive"]
     list_per_page = 50
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_last_seen()

@@ -280,6 +280,8 @@ class ChatGroup(models.Model):
                 violation_error_message=_("只有已解散的群才有解散时间。"),
             ),
         ]
+        # the admin list's order (name, pk); trigram index on name: migration 0011 (PostgreSQL)
+        indexes = [models.Index(fields=["name", "id"], name="chatgroup_name_id")]
 
     def __str__(self) -> str:
         platform = self.get_platform_display()
@@ -366,6 +368,9 @@ class Membership(models.Model):
             models.Index(fields=["employee", "left_at"], name="membership_employee_open"),
             # The API's default order (and its keyset cursor): a page is one index range read.
             models.Index(fields=["group", "nickname", "id"], name="membership_group_nickname"),
+            # the admin list's order by nickname; trigram indexes on nickname and platform_id: migration
+            # 0011 (PostgreSQL)
+            models.Index(fields=["nickname", "-id"], name="membership_nickname"),
         ]
 
     def __str__(self) -> str:

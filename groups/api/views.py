@@ -10,11 +10,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from portal.api.search import IndexedSearchFilter
 from portal.api.viewsets import ScopedModelViewSet, ScopedReadOnlyViewSet
 from portal.audit import log_access
 from portal.scoping import scope_for
@@ -137,7 +138,7 @@ class RosterFindingViewSet(ScopedReadOnlyViewSet):
     ordering_fields = ["first_seen_at", "last_seen_at", "kind", "status", "id"]
     ordering = ["-first_seen_at", "id"]
 
-    filter_backends = [DjangoFilterBackend, LastSeenOrdering, SearchFilter]
+    filter_backends = [DjangoFilterBackend, LastSeenOrdering, IndexedSearchFilter]
 
     def refine_queryset(self, queryset: QuerySet) -> QuerySet:
         return queryset.with_last_seen()  # ``last_seen_at`` in the API is the effective value

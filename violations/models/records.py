@@ -91,6 +91,15 @@ class Violation(models.Model):
             models.Index(fields=["employee", "occurred_at"], name="violation_employee_time"),
             # The default order (-occurred_at, -id) read backwards: API pages and keyset cursors.
             models.Index(fields=["occurred_at", "id"], name="violation_time_id"),
+            # under the status filter (admin and API lists, deep pages); the trigram index on
+            # description: migration 0009 (PostgreSQL)
+            models.Index(fields=["status", "-occurred_at", "-id"], name="violation_status_recent"),
+            # the open appeal windows (the holiday-calendar notice on every violations page)
+            models.Index(
+                fields=["appeal_deadline"],
+                condition=Q(status="sanctioned", notified_at__isnull=False),
+                name="violation_open_appeal_window",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -266,6 +275,12 @@ class Sanction(models.Model):
                 name="sanction_derived_unique_per_step",
                 violation_error_message=_("该升级步骤已产生过此处分。"),
             ),
+        ]
+        # "violations with an active fine" (admin 处分类型 filter, API sanction_kind): a semi-join on this
+        indexes = [
+            models.Index(
+                fields=["kind", "violation"], condition=Q(withdrawn_at__isnull=True), name="sanction_active_kind"
+            )
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,231 @@
+"""Admin pages stay bounded as the data grows (issue #14): the same queries and the same page size
+for N and 3N rows; searches without joins into the list or SELECT DISTINCT; the trigram indexes.
+
+The timings at a real company's size are bench/bench_pages.py's; these tests hold the shape.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from groups.models import ChatGroup, Employee, Membership
+from portal.admin_lists import EstimatedCountPaginator
+from violations.models import Rule, Violation
+
+pytestmark = pytest.mark.django_db
+
+
+def add_employees(org, n: int, start: int, name: str = "员工") -> list[Employee]:
+    return Employee.objects.bulk_create(
+        Employee(employee_no=f"S{start + i:06d}", name=f"{name}{start + i}", department=org["east"]) for i in range(n)
+    )
+
+
+def add_members(group: ChatGroup, employees: list[Employee]) -> None:
+    Membership.objects.bulk_create(
+        Membership(
+            group=group, employee=e, nickname=f"华东区-{e.name}", platform_id=f"wx{e.pk}", member_key=f"id:wx{e.pk}"
+        )
+        for e in employees
+    )
+
+
+def get(client, url: str):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return response, [q["sql"] for q in ctx.captured_queries]
+
+
+def test_chat_group_change_page_does_not_grow_with_its_members(client, hr, org):
+    client.force_login(hr)
+    group = org["sales_group"]
+    url = reverse("admin:groups_chatgroup_change", args=[group.pk])
+    add_members(group, add_employees(org, 50, 0))
+    small, small_queries = get(client, url)
+    add_members(group, add_employees(org, 100, 50))
+    big, big_queries = get(client, url)
+
+    assert len(big_queries) == len(small_queries) <= 25
+    assert abs(len(big.content) - len(small.content)) < 100  # "50" → "150" in the member count
+    text = big.content.decode()
+    assert "memberships-TOTAL_FORMS" not in text  # no inline of every member
+    assert "在群成员共 150 名" in text and text.count("/admin/groups/membership/") >= 20
+    link = reverse("admin:groups_membership_changelist") + f"?group__id__exact={group.pk}&amp;open=yes"
+    assert link in text
+
+
+def test_the_members_link_lists_the_groups_members(client, hr, org):
+    client.force_login(hr)
+    add_members(org["sales_group"], add_employees(org, 3, 0, name="销售"))
+    add_members(org["tech_group"], add_employees(org, 2, 10, name="技术"))
+    url = reverse("admin:groups_membership_changelist") + f"?group__id__exact={org['sales_group'].pk}&open=yes"
+    response, _ = get(client, url)
+    assert [m.employee.name for m in response.context["cl"].result_list] == ["销售0", "销售1", "销售2"]
+
+
+def add_violations(org, employees: list[Employee], n: int) -> None:
+    rule = Rule.objects.order_by("code").first()
+    start = timezone.now() - dt.timedelta(days=10)
+    Violation.objects.bulk_create(
+        Violation(
+            employee=employees[i % len(employees)],
+            rule=rule,
+            occurred_at=start + dt.timedelta(minutes=i),
+            description=f"在群里发广告 {i}",
+            status="reported",
+        )
+        for i in range(n)
+    )
+
+
+@pytest.mark.parametrize("user", ["hr", "head_sales"])
+def test_violation_changelist_does_not_grow_with_the_table(client, org, user, request):
+    from groups.roles import sync_derived_roles
+
+    user = request.getfixturevalue(user)
+    sync_derived_roles()  # a head's staff flag and view permissions
+    client.force_login(user)
+    employees = add_employees(org, 20, 0)
+    url = reverse("admin:violations_violation_changelist")
+    add_violations(org, employees, 60)
+    small, small_queries = get(client, url)
+    add_violations(org, employees, 120)
+    big, big_queries = get(client, url)
+
+    assert len(big_queries) == len(small_queries) <= 25
+    assert abs(len(big.content) - len(small.content)) < 200  # 50 rows either way; the counts differ
+    sql = " ".join(big_queries).upper()
+    assert "DATE_TRUNC" not in sql and "DJANGO_DATETIME_TRUNC" not in sql  # no date hierarchy
+    assert big.context["cl"].result_count == 180 and len(big.context["cl"].result_list) == 50
+
+
+def test_employee_search_has_no_join_into_the_list_and_no_distinct(client, hr, org):
+    client.force_login(hr)
+    url = reverse("admin:groups_employee_changelist") + "?q=检索"
+    people = add_employees(org, 10, 0, name="检索")
+    add_members(org["sales_group"], people)
+    _small, small_queries = get(client, url)
+    more = add_employees(org, 20, 100, name="检索")
+    add_members(org["sales_group"], more)
+    add_members(org["tech_group"], more)
+    big, big_queries = get(client, url)
+
+    assert len(big_queries) == len(small_queries)
+    assert big.context["cl"].result_count == 30
+    for sql in big_queries:
+        assert "DISTINCT" not in sql.upper()
+        if sql.startswith("(SELECT"):
+            continue  # the id set itself (a UNION; PostgreSQL fetches a small one first)
+        outer = sql.split(" IN (")[0]  # memberships only inside the IN (…) set
+        assert '"groups_membership"' not in outer
+
+
+def test_employee_search_still_finds_by_nickname_number_and_account(client, hr, org):
+    client.force_login(hr)
+    zhang = org["east_rep"]
+    Membership.objects.create(group=org["sales_group"], employee=zhang, nickname="销售小张")
+    base = reverse("admin:groups_employee_changelist")
+    for term, expected in [("小张", {zhang}), ("e0101", {zhang}), ("wx_li", {org["sales_head"]}), ("张 三", {zhang})]:
+        response, _ = get(client, f"{base}?q={term}")
+        assert set(response.context["cl"].result_list) == expected, term
+
+
+def test_violation_search_matches_name_description_and_rule_code(client, hr, org):
+    client.force_login(hr)
+    add_violations(org, [org["east_rep"], org["tech_dev"]], 6)
+    base = reverse("admin:violations_violation_changelist")
+    code = Rule.objects.order_by("code").first().code
+    cases = [("张三", 3), ("广告 5", 1), (code.lower(), 6), ("孙七 广告", 3), ("无此人", 0)]
+    for term, expected in cases:
+        response, _ = get(client, f"{base}?q={term}")
+        assert response.context["cl"].result_count == expected, term
+
+
+def test_api_search_finds_the_same_rows_without_distinct(client, hr, org):
+    client.force_login(hr)
+    add_violations(org, [org["east_rep"], org["tech_dev"]], 6)
+    Membership.objects.create(group=org["sales_group"], employee=org["east_rep"], nickname="华东区-张三")
+    for url, expected in [
+        ("/api/v1/violations/?search=张三", 3),
+        ("/api/v1/violations/?search=孙七 广告", 3),
+        ("/api/v1/memberships/?search=华东区-张", 1),
+    ]:
+        response, queries = get(client, url)
+        assert response.json()["count"] == expected, url
+        assert not any("DISTINCT" in sql.upper() for sql in queries), url
+
+
+def test_deep_admin_page_fetches_its_ids_first(client, hr, org, monkeypatch):
+    monkeypatch.setattr(EstimatedCountPaginator, "deep_from", 50)
+    client.force_login(hr)
+    add_violations(org, [org["east_rep"]], 120)
+    response, _ = get(client, reverse("admin:violations_violation_changelist") + "?p=2")
+    rows = list(response.context["cl"].result_list)
+    expected = list(Violation.objects.order_by("-occurred_at", "-pk")[50:100])
+    assert rows == expected
+
+
+def test_estimated_count_above_the_exact_limit(org, monkeypatch):
+    """Exact up to the limit everywhere; above it PostgreSQL answers the planner's estimate."""
+    add_violations(org, [org["east_rep"]], 30)
+    monkeypatch.setattr(EstimatedCountPaginator, "exact_up_to", 10)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE violations_violation")
+    paginator = EstimatedCountPaginator(Violation.objects.filter(status="reported"), 5)
+    assert paginator.count > 10
+    assert paginator.estimated == (connection.vendor == "postgresql")
+    if connection.vendor != "postgresql":
+        assert paginator.count == 30
+    exact = EstimatedCountPaginator(Violation.objects.filter(description__endswith=" 1"), 5)
+    assert exact.count == 1 and not exact.estimated
+
+
+TRIGRAM = {
+    "groups_employee": ["employee_name_trgm", "employee_employee_no_trgm"],
+    "groups_membership": ["membership_nickname_trgm", "membership_platform_id_trgm"],
+    "groups_rosterfinding": ["rosterfinding_detail_trgm"],
+    "violations_violation": ["violation_description_trgm"],
+}
+BIGRAM = {
+    "groups_employee": ["employee_name_bigram", "employee_employee_no_bigram", "employee_wechat_id_bigram"],
+    "groups_membership": ["membership_nickname_bigram", "membership_platform_id_bigram"],
+    "violations_violation": ["violation_description_bigram"],
+}
+BTREE = {
+    "groups_membership": ["membership_group_nickname", "membership_nickname"],
+    "groups_chatgroup": ["chatgroup_name_id"],
+    "groups_rosterfinding": ["rosterfinding_recent"],
+    "violations_violation": ["violation_recent", "violation_status_recent", "violation_open_appeal_window"],
+    "violations_sanction": ["sanction_active_kind"],
+}
+
+
+def test_migrations_create_the_list_indexes_and_trigram_indexes_on_postgresql():
+    with connection.cursor() as cursor:
+        for table, names in BTREE.items():
+            constraints = connection.introspection.get_constraints(cursor, table)
+            assert set(names) <= set(constraints), table
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+            assert cursor.fetchone()
+            for table, names in TRIGRAM.items():
+                cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", [table])
+                defs = dict(cursor.fetchall())
+                for name in names:
+                    assert "USING gin" in defs[name] and "upper(" in defs[name] and "gin_trgm_ops" in defs[name]
+            for table, names in BIGRAM.items():
+                cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", [table])
+                defs = dict(cursor.fetchall())
+                for name in names:
+                    assert "USING gin (qungui_bigrams(upper(" in defs[name], defs.get(name)
+        else:  # SQLite: no pg_trgm, the migration is a no-op there (icontains scans)
+            for table, names in TRIGRAM.items():
+                assert not set(names) & set(connection.introspection.get_constraints(cursor, table))
