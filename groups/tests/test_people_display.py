@@ -74,13 +74,15 @@ def test_template_filters(org):
     assert html == f"张三(E0101)|赵六(E0102) · 销售部/华东区 {BADGE}"
 
 
-def test_membership_inline_picker_shows_the_label(client, hr, org):
+def test_group_member_preview_marks_the_departed(client, hr, org):
+    """The group page's bounded member preview (no inline of every member) marks a departed member."""
     from groups.models import Membership
 
     Membership.objects.create(group=org["sales_group"], employee=org["east_departed"], nickname="华东区-赵六")
     client.force_login(hr)
     page = client.get(reverse("admin:groups_chatgroup_change", args=[org["sales_group"].pk])).content.decode()
-    assert "赵六(E0102) · 销售部/华东区 · 离职</option>" in page
+    preview = page[page.index("查看全部成员") :]
+    assert "赵六(E0102)" in preview and "badge-departed" in preview
 
 
 def test_departed_marked_in_membership_group_and_finding_screens(client, hr, org):

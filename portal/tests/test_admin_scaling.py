@@ -202,8 +202,8 @@ BIGRAM = {
 BTREE = {
     "groups_membership": ["membership_group_nickname", "membership_nickname"],
     "groups_chatgroup": ["chatgroup_name_id"],
-    "groups_rosterfinding": ["rosterfinding_recent"],
-    "violations_violation": ["violation_recent", "violation_status_recent", "violation_open_appeal_window"],
+    "groups_rosterfinding": ["rosterfinding_first_seen"],
+    "violations_violation": ["violation_time_id", "violation_status_recent", "violation_open_appeal_window"],
     "violations_sanction": ["sanction_active_kind"],
 }
 
