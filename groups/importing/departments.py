@@ -105,21 +105,24 @@ def create_departments_bulk(paths: list[str]) -> list[str]:
 
 
 def _write(nodes: list[_Node], created: list[_Node]) -> None:
-    table = connection.ops.quote_name(Department._meta.db_table)
+    table = connection.ops.quote_name(Department._meta.db_table)  # the model's own table: no user input
+    set_path = f"UPDATE {table} SET path = %s WHERE id = %s"  # noqa: S608
+    set_numchild = f"UPDATE {table} SET numchild = %s WHERE id = %s"  # noqa: S608
+    insert = (
+        f"INSERT INTO {table} (path, depth, numchild, name, code, name_path, wecom_webhook_url, created_at)"  # noqa: S608
+        " VALUES (%s, %s, %s, %s, '', %s, '', %s)"
+    )
     moved = [n for n in nodes if n.pk is not None and n.path != n.old_path]
     numchild = {n.pk: len(n.children) for n in nodes if n.pk is not None and any(c.pk is None for c in n.children)}
     now = timezone.now()
     with connection.cursor() as cursor:
         if moved:
             # Out of the way first (no two rows may share a path at any moment), then into place.
-            cursor.executemany(f"UPDATE {table} SET path = %s WHERE id = %s", [(f"~{n.pk}", n.pk) for n in moved])
-            cursor.executemany(f"UPDATE {table} SET path = %s WHERE id = %s", [(n.path, n.pk) for n in moved])
+            cursor.executemany(set_path, [(f"~{n.pk}", n.pk) for n in moved])
+            cursor.executemany(set_path, [(n.path, n.pk) for n in moved])
         if numchild:
-            cursor.executemany(
-                f"UPDATE {table} SET numchild = %s WHERE id = %s", [(c, pk) for pk, c in numchild.items()]
-            )
+            cursor.executemany(set_numchild, [(c, pk) for pk, c in numchild.items()])
         cursor.executemany(
-            f"INSERT INTO {table} (path, depth, numchild, name, code, name_path, wecom_webhook_url, created_at)"
-            " VALUES (%s, %s, %s, %s, '', %s, '', %s)",
+            insert,
             [(n.path, n.depth, len(n.children), n.name, n.name_path, now) for n in created],
         )
