@@ -28,6 +28,7 @@ from .importing.roster import RosterFile, plan_roster, preview_roster, read_rost
 from .importing.writers import write_employees
 from .models import PATH_SEPARATOR, ChatGroup, Department, Employee, ImportJob, RosterSettings
 from .offboarding import SOURCE_IMPORT, end_access_of_departed
+from .signals import send_rosters_changed
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,7 @@ def _apply_employees(
             # Bulk writes send no signals: end the logins of everyone now departed, in this transaction.
             end_access_of_departed(acting_user=acting_user, source=SOURCE_IMPORT, detail=f"import job {job.pk}")
             _audit_import(job, preview["summary"], acting_user, departments=created)
+            send_rosters_changed(None)  # departures change every group's departed members
             if reconcile:
                 _reconcile_after_commit()
     return preview
@@ -182,6 +184,7 @@ def _apply_roster(data: RosterFile, *, acting_user, job: ImportJob, dry_run: boo
         if not dry_run:
             write_roster(plan)
             _audit_import(job, preview["summary"], acting_user)
+            send_rosters_changed(sorted(data.groups))  # the file's groups: their members changed
             if reconcile:
                 _reconcile_after_commit()
     return preview
