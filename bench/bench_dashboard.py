@@ -174,7 +174,7 @@ SQL_STEPS = [
              g AS (SELECT DISTINCT ON (department_id) department_id, id FROM groups_chatgroup
                    ORDER BY department_id, id)
         INSERT INTO violations_violation (employee_id, group_id, rule_id, occurred_at, description, is_anonymous,
-            channel, status, dismissed_reason, created_at, updated_at)
+            channel, status, dismissed_reason, created_at, updated_at, report_count)
         SELECT e.id, g.id, r.id,
             now() - (((v::bigint * 7919) %% 425) || ' days')::interval
                   - (((v::bigint * 104729) %% 86400) || ' seconds')::interval,
@@ -183,7 +183,7 @@ SQL_STEPS = [
             CASE WHEN v %% 100 < 4 THEN 'reported' WHEN v %% 100 < 7 THEN 'confirmed'
                  WHEN v %% 100 < 12 THEN 'dismissed' WHEN v %% 100 = 12 THEN 'overturned'
                  WHEN v %% 100 = 13 THEN 'upheld' WHEN v %% 1000 = 140 THEN 'appealed' ELSE 'sanctioned' END,
-            CASE WHEN v %% 100 BETWEEN 7 AND 11 THEN '不成立' ELSE '' END, now(), now()
+            CASE WHEN v %% 100 BETWEEN 7 AND 11 THEN '不成立' ELSE '' END, now(), now(), 1
         FROM generate_series(1, %(violations)s) AS v
         CROSS JOIN ne
         JOIN e ON e.n = (v::bigint * 2654435761) %% ne.c
