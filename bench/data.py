@@ -465,7 +465,7 @@ def step_violations(world: World) -> None:
         violations.append(
             (vid, emp, group, rules[vid % len(rules)], occurred, text, False, rng.choice(["admin", "admin", "web"]),
              status, "证据不足" if status == "dismissed" else "", occurred + dt.timedelta(days=1),
-             occurred.date() + dt.timedelta(days=10), occurred, occurred)
+             occurred.date() + dt.timedelta(days=10), occurred, occurred, 1)
         )  # fmt: skip
         if status in ("sanctioned", "upheld", "appealed", "overturned"):
             kinds = ["warning", "fine", "demerit", "removal", "points", "reminder"]
@@ -491,6 +491,7 @@ def step_violations(world: World) -> None:
         [
             "id", "employee_id", "group_id", "rule_id", "occurred_at", "description", "is_anonymous", "channel",
             "status", "dismissed_reason", "notified_at", "appeal_deadline", "created_at", "updated_at",
+            "report_count",
         ],
         violations,
     )  # fmt: skip

@@ -50,6 +50,7 @@ from portal.staging import copy_staged
 from . import nicknames
 from .choices import EmployeeStatus, FindingKind, FindingStatus, GroupKind, GroupStatus
 from .models import ChatGroup, Membership, ReconcileRun, RosterFinding, RosterSettings
+from .signals import send_rosters_changed
 from .tree import DeptTree
 
 logger = logging.getLogger(__name__)
@@ -400,6 +401,7 @@ def reconcile_all(*, now: datetime | None = None, full: bool = True) -> Reconcil
     summary.created.update(s.kind for s in new)
     run = ReconcileRun.objects.create(finished_at=now, summary=summary.as_dict())
     _audit(summary)
+    send_rosters_changed(None)  # findings opened and resolved in bulk: the dashboard's rollups follow
     if new:
         from .notices import notify_new_findings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +28,7 @@ from .importing.roster import RosterFile, plan_roster, preview_roster, read_rost
 from .importing.writers import write_employees
 from .models import PATH_SEPARATOR, ChatGroup, Department, Employee, ImportJob, RosterSettings
 from .offboarding import SOURCE_IMPORT, end_access_of_departed
+from .signals import send_rosters_changed
 
 logger = logging.getLogger(__name__)
 
@@ -81,16 +82,14 @@ class EnqueueError(Exception):
     """The task queue (Redis) is unreachable; the upload is kept so the import can be retried."""
 
 
-def _audit_import(job: ImportJob, summary: dict[str, Any], acting_user) -> None:
-    """One audit row per import: bulk writes bypass auditlog's per-object signals."""
+def _audit_import(job: ImportJob, summary: dict[str, Any], acting_user, *, departments: Sequence[str] = ()) -> None:
+    """One audit row per import: bulk writes bypass auditlog's per-object signals (the departments an
+    employee import created are named in it, not audited one by one)."""
     text = ", ".join(f"{k}={v}" for k, v in summary.items() if not isinstance(v, dict))
-    log_summary(
-        job,
-        label=str(job),
-        changes={"import": [job.get_kind_display(), text]},
-        data={"kind": job.kind, "file": job.original_name, "summary": summary},
-        actor=acting_user,
-    )
+    data: dict[str, Any] = {"kind": job.kind, "file": job.original_name, "summary": summary}
+    if departments:
+        data["departments_created"] = list(departments)
+    log_summary(job, label=str(job), changes={"import": [job.get_kind_display(), text]}, data=data, actor=acting_user)
 
 
 def import_employees(
@@ -134,11 +133,12 @@ def _apply_employees(
         preview["departments_need_consent"] = bool(plan.new_departments) and not create_departments
         if not dry_run:
             moves = planned_department_moves(plan)
-            write_employees(plan)
+            created = write_employees(plan)
             record_department_moves(moves)
             # Bulk writes send no signals: end the logins of everyone now departed, in this transaction.
             end_access_of_departed(acting_user=acting_user, source=SOURCE_IMPORT, detail=f"import job {job.pk}")
-            _audit_import(job, preview["summary"], acting_user)
+            _audit_import(job, preview["summary"], acting_user, departments=created)
+            send_rosters_changed(None)  # departures change every group's departed members
             if reconcile:
                 _reconcile_after_commit()
     return preview
@@ -186,6 +186,7 @@ def _apply_roster(data: RosterFile, *, acting_user, job: ImportJob, dry_run: boo
         if not dry_run:
             write_roster(plan)
             _audit_import(job, preview["summary"], acting_user)
+            send_rosters_changed(sorted(data.groups))  # the file's groups: their members changed
             if reconcile:
                 _reconcile_after_commit()
     return preview

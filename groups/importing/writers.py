@@ -12,6 +12,7 @@ from django.utils import timezone
 from groups.models import Department, Employee
 from portal.staging import copy_staged
 
+from .departments import create_departments_bulk
 from .employees import EmployeePlan
 
 BATCH = 2000
@@ -22,21 +23,18 @@ def _db_field(key: str) -> str:
 
 
 def create_departments(paths: list[str]) -> int:
-    """Create the missing departments (parents before children). Returns how many were created."""
-    from groups.services import ensure_department_path
-
-    cache: dict[str, Department] = {}
-    for path in paths:
-        ensure_department_path(path, cache=cache)
-    return len(paths)
+    """Create the missing departments in bulk (``importing.departments``). Returns how many were created."""
+    return len(create_departments_bulk(paths))
 
 
-def write_employees(plan: EmployeePlan) -> None:
-    """Upsert only the rows that changed: PostgreSQL COPY + INSERT … ON CONFLICT, else bulk_create."""
-    create_departments(plan.new_departments)
+def write_employees(plan: EmployeePlan) -> list[str]:
+    """Upsert only the rows that changed: PostgreSQL COPY + INSERT … ON CONFLICT, else bulk_create.
+
+    Returns the name paths of the departments created (the caller's audit summary names them)."""
+    created = create_departments_bulk(plan.new_departments)
     numbers = plan.creates + plan.updates
     if not numbers:
-        return
+        return created
     dept_ids = dict(Department.objects.values_list("name_path", "id")) if "department" in plan.file.fields else {}
     if connection.vendor == "postgresql":
         _copy_upsert(plan, numbers, dept_ids)
@@ -45,6 +43,7 @@ def write_employees(plan: EmployeePlan) -> None:
     else:
         _bulk_upsert(plan, numbers, dept_ids)
     _mark_changed(numbers)
+    return created
 
 
 def _mark_changed(numbers: list[str]) -> None:

@@ -131,3 +131,55 @@ class LadderStanding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.employee_id}: {self.warnings}/{self.demerits}"
+
+
+class GroupCellQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """HR and auditors: all; otherwise the groups of the user's subtrees and their own groups."""
+        scope = scope_for(user)
+        if scope.everything:
+            return self.all()
+        return self.filter(Q(group__department_id__in=scope.dept_ids) | Q(group_id__in=scope.group_ids))
+
+
+class GroupRosterCell(models.Model):
+    """One chat group's open memberships: all, departed staff, outsiders where none are admitted.
+
+    Every group has a row (zero counts included), so ``refreshed_at`` tells the age of every number
+    the dashboard sums from it. A department's numbers are the sum over the groups of its subtree.
+    """
+
+    group = models.OneToOneField(
+        "groups.ChatGroup", verbose_name=_("群"), primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    members = models.PositiveIntegerField(_("成员"), default=0)
+    departed = models.PositiveIntegerField(_("离职仍在群"), default=0)
+    outsiders = models.PositiveIntegerField(_("非本公司人员"), default=0)
+    refreshed_at = models.DateTimeField(_("统计时间"))
+
+    objects = GroupCellQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("群成员汇总")
+        verbose_name_plural = _("群成员汇总")
+
+    def __str__(self) -> str:
+        return f"{self.group_id}: {self.members}/{self.departed}/{self.outsiders}"
+
+
+class GroupFindingCell(models.Model):
+    """Open roster findings of one kind in one chat group (rows only for counts above zero)."""
+
+    group = models.ForeignKey("groups.ChatGroup", verbose_name=_("群"), on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(_("问题类型"), max_length=30)
+    count = models.PositiveIntegerField(_("问题数"))
+
+    objects = GroupCellQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("群花名册问题汇总")
+        verbose_name_plural = _("群花名册问题汇总")
+        constraints = [models.UniqueConstraint(fields=["group", "kind"], name="groupfindingcell_one_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.group_id} {self.kind}: {self.count}"

@@ -7,6 +7,13 @@
 - ``GroupMonthCell``: standing violations per group and month (the "worst groups" list).
 - ``LadderStanding``: per active employee, active warnings and demerits within the ladder window —
   "people at risk" compares them with the current ladder settings at read time.
+- ``GroupRosterCell`` / ``GroupFindingCell``: per chat group, its open memberships (all, departed
+  staff, outsiders) and its open roster findings by kind. The membership and finding numbers of the
+  dashboard (tiles, per-department breakdown, worst groups) sum a few thousand rows instead of
+  scanning up to 1,000,000 memberships and every finding; a head's area sums its subtree's groups.
+  Reconciliation runs and roster imports write in bulk and send no model signals: they send
+  ``groups.signals.rosters_changed`` and the refresh follows their commit; single saves of a
+  membership, finding, group or an employee's status are caught by model signals like the rest.
 
 They are kept current after every committed change of a violation, sanction or employee: signals
 collect the touched (department, month), (group, month) and employee keys, and
@@ -29,7 +36,7 @@ from django.utils import timezone
 
 from portal.months import month_bounds, months_before
 
-from .models import GroupMonthCell, LadderStanding, ViolationCell
+from .models import GroupFindingCell, GroupMonthCell, GroupRosterCell, LadderStanding, ViolationCell
 
 Key = tuple[int, "datetime.date | None"]  # (department or group id, month); month None = all months
 
@@ -154,10 +161,61 @@ def refresh_ladder(*, employee_ids: Iterable[int] | None = None, now: datetime.d
     return len(LadderStanding.objects.bulk_create(rows, batch_size=2000))
 
 
+@transaction.atomic
+def refresh_roster_cells(*, group_ids: Iterable[int] | None = None, now: datetime.datetime | None = None) -> int:
+    """Recompute the membership and finding cells of these groups (all when None). Returns groups written."""
+    from groups.choices import EmployeeStatus, FindingStatus
+    from groups.models import ChatGroup, Membership, RosterFinding
+
+    now = now or timezone.now()
+    groups = ChatGroup.objects.all()
+    members = Membership.objects.open()
+    findings = RosterFinding.objects.filter(status=FindingStatus.OPEN)
+    roster_cells, finding_cells = GroupRosterCell.objects.all(), GroupFindingCell.objects.all()
+    if group_ids is not None:
+        ids = sorted(set(group_ids))
+        if not ids:
+            return 0
+        groups, members, findings = (
+            groups.filter(pk__in=ids),
+            members.filter(group_id__in=ids),
+            findings.filter(group_id__in=ids),
+        )
+        roster_cells, finding_cells = roster_cells.filter(group_id__in=ids), finding_cells.filter(group_id__in=ids)
+    roster_cells.delete()
+    finding_cells.delete()
+    counted = {
+        r["group_id"]: r
+        for r in members.values("group_id")
+        .annotate(
+            n=Count("pk"),
+            departed=Count("pk", filter=Q(employee__status=EmployeeStatus.DEPARTED)),
+            outsiders=Count("pk", filter=Q(employee__isnull=True, group__admits_outsiders=False)),
+        )
+        .order_by()
+    }
+    empty = {"n": 0, "departed": 0, "outsiders": 0}
+    rows = [
+        GroupRosterCell(group_id=pk, members=c["n"], departed=c["departed"], outsiders=c["outsiders"], refreshed_at=now)
+        for pk in groups.values_list("pk", flat=True).order_by()
+        for c in (counted.get(pk, empty),)
+    ]
+    # A refresh of the same group committed meanwhile wrote the same numbers: keep its rows.
+    GroupRosterCell.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+    kinds = findings.values("group_id", "kind").annotate(n=Count("pk")).order_by()
+    GroupFindingCell.objects.bulk_create(
+        [GroupFindingCell(group_id=r["group_id"], kind=r["kind"], count=r["n"]) for r in kinds],
+        batch_size=2000,
+        ignore_conflicts=True,
+    )
+    return len(rows)
+
+
 def refresh_all(*, now: datetime.datetime | None = None) -> dict[str, int]:
     """Rebuild every rollup from scratch (nightly, and after bulk writes)."""
     return {
         "violation_cells": refresh_violation_cells(),
         "group_cells": refresh_group_cells(),
         "ladder_standings": refresh_ladder(now=now),
+        "roster_cells": refresh_roster_cells(now=now),
     }

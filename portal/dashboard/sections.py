@@ -15,7 +15,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Case, Count, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, Count, Min, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -27,7 +27,7 @@ from violations.choices import VOID_STATUSES, AppealStatus, RuleCategory, Sancti
 from violations.models import Appeal, CompanySettings, Sanction, Violation
 from violations.workdays import deadline_years, years_without_official_data
 
-from .models import GroupMonthCell, LadderStanding, ViolationCell
+from .models import GroupFindingCell, GroupMonthCell, GroupRosterCell, LadderStanding, ViolationCell
 
 LIST_LIMIT = 10
 # Groups with the most violations of the month considered for "most violations per member".
@@ -112,6 +112,16 @@ def area_findings(user, area: Area):
     return RosterFinding.objects.visible_to(user).filter(area.q("group__department__"))
 
 
+def area_roster_cells(user, area: Area):
+    """Per-group membership counts (``GroupRosterCell`` rollup) of the groups in the area."""
+    return GroupRosterCell.objects.visible_to(user).filter(area.q("group__department__"))
+
+
+def area_finding_cells(user, area: Area):
+    """Per-group open findings by kind (``GroupFindingCell`` rollup) of the groups in the area."""
+    return GroupFindingCell.objects.visible_to(user).filter(area.q("group__department__"))
+
+
 def area_violations(user, area: Area):
     return Violation.objects.visible_to(user).filter(area.q("employee__department__"))
 
@@ -131,18 +141,25 @@ OUTSIDER_IN_GROUP = Q(employee__isnull=True, group__admits_outsiders=False)
 
 
 def org_summary(user, area: Area) -> dict:
-    """Employees, groups, departed members still in groups, outsiders in groups. 4 queries."""
+    """Employees, groups, departed members still in groups, outsiders in groups. 3 queries.
+
+    The membership numbers sum the ``GroupRosterCell`` rollup; ``as_of`` is its oldest row's time
+    (the age of the numbers, shown on the page), None when no group has been counted yet.
+    """
     people = area_employees(user, area).aggregate(
         active=Count("pk", filter=Q(status="active")), departed=Count("pk", filter=Q(status="departed"))
     )
     chats = area_groups(user, area).aggregate(active=Count("pk", filter=Q(status="active")))
-    # Two selective counts (departed staff, outsiders) instead of one pass over every membership.
+    members = area_roster_cells(user, area).aggregate(
+        departed=Coalesce(Sum("departed"), 0), outsiders=Coalesce(Sum("outsiders"), 0), as_of=Min("refreshed_at")
+    )
     return {
         "employees_active": people["active"],
         "employees_departed": people["departed"],
         "groups_active": chats["active"],
-        "departed_in_groups": area_memberships(user, area).filter(DEPARTED_IN_GROUP).count(),
-        "outsiders_in_groups": area_memberships(user, area).filter(OUTSIDER_IN_GROUP).count(),
+        "departed_in_groups": members["departed"],
+        "outsiders_in_groups": members["outsiders"],
+        "as_of": members["as_of"],
     }
 
 
@@ -219,7 +236,8 @@ def at_risk(user, area: Area) -> dict:
 
 
 def open_findings(user, area: Area, *, overdue_hours: int, now: datetime.datetime | None = None) -> dict:
-    """Open roster findings by kind, overdue ones, and the oldest (departed members first). 2 queries."""
+    """Open roster findings by kind (``GroupFindingCell`` rollup), overdue ones and the oldest
+    (departed members first), both live: overdue depends on the time of reading. 3 queries."""
     now = now or timezone.now()
     departed_due = now - datetime.timedelta(hours=overdue_hours)
     other_due = now - datetime.timedelta(days=FINDING_OVERDUE_DAYS)
@@ -227,8 +245,10 @@ def open_findings(user, area: Area, *, overdue_hours: int, now: datetime.datetim
         ~Q(kind=FindingKind.DEPARTED_MEMBER) & Q(first_seen_at__lt=other_due)
     )
     live = area_findings(user, area).filter(status=FindingStatus.OPEN)
-    by_kind = {kind: Count("pk", filter=Q(kind=kind)) for kind in FindingKind.values}
-    counts = live.aggregate(total=Count("pk"), overdue=Count("pk", filter=overdue_q), **by_kind)
+    by_kind = {kind: Coalesce(Sum("count", filter=Q(kind=kind)), 0) for kind in FindingKind.values}
+    counts = area_finding_cells(user, area).aggregate(total=Coalesce(Sum("count"), 0), **by_kind)
+    # Only the findings older than the shorter deadline are read (the first-seen index), not all open ones.
+    counts["overdue"] = live.filter(first_seen_at__lt=max(departed_due, other_due)).filter(overdue_q).count()
     departed_first = Case(When(kind=FindingKind.DEPARTED_MEMBER, then=Value(0)), default=Value(1))
     order = ("rank", "first_seen_at", "pk")
     # Pick the ten on the findings table alone, then join the names for those ten only.
@@ -366,8 +386,8 @@ def _count_by_unit(queryset, unit_of: dict[int, str], field: str, aggregate) -> 
 
 
 def by_subdepartment(user, area: Area, month: datetime.date) -> list[dict]:
-    """Per sub-department: staff, groups, departed members in groups, the month's violations and fines
-    (rollup), open findings. 6 queries plus the units' one."""
+    """Per sub-department: staff, groups, departed members in groups and open findings (group rollups),
+    the month's violations and fines (rollup). 6 queries plus the units' one."""
     units, unit_of = breakdown_units(area)
     if not any(not unit.own for unit in units):
         return []  # a leaf department: its own numbers are the page's tiles
@@ -376,13 +396,11 @@ def by_subdepartment(user, area: Area, month: datetime.date) -> list[dict]:
         "employees": _count_by_unit(area_employees(user, area).active(), unit_of, "department_id", Count("pk")),
         "groups": _count_by_unit(area_groups(user, area).active(), unit_of, "department_id", Count("pk")),
         "departed_in_groups": _count_by_unit(
-            area_memberships(user, area).filter(DEPARTED_IN_GROUP), unit_of, "group__department_id", Count("pk")
+            area_roster_cells(user, area), unit_of, "group__department_id", Sum("departed")
         ),
         "violations": _count_by_unit(month_cells, unit_of, "department_id", Sum("count")),
         "fines": _count_by_unit(month_cells, unit_of, "department_id", Sum("fines")),
-        "findings": _count_by_unit(
-            area_findings(user, area).filter(status=FindingStatus.OPEN), unit_of, "group__department_id", Count("pk")
-        ),
+        "findings": _count_by_unit(area_finding_cells(user, area), unit_of, "group__department_id", Sum("count")),
     }
     rows = []
     for unit in units:
@@ -396,7 +414,8 @@ def by_subdepartment(user, area: Area, month: datetime.date) -> list[dict]:
 def worst_groups(user, area: Area, month: datetime.date) -> dict:
     """Groups of the area with the most open findings and the most violations per member. 3 queries.
 
-    Violations are counted where they were recorded (``GroupMonthCell``: the group's department in the area).
+    Violations are counted where they were recorded (``GroupMonthCell``: the group's department in the
+    area); findings and members come from the group rollups (``GroupFindingCell``, ``GroupRosterCell``).
     """
     per_group = (
         GroupMonthCell.objects.visible_to(user)
@@ -406,22 +425,14 @@ def worst_groups(user, area: Area, month: datetime.date) -> dict:
     )
     violation_counts = dict(per_group)
     finding_rows = (
-        area_findings(user, area)
-        .filter(status=FindingStatus.OPEN)
+        area_finding_cells(user, area)
         .values("group_id")
-        .annotate(n=Count("pk"))
+        .annotate(n=Sum("count"))
         .order_by("-n", "group_id")[:LIST_LIMIT]
     )
     finding_counts = {row["group_id"]: row["n"] for row in finding_rows}
     ids = set(violation_counts) | set(finding_counts)
-    # Per group, a count on the open-membership index rather than a join over every membership.
-    open_members = (
-        Membership.objects.filter(group=OuterRef("pk"), left_at__isnull=True)
-        .order_by()
-        .values("group")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
+    open_members = GroupRosterCell.objects.filter(group=OuterRef("pk")).values("members")[:1]
     info = {
         g["pk"]: g
         for g in ChatGroup.objects.visible_to(user)

@@ -49,6 +49,7 @@ def test_head_sees_own_subtree_only(head_sales, org, data):
         "groups_active": 1,
         "departed_in_groups": 1,
         "outsiders_in_groups": 1,
+        "as_of": NOW,  # the group rollup's time (build() refreshed it at NOW)
     }
 
 

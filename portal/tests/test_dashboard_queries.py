@@ -15,7 +15,8 @@ from .dashboard_data import NOW, THIS_MONTH, add_departments, build
 
 pytestmark = pytest.mark.django_db
 
-# settings 1, at-risk 2, appeals 2, findings 2, removals 1, org 4, violations 1, trend 1,
+# settings 1, at-risk 2, appeals 2, findings 3 (kinds rollup, overdue, oldest), removals 1,
+# org 3 (employees, groups, membership rollup), violations 1, trend 1,
 # breakdown 1 + 6, worst groups 3.
 BUILD_QUERIES = 24
 
