@@ -45,6 +45,7 @@ def pytest_collection_modifyitems(config, items):
     available = {"postgres": on_postgres, "redis": has_redis, "worker": on_postgres and has_redis}
     keep, deselected = [], []
     for item in items:
+        _refuse_serialized_rollback(item)
         missing = [name for name, ok in available.items() if not ok and item.get_closest_marker(name)]
         (deselected if missing else keep).append(item)
     if deselected:
@@ -55,6 +56,19 @@ def pytest_collection_modifyitems(config, items):
         config.workeroutput["qungui_left_out"] = counts
     else:
         config._qungui_left_out = counts
+
+
+def _refuse_serialized_rollback(item) -> None:
+    """No transactional test may use ``serialized_rollback``.
+
+    Its teardown flushes without post_migrate and leaves the database empty (no content types, roles,
+    rule catalog) for the next transactional test without it, which then failed on a foreign key (or,
+    on SQLite, left the shared connection outside autocommit); a plain flush + post_migrate already
+    restores everything (groups.apps, violations.apps).
+    """
+    marker = item.get_closest_marker("django_db")
+    if marker and marker.kwargs.get("serialized_rollback"):
+        raise pytest.UsageError(f"{item.nodeid}: serialized_rollback is not used in this suite (conftest.py)")
 
 
 def _left_out_counts(deselected, available) -> dict[str, int]:
@@ -111,6 +125,22 @@ def _broker_state(monkeypatch):
     # The test client sends request_finished only once a streamed response is read to its end: a test
     # that leaves a download unread would leave this thread "in a request" for the tests after it.
     outbox._state.in_request = outbox._state.after_response = False
+
+
+@pytest.fixture(autouse=True)
+def _live_server_work_in_request(request, monkeypatch):
+    """Browser tests: work deferred past the response runs inside the request, as before issue #14.
+
+    The live server thread shares the test's SQLite connection (an in-memory database): work it ran
+    after answering would still be using that connection while the test, already served, goes on or
+    tears down — the connection was left outside autocommit for every later test. The after-response
+    path itself is tested with the test client (groups/tests/test_import_admin.py).
+    """
+    if "live_server" not in request.fixturenames:
+        return
+    from portal import outbox
+
+    monkeypatch.setattr(outbox, "send_after_response", outbox.send)
 
 
 @pytest.fixture(autouse=True)

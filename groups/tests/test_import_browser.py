@@ -7,8 +7,7 @@ from django.urls import reverse
 from conftest import browser_login
 from groups.models import Department, Employee
 
-# serialized_rollback: the flush after a transactional test must not take the seeded rule catalog with it.
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CSV = "工号,姓名,部门,状态\nE0101,张三,华东区,离职\nN0001,钱八,总公司/市场部,在职\nE0201,孙七,技术部,在职\n"
 

@@ -19,7 +19,7 @@ from violations.models import Rule
 
 from .dashboard_data import build
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {
     "viewport": {"width": 390, "height": 844},

@@ -12,8 +12,7 @@ from groups.roles import sync_derived_roles
 
 from .dashboard_data import build
 
-# serialized_rollback: the flush after a transactional test must not take the seeded rule catalog with it.
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ import pytest
 
 from conftest import browser_login
 
-# serialized_rollback: the flush after a transactional test must not take the seeded rule catalog with it.
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_login_home_and_language_switch(page, screenshot, employee_user, group_admin, org):

@@ -16,7 +16,7 @@ from groups.roles import sync_derived_roles
 
 from .test_browser_work_queue import fits, phone  # noqa: F401  the phone fixture
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_group_admin_sees_lifecycle_findings_and_mutes_on_a_phone(phone, org, group_admin, hr):  # noqa: F811

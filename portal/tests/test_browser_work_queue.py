@@ -15,8 +15,7 @@ from groups.tests.work_data import build_work
 
 from .dashboard_data import build, violation
 
-# serialized_rollback: the flush after a transactional test must not take the seeded rule catalog with it.
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 WIDTH = 390
 WECHAT_UA = (

@@ -13,7 +13,7 @@ from violations.models import Rule, Violation
 
 from .conftest import at
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_admin_add_form_warns_of_a_duplicate_then_saves_anyway(page, screenshot, hr, org):

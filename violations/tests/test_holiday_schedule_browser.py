@@ -10,7 +10,7 @@ from violations.workdays import PACKAGE_YEARS
 
 from .conftest import at
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 Y = PACKAGE_YEARS.stop
 P = Y - 1
 
