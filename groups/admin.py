@@ -517,7 +517,7 @@ class RosterFindingAdmin(ScopedAdminMixin, admin.ModelAdmin):
 class RosterSettingsAdmin(admin.ModelAdmin):
     """One row: the departed-member deadline that reconciliation and the dashboard both read."""
 
-    list_display = ["__str__", "departed_finding_overdue_hours", "updated_at"]
+    list_display = ["__str__", "departed_finding_overdue_hours", "chat_retention_days", "updated_at"]
     readonly_fields = ["updated_at"]
 
     def has_add_permission(self, request):
@@ -528,3 +528,6 @@ class RosterSettingsAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.save_roster_settings(obj, acting_user=request.user)
+
+
+from .chat import admin as _chat_admin  # noqa: E402, F401  the message store's admin pages

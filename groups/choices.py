@@ -57,3 +57,14 @@ class FindingStatus(models.TextChoices):
     OPEN = "open", _("待处理")
     RESOLVED = "resolved", _("已解决")
     WAIVED = "waived", _("已豁免")
+
+
+class MessageKind(models.TextChoices):
+    TEXT = "text", _("文本")
+    IMAGE = "image", _("图片")
+    LINK = "link", _("链接")
+    REDPACKET = "redpacket", _("红包")
+    SYSTEM = "system", _("系统消息")
+    RECALL = "recall", _("撤回")
+    FILE = "file", _("文件")
+    OTHER = "other", _("其他")
