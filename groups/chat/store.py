@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.audit import audit_context, log_summary
 
@@ -36,6 +37,9 @@ from .records import ChatRecord, Skipped
 BATCH = 2000
 LOOKUP_CHUNK = 500
 SENDERS_LISTED = 200  # the preview lists the busiest senders; the counts cover all of them
+
+
+NOTHING_TO_IMPORT = gettext_lazy("文件: 没有可导入的群消息(单聊和设备切换记录不导入)")
 
 
 class ChatImportError(Exception):
@@ -76,6 +80,8 @@ def chats_to_import(chats: Iterable[str], group: ChatGroup, platform: str) -> se
     """The conversations of the file that belong to ``group``: the only one, or those named by the
     group's 群ID / name. A WeCom roomid must be the group's 群ID when the group has one."""
     chats = set(chats)
+    if not chats:
+        raise ChatImportError([str(NOTHING_TO_IMPORT)])
     if platform == Platform.WECOM and group.external_id:
         if group.external_id not in chats:
             raise ChatImportError([_("roomid: 文件中没有所选群(群ID %(id)s)的消息") % {"id": group.external_id}])
@@ -201,7 +207,7 @@ def inspect(path: str | Path, group: ChatGroup, platform: str) -> tuple[Scan, di
     accepted = chats_to_import(result.chats, group, platform)
     _summarise(path, platform, accepted, result)
     if not result.messages:
-        raise ChatImportError([_("文件: 没有可导入的群消息(单聊和设备切换记录不导入)")])
+        raise ChatImportError([str(NOTHING_TO_IMPORT)])
     return result, _preview(group, platform, result, accepted)
 
 
