@@ -59,6 +59,15 @@ class FindingStatus(models.TextChoices):
     WAIVED = "waived", _("已豁免")
 
 
+# The formats an upload may name ("" = recognise the file): the platforms with a chat-export reader.
+CHAT_FORMAT_CHOICES = [
+    ("", _("自动识别")),
+    (Platform.WECOM.value, Platform.WECOM.label),
+    (Platform.WECHAT.value, Platform.WECHAT.label),
+    (Platform.QQ.value, Platform.QQ.label),
+]
+
+
 class MessageKind(models.TextChoices):
     TEXT = "text", _("文本")
     IMAGE = "image", _("图片")

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from portal.api.serializers import ModelValidatingSerializer, ScopedPrimaryKeyRelatedField
 
-from ..choices import GroupStatus, ImportKind
+from ..choices import CHAT_FORMAT_CHOICES, GroupStatus, ImportKind
 from ..identifiers import clean_employee_no
 from ..models import (
     PATH_SEPARATOR,
@@ -311,9 +311,7 @@ class ChatUploadSerializer(serializers.Serializer):
 
     file = serializers.FileField(label=_("文件"), help_text=_("企业微信会话存档 JSONL、留痕 CSV 或 QQ 消息管理器 TXT"))
     group = ScopedPrimaryKeyRelatedField(queryset=ChatGroup.objects.all(), label=_("群"))
-    platform = serializers.ChoiceField(
-        choices=[("", _("自动识别")), "wecom", "wechat", "qq"], required=False, default="", label=_("格式")
-    )
+    platform = serializers.ChoiceField(choices=CHAT_FORMAT_CHOICES, required=False, default="", label=_("格式"))
     dry_run = serializers.BooleanField(default=False, label=_("仅校验预览"), help_text=_("为真时只校验并预览,不写入"))
 
 

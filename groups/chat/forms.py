@@ -9,12 +9,11 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from ..choices import Platform
+from ..choices import CHAT_FORMAT_CHOICES
 from ..importing.readers import sniff_kind
 from ..models import ChatGroup
 
 CHAT_SUFFIXES = {".jsonl", ".json", ".txt", ".csv"}
-CHAT_PLATFORMS = [("", _("自动识别")), *[(p.value, p.label) for p in (Platform.WECOM, Platform.WECHAT, Platform.QQ)]]
 
 
 class ChatUploadForm(forms.Form):
@@ -23,7 +22,7 @@ class ChatUploadForm(forms.Form):
         help_text=_("企业微信会话存档(解密后 JSONL)、留痕/WeChatMsg 导出的 CSV 或 QQ 消息管理器导出的 TXT"),
     )
     group = forms.ModelChoiceField(label=_("群"), queryset=ChatGroup.objects.none())
-    platform = forms.ChoiceField(label=_("格式"), choices=CHAT_PLATFORMS, required=False)
+    platform = forms.ChoiceField(label=_("格式"), choices=CHAT_FORMAT_CHOICES, required=False)
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -4,11 +4,9 @@ matching, no partial writes, chats in a file, retention purge."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from io import StringIO
 
 import pytest
 from auditlog.models import LogEntry
-from django.core.management import CommandError, call_command
 from django.db import IntegrityError
 
 from groups.chat import store
@@ -105,9 +103,9 @@ def test_open_membership_wins_over_a_left_one(org):
     left.save()
     current = member(group, "wxid_zhangsan88", "销售部-张三", employee=org["east_rep"])
     run(WECHAT, group)
-    assert set(ChatMessage.objects.filter(sender_platform_id="wxid_zhangsan88").values_list("membership", flat=True)) == {
-        current.pk
-    }
+    assert set(
+        ChatMessage.objects.filter(sender_platform_id="wxid_zhangsan88").values_list("membership", flat=True)
+    ) == {current.pk}
 
 
 def test_wechat_sample(org):

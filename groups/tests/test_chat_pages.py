@@ -86,7 +86,9 @@ def test_admin_upload_preview_confirm(hr_client, org):
 
 def test_admin_bad_file_shows_line_and_field(hr_client, org):
     group = wecom_group(org)
-    content = (wecom_lines(1) + '{"msgid": "z", "action": "send", "roomid": "r", "from": "a", "msgtime": -1}\n').encode()
+    content = (
+        wecom_lines(1) + '{"msgid": "z", "action": "send", "roomid": "r", "from": "a", "msgtime": -1}\n'
+    ).encode()
     file = SimpleUploadedFile("bad.jsonl", content)
     response = hr_client.post(reverse("groups:chat_import_upload"), {"file": file, "group": group.pk}, follow=True)
     page = response.content.decode()
@@ -105,7 +107,8 @@ def test_admin_bad_file_shows_line_and_field(hr_client, org):
 )
 def test_admin_upload_checks(hr_client, org, name, content, error):
     response = hr_client.post(
-        reverse("groups:chat_import_upload"), {"file": SimpleUploadedFile(name, content), "group": org["sales_group"].pk}
+        reverse("groups:chat_import_upload"),
+        {"file": SimpleUploadedFile(name, content), "group": org["sales_group"].pk},
     )
     assert response.status_code == 200 and error in response.content.decode()
     assert not ChatImport.objects.exists()
@@ -196,7 +199,9 @@ def test_api_bad_file_400_in_chinese(hr_client, org, tmp_path):
 
 def test_api_import_hr_only(client, org, head_sales):
     client.force_login(head_sales)
-    response = client.post(reverse("api:chat-import-list"), {"file": upload_file(WECHAT), "group": org["sales_group"].pk})
+    response = client.post(
+        reverse("api:chat-import-list"), {"file": upload_file(WECHAT), "group": org["sales_group"].pk}
+    )
     assert response.status_code == 403 and not ChatImport.objects.exists()
 
 

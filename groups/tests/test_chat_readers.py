@@ -123,7 +123,7 @@ def test_wechatmsg_sample_with_bom():
 def test_wechatmsg_types(tmp_path):
     header = "localId,TalkerId,Type,SubType,IsSender,CreateTime,Status,StrContent,StrTime,Remark,NickName,Sender"
     body = [
-        '1,7,3,0,0,1793581205,3,,2026-11-02 09:00:05,张三,三哥,wxid_a',
+        "1,7,3,0,0,1793581205,3,,2026-11-02 09:00:05,张三,三哥,wxid_a",
         '2,7,49,5,0,1793581206,3,"<msg><appmsg><title>限时特惠</title><url>http://ad.example/x</url></appmsg></msg>",'
         "2026-11-02 09:00:06,张三,三哥,wxid_a",
         "3,7,49,2001,0,1793581207,3,,2026-11-02 09:00:07,张三,三哥,wxid_a",
@@ -217,7 +217,9 @@ def test_qq_content_before_any_header(tmp_path):
 
 
 def test_qq_pm_hour_out_of_range(tmp_path):
-    text = "\n".join(["消息记录", SEP, "消息分组:群", SEP, "消息对象:销售群", SEP, "", "2026-11-02 13:00:00 PM 张三(123456)", "x"])
+    text = "\n".join(
+        ["消息记录", SEP, "消息分组:群", SEP, "消息对象:销售群", SEP, "", "2026-11-02 13:00:00 PM 张三(123456)", "x"]
+    )
     error = error_of(write(tmp_path, "q.txt", text), "qq")
     assert (error.error.row, error.error.column) == (8, "时间")
 
