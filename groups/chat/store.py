@@ -10,6 +10,7 @@ set-based after each write, whichever of the recall and the recalled message arr
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -19,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from portal.audit import audit_context, log_summary
+from portal.staging import copy_staged
 
 from ..choices import ImportStatus, MessageKind, Platform
 from ..importing.errors import ImportFileError
@@ -195,6 +197,7 @@ def _preview(group: ChatGroup, platform: str, result: Scan, accepted: set[str]) 
         "skipped": dict(result.skipped),
         "senders": senders,
         "sender_total": len(result.senders),
+        "sender_ids": list(result.senders),  # all of them: matched before the write (COPY allows no query)
         "matched": matched,
         "unmatched": len(result.senders) - matched,
     }
@@ -322,23 +325,20 @@ def run_chat_import(
         raise ChatImportError([_("此导入当前不能确认(状态:%(s)s)。") % {"s": job.get_status_display()}])
     source = _path(job, path)
     accepted = set(job.preview.get("chats") or [])
-    matches = match_senders(group, job.platform, [s["id"] for s in job.preview.get("senders", [])])
+    sender_ids = job.preview.get("sender_ids") or []
+    matches = dict.fromkeys(sender_ids, (None, None))
+    matches.update(match_senders(group, job.platform, sender_ids))
     before = ChatMessage.objects.filter(group=group).count()
-    batch: list[ChatMessage] = []
-    written = 0
     _encoding, records = _records(source, job.platform)
-    pending_ids: set[str] = set()
-    for record in _iterate(records):
-        if isinstance(record, Skipped) or record.chat not in accepted:
-            continue
-        if record.sender_id and record.sender_id not in matches and record.sender_id not in pending_ids:
-            pending_ids.add(record.sender_id)  # beyond the listed senders: matched per batch below
-        batch.append(record)
-        if len(batch) >= BATCH:
-            written += _write(batch, group, job, matches, pending_ids)
-            batch = []
-    if batch:
-        written += _write(batch, group, job, matches, pending_ids)
+    chunks = _matched_chunks(_iterate(records), accepted, group, job.platform, matches)
+    if use_copy():
+        written = _copy_insert(chunks, group, job, matches)
+    else:
+        written = 0
+        for chunk in chunks:
+            rows = [_message(r, group, job.platform, job, matches) for r in chunk]
+            ChatMessage.objects.bulk_create(rows, ignore_conflicts=True)
+            written += len(rows)
     recalled = apply_recalls(group, job.platform)
     created = ChatMessage.objects.filter(group=group).count() - before
     with audit_context(acting_user, channel):
@@ -357,15 +357,75 @@ def run_chat_import(
     return job
 
 
-def _write(records: list, group: ChatGroup, job: ChatImport, matches: dict, pending: set[str]) -> int:
-    if pending:
-        matches.update(match_senders(group, job.platform, list(pending)))
-        for sender_id in pending:
+def use_copy() -> bool:
+    """PostgreSQL writes through COPY into a temporary table; other databases in batches."""
+    return connection.vendor == "postgresql"
+
+
+def _matched_chunks(
+    records: Iterator[ChatRecord | Skipped], accepted: set[str], group: ChatGroup, platform: str, matches: dict
+) -> Iterator[list[ChatRecord]]:
+    """The group's records in lists of BATCH; senders not matched yet are looked up once per list."""
+    chunk: list[ChatRecord] = []
+    for record in records:
+        if isinstance(record, Skipped) or record.chat not in accepted:
+            continue
+        chunk.append(record)
+        if len(chunk) >= BATCH:
+            yield _with_matches(chunk, group, platform, matches)
+            chunk = []
+    if chunk:
+        yield _with_matches(chunk, group, platform, matches)
+
+
+def _with_matches(chunk: list[ChatRecord], group: ChatGroup, platform: str, matches: dict) -> list[ChatRecord]:
+    new = {r.sender_id for r in chunk if r.sender_id and r.sender_id not in matches}
+    if new and use_copy():  # no query while a COPY runs; the preview listed every sender
+        raise ChatImportError([_("文件在预览后已改变,请重新上传。")])
+    if new:
+        matches.update(match_senders(group, platform, list(new)))
+        for sender_id in new:
             matches.setdefault(sender_id, (None, None))
-        pending.clear()
-    rows = [_message(r, group, job.platform, job, matches) for r in records]
-    ChatMessage.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
+    return chunk
+
+
+COPY_COLUMNS = (
+    "group_id", "platform", "natural_key", "chat_import_id", "sender_platform_id", "sender_name",
+    "membership_id", "employee_id", "sent_at", "kind", "text", "link_url", "link_title", "mentions",
+    "mentions_all", "recalled", "recalled_at", "recalls", "extra", "purged_at", "imported_at",
+)  # fmt: skip
+
+
+def _copy_insert(chunks: Iterator[list[ChatRecord]], group: ChatGroup, job: ChatImport, matches: dict) -> int:
+    """PostgreSQL: every row COPYed into a temporary table (streamed, nothing held here), then one
+    ``INSERT … SELECT … ON CONFLICT DO NOTHING`` into the message table."""
+    now = timezone.now()
+    written = 0
+
+    def rows() -> Iterator[tuple]:
+        nonlocal written
+        for chunk in chunks:
+            for r in chunk:
+                membership_id, employee_id = matches.get(r.sender_id, (None, None))
+                written += 1
+                yield (
+                    group.pk, job.platform, r.key, job.pk, r.sender_id, r.sender_name, membership_id, employee_id,
+                    r.sent_at, r.kind, r.text, r.link_url, r.link_title,
+                    json.dumps(r.mentions, ensure_ascii=False), r.mentions_all, False, None, r.recalls,
+                    json.dumps(r.extra, ensure_ascii=False), None, now,
+                )  # fmt: skip
+
+    table = ChatMessage._meta.db_table
+    names = ", ".join(COPY_COLUMNS)
+    with (
+        connection.cursor() as cursor,
+        copy_staged(cursor, "qungui_chat_stage", like=table, columns=COPY_COLUMNS, rows=rows()) as stage,
+    ):
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} "  # noqa: S608  names are ours
+            "ON CONFLICT (group_id, platform, natural_key) DO NOTHING"
+        )
+    return written
 
 
 @transaction.atomic

@@ -173,10 +173,25 @@ def test_no_partial_write_when_the_database_refuses(org, monkeypatch):
         return real(rows, **kw)
 
     monkeypatch.setattr(ChatMessage.objects, "bulk_create", failing)
+    monkeypatch.setattr(store, "use_copy", lambda: False)  # the batched path (PostgreSQL: one COPY)
     with pytest.raises(IntegrityError):
         run(WECOM, group)
     assert calls == [2, 2] and not ChatMessage.objects.exists()  # the first batch was rolled back
     assert ChatImport.objects.get().status == ImportStatus.PREVIEWED  # may be confirmed again
+
+
+def test_no_partial_write_when_a_later_step_fails(org, monkeypatch):
+    """Whichever write path (COPY on PostgreSQL, batches elsewhere): a failure after the rows went in
+    rolls them back."""
+    group = wecom_group(org)
+
+    def failing(*args):
+        raise IntegrityError("boom")
+
+    monkeypatch.setattr(store, "apply_recalls", failing)
+    with pytest.raises(IntegrityError):
+        run(WECOM, group)
+    assert not ChatMessage.objects.exists()
 
 
 def test_batches_write_everything(org, tmp_path, monkeypatch):
