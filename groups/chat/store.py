@@ -21,7 +21,7 @@ from typing import Any
 
 from django.core.files import File
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Case, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -304,14 +304,24 @@ def _message(record: ChatRecord, group: ChatGroup, platform: str, job: ChatImpor
 
 
 def apply_recalls(group: ChatGroup, platform: str) -> int:
-    """Flag every message of ``group`` a stored recall names (set-based; idempotent)."""
+    """Flag every message of ``group`` a stored recall names (idempotent). The recalls are few: read
+    once, then the targets are updated by their natural key (the unique index), in chunks; no plan
+    depends on the statistics of a table that has just grown by a million rows."""
     recalls = ChatMessage.objects.filter(group=group, platform=platform, kind=MessageKind.RECALL).exclude(recalls="")
-    return ChatMessage.objects.filter(
-        group=group, platform=platform, recalled=False, natural_key__in=recalls.values("recalls")
-    ).update(
-        recalled=True,
-        recalled_at=Subquery(recalls.filter(recalls=OuterRef("natural_key")).order_by("sent_at").values("sent_at")[:1]),
-    )
+    first: dict[str, datetime] = {}
+    for target, sent_at in recalls.order_by("sent_at").values_list("recalls", "sent_at").iterator():
+        first.setdefault(target, sent_at)
+    targets = list(first)
+    updated = 0
+    for start in range(0, len(targets), LOOKUP_CHUNK):
+        chunk = targets[start : start + LOOKUP_CHUNK]
+        updated += ChatMessage.objects.filter(
+            group=group, platform=platform, recalled=False, natural_key__in=chunk
+        ).update(
+            recalled=True,
+            recalled_at=Case(*(When(natural_key=key, then=Value(first[key])) for key in chunk)),
+        )
+    return updated
 
 
 @transaction.atomic
