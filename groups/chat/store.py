@@ -99,37 +99,50 @@ def chats_to_import(chats: Iterable[str], group: ChatGroup, platform: str) -> se
     )
 
 
-def scan(path: str | Path, platform: str) -> Scan:
-    """Read the whole file once (streamed), validating every line. Raises ChatImportError."""
+def scan(path: str | Path, platform: str) -> tuple[Scan, dict[str, Scan]]:
+    """Read the whole file once (streamed), validating every line: the skipped lines and each
+    conversation's counts, range and senders. Raises ChatImportError."""
     result = Scan()
+    per_chat: dict[str, Scan] = {}
     result.encoding, records = _records(Path(path), platform)
     for record in _iterate(records):
         if isinstance(record, Skipped):
             result.skipped[record.reason] += 1
             continue
+        chat = per_chat.get(record.chat)
+        if chat is None:
+            chat = per_chat[record.chat] = Scan()
         result.chats[record.chat] += 1
-    return result
-
-
-def _summarise(path: Path, platform: str, accepted: set[str], result: Scan) -> Scan:
-    _encoding, records = _records(path, platform)
-    for record in _iterate(records):
-        if isinstance(record, Skipped):
-            continue
-        if record.chat not in accepted:
-            result.skipped["other_chat"] += 1
-            continue
-        result.messages += 1
-        result.kinds[record.kind] += 1
-        if result.first is None or record.sent_at < result.first:
-            result.first = record.sent_at
-        if result.last is None or record.sent_at > result.last:
-            result.last = record.sent_at
+        chat.messages += 1
+        chat.kinds[record.kind] += 1
+        if chat.first is None or record.sent_at < chat.first:
+            chat.first = record.sent_at
+        if chat.last is None or record.sent_at > chat.last:
+            chat.last = record.sent_at
         if record.sender_id:
-            sender = result.senders.setdefault(record.sender_id, {"name": record.sender_name, "count": 0})
+            sender = chat.senders.get(record.sender_id)
+            if sender is None:
+                sender = chat.senders[record.sender_id] = {"name": record.sender_name, "count": 0}
             sender["count"] += 1
             if record.sender_name:
                 sender["name"] = record.sender_name  # the latest name in the file
+    return result, per_chat
+
+
+def _combine(result: Scan, per_chat: dict[str, Scan], accepted: set[str]) -> Scan:
+    """The accepted conversations' figures into ``result``; the others are counted as skipped."""
+    for name, chat in per_chat.items():
+        if name not in accepted:
+            result.skipped["other_chat"] += chat.messages
+            continue
+        result.messages += chat.messages
+        result.kinds.update(chat.kinds)
+        result.first = min(filter(None, (result.first, chat.first)))
+        result.last = max(filter(None, (result.last, chat.last)))
+        for sender_id, info in chat.senders.items():
+            mine = result.senders.setdefault(sender_id, {"name": info["name"], "count": 0})
+            mine["count"] += info["count"]
+            mine["name"] = info["name"] or mine["name"]
     return result
 
 
@@ -206,9 +219,9 @@ def _preview(group: ChatGroup, platform: str, result: Scan, accepted: set[str]) 
 def inspect(path: str | Path, group: ChatGroup, platform: str) -> tuple[Scan, dict[str, Any]]:
     """Validate and preview a file for ``group``. Raises ChatImportError."""
     path = Path(path)
-    result = scan(path, platform)
+    result, per_chat = scan(path, platform)
     accepted = chats_to_import(result.chats, group, platform)
-    _summarise(path, platform, accepted, result)
+    _combine(result, per_chat, accepted)
     if not result.messages:
         raise ChatImportError([str(NOTHING_TO_IMPORT)])
     return result, _preview(group, platform, result, accepted)
