@@ -531,7 +531,7 @@ class RosterFindingAdmin(IndexedSearchMixin, ScopedAdminMixin, admin.ModelAdmin)
 class RosterSettingsAdmin(admin.ModelAdmin):
     """One row: the departed-member deadline that reconciliation and the dashboard both read."""
 
-    list_display = ["__str__", "departed_finding_overdue_hours", "updated_at"]
+    list_display = ["__str__", "departed_finding_overdue_hours", "chat_retention_days", "updated_at"]
     readonly_fields = ["updated_at"]
 
     def has_add_permission(self, request):
@@ -563,3 +563,6 @@ class MemberRestrictionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+from .chat import admin as _chat_admin  # noqa: E402, F401  the message store's admin pages

@@ -72,3 +72,23 @@ class RestrictionKind(models.TextChoices):
 class RemovalSource(models.TextChoices):
     CONFIRMED = "confirmed", _("确认已移出群")
     SANCTION = "sanction", _("执行清出群处分")
+
+
+# The formats an upload may name ("" = recognise the file): the platforms with a chat-export reader.
+CHAT_FORMAT_CHOICES = [
+    ("", _("自动识别")),
+    (Platform.WECOM.value, Platform.WECOM.label),
+    (Platform.WECHAT.value, Platform.WECHAT.label),
+    (Platform.QQ.value, Platform.QQ.label),
+]
+
+
+class MessageKind(models.TextChoices):
+    TEXT = "text", _("文本")
+    IMAGE = "image", _("图片")
+    LINK = "link", _("链接")
+    REDPACKET = "redpacket", _("红包")
+    SYSTEM = "system", _("系统消息")
+    RECALL = "recall", _("撤回")
+    FILE = "file", _("文件")
+    OTHER = "other", _("其他")

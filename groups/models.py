@@ -474,6 +474,12 @@ class RosterSettings(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(24 * 30)],
         help_text=_("离职人员仍在群内超过此时长,通知部门负责人并在仪表盘上计为逾期"),
     )
+    chat_retention_days = models.PositiveSmallIntegerField(
+        _("聊天记录保留天数"),
+        default=180,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=_("超过此天数的聊天消息内容每天自动清除(保留消息的时间、发送人和类型)"),
+    )
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     class Meta:
@@ -490,5 +496,6 @@ class RosterSettings(models.Model):
         return cls.objects.get_or_create(singleton=True)[0]
 
 
+from .chat.models import ChatImport, ChatMessage  # noqa: E402, F401
 from .findings import ReconcileRun, RosterFinding  # noqa: E402, F401  re-exported: every groups model importable from here
 from .lifecycle import DepartmentMove, MemberRestriction, ReportedRemoval  # noqa: E402, F401  re-exported too

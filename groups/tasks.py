@@ -134,3 +134,11 @@ def findings_digest_task() -> int:
 def expire_imports_task() -> int:
     """Delete the files of abandoned, failed and finished uploads past ROSTER_UPLOAD_KEEP_HOURS."""
     return services.expire_imports()
+
+
+@shared_task
+def purge_chat_bodies_task() -> int:
+    """Daily: purge chat message bodies past the HR-set retention (RosterSettings.chat_retention_days)."""
+    from .chat.retention import purge_chat_bodies
+
+    return purge_chat_bodies()

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path
 
 from . import views
+from .chat import views as chat_views
 
 app_name = "groups"
 
@@ -12,6 +13,11 @@ urlpatterns = [
     path("import/job/<int:pk>/validate/", admin.site.admin_view(views.retry_validation), name="import_validate"),
     path("import/job/<int:pk>/cancel/", admin.site.admin_view(views.cancel), name="import_cancel"),
     path("import/job/<int:pk>/progress/", admin.site.admin_view(views.progress), name="import_progress"),
+    # Chat exports (HR): upload → preview → confirm.
+    path("chat/import/", admin.site.admin_view(chat_views.upload), name="chat_import_upload"),
+    path("chat/import/<int:pk>/", admin.site.admin_view(chat_views.job_detail), name="chat_import_job"),
+    path("chat/import/<int:pk>/confirm/", admin.site.admin_view(chat_views.confirm), name="chat_import_confirm"),
+    path("chat/import/<int:pk>/cancel/", admin.site.admin_view(chat_views.cancel), name="chat_import_cancel"),
 ]
 
 from . import work_views  # noqa: E402

@@ -222,6 +222,7 @@ ROSTER_XLSX_MAX_RATIO = env_int("ROSTER_XLSX_MAX_RATIO", 100)
 ROSTER_UPLOAD_KEEP_HOURS = env_int("ROSTER_UPLOAD_KEEP_HOURS", 24)
 # A job left 校验中 this long (its worker died) may be validated again or cancelled.
 ROSTER_VALIDATE_STALE_MINUTES = env_int("ROSTER_VALIDATE_STALE_MINUTES", 15)
+CHAT_UPLOAD_MAX_BYTES = env_int("CHAT_UPLOAD_MAX_MB", 1024) * 1024 * 1024
 EVIDENCE_UPLOAD_MAX_BYTES = env_int("EVIDENCE_UPLOAD_MAX_MB", 20) * 1024 * 1024
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -314,6 +315,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "groups.tasks.expire_imports_task",
         "schedule": 3600.0,
     },
+    # Chat message bodies past the HR-set retention are purged (the rows stay), nightly.
+    "purge-chat-bodies-daily": {
+        "task": "groups.tasks.purge_chat_bodies_task",
+        "schedule": crontab(hour=3, minute=45),
+    },
     # PIPL retention: nightly, outside working hours.
     "portal.anonymize_departed": {
         "task": "portal.anonymize_departed",
@@ -399,6 +405,9 @@ SPECTACULAR_SETTINGS = {
         "FindingStatusEnum": "groups.choices.FindingStatus",
         "ImportKindEnum": "groups.choices.ImportKind",
         "ImportStatusEnum": "groups.choices.ImportStatus",
+        "PlatformEnum": "groups.choices.Platform",
+        "MessageKindEnum": "groups.choices.MessageKind",
+        "ChatFormatEnum": "groups.choices.CHAT_FORMAT_CHOICES",
         "ViolationStatusEnum": "violations.choices.ViolationStatus",
         "AppealStatusEnum": "violations.choices.AppealStatus",
         "SanctionKindEnum": "violations.choices.SanctionKind",

@@ -8,9 +8,19 @@ from rest_framework import serializers
 
 from portal.api.serializers import ModelValidatingSerializer, ScopedPrimaryKeyRelatedField
 
-from ..choices import GroupStatus, ImportKind
+from ..choices import CHAT_FORMAT_CHOICES, GroupStatus, ImportKind
 from ..identifiers import clean_employee_no
-from ..models import PATH_SEPARATOR, ChatGroup, Department, Employee, ImportJob, Membership, RosterFinding
+from ..models import (
+    PATH_SEPARATOR,
+    ChatGroup,
+    ChatImport,
+    ChatMessage,
+    Department,
+    Employee,
+    ImportJob,
+    Membership,
+    RosterFinding,
+)
 
 
 class ParentDepartmentField(ScopedPrimaryKeyRelatedField):
@@ -281,3 +291,45 @@ class ImportConfirmSerializer(serializers.Serializer):
     create_departments = serializers.BooleanField(
         required=False, label=_("新建部门"), help_text=_("为真时新建预览中 new_departments 列出的部门")
     )
+
+
+class ChatImportSerializer(serializers.ModelSerializer):
+    """A chat import: its preview (chats, range, senders matched or not) and outcome."""
+
+    class Meta:
+        model = ChatImport
+        fields = [
+            "id", "group", "platform", "status", "original_name", "size", "encoding", "created_by", "created_at",
+            "finished_at", "message_count", "created_count", "first_sent_at", "last_sent_at",
+            "matched_senders", "unmatched_senders", "preview", "errors",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ChatUploadSerializer(serializers.Serializer):
+    """multipart/form-data: the export file and its group."""
+
+    file = serializers.FileField(label=_("文件"), help_text=_("企业微信会话存档 JSONL、留痕 CSV 或 QQ 消息管理器 TXT"))
+    group = ScopedPrimaryKeyRelatedField(queryset=ChatGroup.objects.all(), label=_("群"))
+    platform = serializers.ChoiceField(choices=CHAT_FORMAT_CHOICES, required=False, default="", label=_("格式"))
+    dry_run = serializers.BooleanField(default=False, label=_("仅校验预览"), help_text=_("为真时只校验并预览,不写入"))
+
+
+class ChatMessageSerializer(serializers.ModelSerializer):
+    """A message without its body (lists)."""
+
+    class Meta:
+        model = ChatMessage
+        fields = [
+            "id", "group", "platform", "natural_key", "sent_at", "kind", "sender_platform_id", "sender_name",
+            "employee", "membership", "mentions_all", "recalled", "recalled_at", "purged_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class ChatMessageDetailSerializer(ChatMessageSerializer):
+    """A message with its body: reading it is an audited access."""
+
+    class Meta(ChatMessageSerializer.Meta):
+        fields = [*ChatMessageSerializer.Meta.fields, "text", "link_url", "link_title", "mentions", "recalls", "extra"]
+        read_only_fields = fields

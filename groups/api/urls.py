@@ -4,6 +4,8 @@ from rest_framework.routers import SimpleRouter
 
 from .views import (
     ChatGroupViewSet,
+    ChatImportViewSet,
+    ChatMessageViewSet,
     DepartmentViewSet,
     EmployeeViewSet,
     ImportJobViewSet,
@@ -19,4 +21,8 @@ router.register("memberships", MembershipViewSet, basename="membership")
 router.register("findings", RosterFindingViewSet, basename="finding")
 router.register("imports", ImportJobViewSet, basename="import")
 
+urlpatterns = router.urls
+
+router.register("chat-imports", ChatImportViewSet, basename="chat-import")
+router.register("chat-messages", ChatMessageViewSet, basename="chat-message")
 urlpatterns = router.urls

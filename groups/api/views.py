@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Length, Substr
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
@@ -17,10 +18,13 @@ from rest_framework.response import Response
 
 from portal.api.search import IndexedSearchFilter
 from portal.api.viewsets import ScopedModelViewSet, ScopedReadOnlyViewSet
-from portal.audit import log_access
+from portal.audit import audit_context, log_access
+from portal.choices import Channel
 from portal.scoping import scope_for
 
 from .. import reconcile, services
+from ..chat import store as chat_store
+from ..chat.forms import ChatUploadForm
 from ..choices import FindingStatus, ImportStatus
 from ..filters import (
     ChatGroupFilterSet,
@@ -31,10 +35,14 @@ from ..filters import (
     RosterFindingFilterSet,
 )
 from ..forms import RosterUploadForm
-from ..models import ChatGroup, Department, Employee, ImportJob, Membership, RosterFinding
+from ..models import ChatGroup, ChatImport, ChatMessage, Department, Employee, ImportJob, Membership, RosterFinding
 from ..views import PERMISSION as IMPORT_PERMISSION
 from .serializers import (
     ChatGroupSerializer,
+    ChatImportSerializer,
+    ChatMessageDetailSerializer,
+    ChatMessageSerializer,
+    ChatUploadSerializer,
     DepartmentSerializer,
     EmployeeSerializer,
     ImportConfirmSerializer,
@@ -289,3 +297,97 @@ def _checked_upload(data: dict, user):
     if not form.is_valid():
         raise ValidationError({name: [str(e) for e in errors] for name, errors in form.errors.items()})
     return form.cleaned_data["file"]
+
+
+class ChatImportViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
+    """Chat-export imports (HR), through the same service as the admin: upload → preview → import.
+
+    ``dry_run`` stops at the preview (confirm later with ``POST …/confirm/``). A bad file answers 400
+    with the line and field under ``fields.file``; nothing is written.
+    """
+
+    queryset = ChatImport.objects.all()
+    serializer_class = ChatImportSerializer
+    parser_classes = [MultiPartParser, FormParser]
+    ordering = ["-created_at", "-id"]
+
+    @extend_schema(request={"multipart/form-data": ChatUploadSerializer}, responses={201: ChatImportSerializer})
+    def create(self, request, *args, **kwargs):
+        given = ChatUploadSerializer(data=request.data, context=self.get_serializer_context())
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        form = ChatUploadForm(
+            {"group": data["group"].pk, "platform": data["platform"]}, {"file": data["file"]}, user=request.user
+        )
+        if not form.is_valid():
+            raise ValidationError({name: [str(e) for e in errors] for name, errors in form.errors.items()})
+        with audit_context(request.user, Channel.API):
+            job = chat_store.create_chat_import(
+                group=data["group"], acting_user=request.user, platform=data["platform"], upload=data["file"]
+            )
+            job = chat_store.preview_chat_import(job, detect=not data["platform"])
+        if job.status == ImportStatus.INVALID:
+            raise ValidationError({"file": job.errors})
+        if not data["dry_run"]:
+            job = self._run(job)
+        return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=ChatImportSerializer)
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        """Import a previewed (dry-run) job."""
+        job = self.get_object()
+        return Response(self.get_serializer(self._run(job)).data)
+
+    @extend_schema(request=None, responses=ChatImportSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        job = self.get_object()
+        if not chat_store.cancel_chat_import(job, acting_user=request.user):
+            raise ValidationError({"status": [_("此导入已开始或已结束,不能取消。")]})
+        job.refresh_from_db()
+        return Response(self.get_serializer(job).data)
+
+    def _run(self, job):
+        try:
+            return chat_store.run_chat_import(job, acting_user=self.request.user, channel=Channel.API)
+        except chat_store.ChatImportError as exc:
+            raise ValidationError({"status": exc.messages}) from None
+
+
+class ChatMessageViewSet(ScopedReadOnlyViewSet):
+    """Messages of the groups the user may see (HR, auditors: all; heads and group admins: their
+    groups'; others none). Lists carry no bodies; a detail does, and reading it is an audited access.
+    Filters: ``group``, ``kind``, ``since`` / ``until`` (ISO times)."""
+
+    queryset = ChatMessage.objects.all()
+    serializer_class = ChatMessageSerializer
+    ordering = ["group_id", "sent_at", "id"]
+
+    def get_serializer_class(self):
+        return ChatMessageDetailSerializer if self.action == "retrieve" else ChatMessageSerializer
+
+    def refine_queryset(self, queryset):
+        params = self.request.query_params if hasattr(self, "request") and self.request else {}
+        for name, lookup in (
+            ("group", "group_id"),
+            ("kind", "kind"),
+            ("since", "sent_at__gte"),
+            ("until", "sent_at__lt"),
+        ):
+            value = params.get(name)
+            if value:
+                if name in ("since", "until"):
+                    parsed = parse_datetime(value)
+                    if parsed is None:
+                        raise ValidationError({name: [_("不是有效的时间")]})
+                    value = parsed
+                elif name == "group" and not value.isdigit():
+                    raise ValidationError({name: [_("应为群ID")]})
+                queryset = queryset.filter(**{lookup: value})
+        return queryset.order_by(*self.ordering)
+
+    def retrieve(self, request, *args, **kwargs):
+        message = self.get_object()
+        log_access(request.user, message, "view", detail="聊天消息内容")
+        return Response(self.get_serializer(message).data)

@@ -96,6 +96,8 @@ def detect_encoding(path: Path) -> str:
                 if number == 1 and line.startswith(codecs.BOM_UTF8):
                     line = line[3:]
                 if _decodes(line, "utf-8"):
+                    if _weak_utf8(line) and _decodes(line, "gb18030"):
+                        continue  # GBK "[图片]" is also valid UTF-8 ("[ͼƬ]"): evidence for neither
                     utf8_line = utf8_line or number
                 elif _decodes(line, "gb18030"):
                     gbk_line = gbk_line or number
@@ -116,6 +118,12 @@ def detect_encoding(path: Path) -> str:
         return "gb18030"
     with path.open("rb") as fh:
         return "utf-8-sig" if fh.read(3) == codecs.BOM_UTF8 else "utf-8"
+
+
+def _weak_utf8(data: bytes) -> bool:
+    """Valid UTF-8 with no character from U+0800 on (no CJK): GBK bytes often read so by chance
+    (two-byte GBK characters whose bytes fall in UTF-8's two-byte ranges)."""
+    return max(data.decode("utf-8")) < "\u0800"
 
 
 def _decodes(data: bytes, encoding: str) -> bool:

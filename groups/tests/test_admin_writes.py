@@ -109,9 +109,11 @@ def test_one_departed_deadline_for_reconciliation_and_dashboard(client, hr, org)
     client.force_login(hr)
     settings_row = RosterSettings.load()
     url = reverse("admin:groups_rostersettings_change", args=[settings_row.pk])
-    assert client.post(url, {"departed_finding_overdue_hours": "36"}).status_code == 302
+    form = {"departed_finding_overdue_hours": "36", "chat_retention_days": "90"}  # the form has both settings
+    assert client.post(url, form).status_code == 302
     area = sections.resolve_area(hr, None)
     assert overdue_hours() == 36
     assert sections.at_risk(hr, area)["overdue_hours"] == 36
     entry = LogEntry.objects.get_for_object(RosterSettings.load()).latest("timestamp")
     assert entry.actor == hr and entry.changes_dict["departed_finding_overdue_hours"] == ["24", "36"]
+    assert entry.changes_dict["chat_retention_days"] == ["180", "90"]  # the chat retention, HR-set and audited

@@ -38,11 +38,11 @@ OK, FOUND, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, NOT_ALLOWED = 200, 302, 401, 403,
 MANAGED_APPS = ("groups", "violations", "portal")
 HEAD_MODELS = {
     "groups.department", "groups.employee", "groups.chatgroup", "groups.membership", "groups.rosterfinding",
-    "violations.violation", "violations.sanction", "violations.appeal", "violations.rule",
+    "groups.chatmessage", "violations.violation", "violations.sanction", "violations.appeal", "violations.rule",
 }  # fmt: skip
 GROUP_ADMIN_MODELS = {
     "groups.employee", "groups.chatgroup", "groups.membership", "groups.rosterfinding", "violations.violation",
-    "violations.rule",
+    "violations.rule", "groups.chatmessage",
 }  # fmt: skip
 
 
@@ -72,10 +72,13 @@ SALES_OBJECT_VISIBLE_TO = {
     "violations.sanction": {"hr", "auditor", "head_sales", "group_admin"},
     "violations.appeal": {"hr", "auditor", "head_sales", "group_admin"},
     "violations.evidence": {"hr", "auditor", "head_sales", "group_admin"},
+    "groups.chatmessage": {"hr", "auditor", "head_sales", "group_admin"},  # a message of her group
+    "groups.chatimport": {"hr", "auditor"},  # imports are HR's
 }
 # Admins that never allow adding / deleting through the portal, whatever the permissions.
 # (Violations, sanctions and appeals change only through services: no add/delete pages for them.)
 NO_ADD = {
+    "groups.chatimport", "groups.chatmessage",  # imported through the upload page only
     "groups.importjob", "groups.rosterfinding", "groups.rostersettings", "auditlog.logentry",
     "groups.memberrestriction",  # written by carried-out sanctions
     "portal.notificationlog", "violations.companysettings", "violations.sanction", "violations.appeal",
@@ -83,6 +86,7 @@ NO_ADD = {
 }  # fmt: skip
 NO_DELETE = {
     "auditlog.logentry", "groups.rostersettings",
+    "groups.chatimport", "groups.chatmessage",  # records; bodies are purged by the retention job
     "groups.rosterfinding", "groups.importjob",  # the record: waived / cancelled with a reason instead
     "groups.memberrestriction",  # written by carried-out sanctions
     "violations.rule", "violations.companysettings",
@@ -224,6 +228,17 @@ EXPLICIT = {
     "api:import-detail": ("", _all(NOT_FOUND, anon=UNAUTHORIZED)),  # no such job (and never another's)
     "api:import-confirm": ("", _all(NOT_ALLOWED, anon=UNAUTHORIZED)),
     "api:import-cancel": ("", _all(NOT_ALLOWED, anon=UNAUTHORIZED)),
+    # Chat imports (HR; auditors read them) and messages (scoped to the groups one may see).
+    "api:chat-import-list": ("", _all(OK, anon=UNAUTHORIZED)),  # empty for anyone but HR and auditors
+    "api:chat-import-detail": ("", _all(NOT_FOUND, anon=UNAUTHORIZED, hr=OK, auditor=OK), "groups_chatimport"),
+    "api:chat-import-confirm": ("", _all(NOT_ALLOWED, anon=UNAUTHORIZED), "groups_chatimport"),
+    "api:chat-import-cancel": ("", _all(NOT_ALLOWED, anon=UNAUTHORIZED), "groups_chatimport"),
+    "api:chat-message-list": ("", _all(OK, anon=UNAUTHORIZED)),
+    "api:chat-message-detail": (
+        "",
+        _all(NOT_FOUND, anon=UNAUTHORIZED, hr=OK, auditor=OK, head_sales=OK, group_admin=OK),
+        "groups_chatmessage",
+    ),
     "api:deduction-list": ("", _all(OK, anon=UNAUTHORIZED)),
     "api:deduction-detail": ("", _all(NOT_FOUND, anon=UNAUTHORIZED)),  # none computed here
     # The payroll export: HR, auditors and heads (400 here: no ?month=); anyone else 403.
@@ -239,6 +254,11 @@ EXPLICIT = {
     "groups:import_validate": ("", _staff_only(NOT_ALLOWED)),
     "groups:import_cancel": ("", _staff_only(NOT_ALLOWED)),
     "admin:groups_rosterfinding_reconcile_now": ("", _staff_only(FORBIDDEN)),  # a POST action
+    # Chat-export imports (HR only, inside the admin site): another's job is 404 to non-HR staff.
+    "groups:chat_import_upload": ("", _staff_only(FORBIDDEN, hr=OK)),
+    "groups:chat_import_job": ("", _staff_only(NOT_FOUND, hr=OK), "groups_chatimport"),
+    "groups:chat_import_confirm": ("", _staff_only(NOT_ALLOWED), "groups_chatimport"),  # POST only
+    "groups:chat_import_cancel": ("", _staff_only(NOT_ALLOWED), "groups_chatimport"),
     # A group admin's own pages (portal): the 销售部 finding / group; 404 for whoever does not
     # administer it (auditors and heads as such included); POST-only actions 405 to a GET.
     "groups:work_removed": (
@@ -330,7 +350,7 @@ def admin_expectation(name: str, role: str, model, model_admin, obj_visible: boo
 
 @pytest.fixture
 def world(org, hr, auditor, head_sales, head_tech, group_admin, employee_user, outsider_user, monkeypatch):
-    from groups.models import Membership, RosterFinding
+    from groups.models import ChatImport, ChatMessage, Membership, RosterFinding
     from violations.models import Appeal, Evidence, Rule, Sanction
 
     monkeypatch.setattr("django.utils.timezone.now", lambda: NOW)
@@ -338,7 +358,13 @@ def world(org, hr, auditor, head_sales, head_tech, group_admin, employee_user, o
     Membership.objects.create(group=org["sales_group"], employee=org["east_rep"], nickname="华东区-张三")
     Appeal.objects.create(violation=data["v1"], statement="不服", decision_due=NOW.date(), filed_at=NOW)
     sync_derived_roles(acting_user=None)
+    chat_import = ChatImport.objects.create(group=org["sales_group"], platform="wechat", original_name="群聊.csv")
+    message = ChatMessage.objects.create(
+        group=org["sales_group"], platform="wechat", natural_key="7:1", sent_at=NOW, kind="text", text="收到"
+    )
     objects = {
+        "groups_chatimport": chat_import.pk,
+        "groups_chatmessage": message.pk,
         "groups_department": org["sales"].pk,
         "groups_employee": org["east_rep"].pk,
         "groups_chatgroup": org["sales_group"].pk,

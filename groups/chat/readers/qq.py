@@ -1,0 +1,157 @@
+"""QQ 消息管理器 TXT export.
+
+A title line ``消息记录（此消息记录为文本格式，不支持重新导入）``, then per chat a block: a line of 64
+``=``, ``消息分组:…``, 64 ``=``, ``消息对象:…``, 64 ``=``. Each message is a header line
+``YYYY-MM-DD H:MM:SS 名片(QQ号)`` or ``… 名片<邮箱>`` (the hour not zero-padded; English-locale Windows
+writes ``8:43:38 PM``; a ``【管理员】``-style title may precede the 名片), its content on the following
+lines, a blank line between messages. ``系统消息(10000)`` / ``(1000000)`` carry joins and leaves. The
+encoding is whatever Windows wrote (UTF-8 with or without BOM, GBK, UTF-16): detected as the roster
+import does. Times are the exporting PC's local time, read in the company's time zone.
+
+QQ exports carry no message id: the natural key is a hash of the time, the sender's QQ number (or
+email) and the text, plus a sequence number for identical repeats in one block (two 收到 from one
+person in the same second are two messages).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from ...choices import MessageKind
+from ...importing.errors import ImportFileError
+from ..records import ChatRecord, parse_mentions
+
+SEPARATOR = "=" * 64
+SYSTEM_IDS = {"10000", "1000000"}
+_HEADER_RE = re.compile(
+    r"^(?P<date>\d{4}-\d{1,2}-\d{1,2}) (?P<time>\d{1,2}:\d{2}:\d{2})(?: ?(?P<ampm>[AaPp][Mm]))? "
+    r"(?P<name>.*?)(?:\((?P<qq>[^()]*)\)|<(?P<email>[^<>]*)>)$"
+)
+_FIELD_RE = re.compile(r"^(消息分组|消息对象)[:：](.*)$")
+_TITLE_RE = re.compile(r"^【([^】]*)】\s*(.*)$")
+_ONLY_IMAGES = re.compile(r"^(\[图片\]\s*)+$")
+
+
+def _time(match: re.Match, number: int) -> datetime:
+    stamp = f"{match['date']} {match['time']}"
+    try:
+        local = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise ImportFileError(_("时间"), _("不是有效的时间“%(v)s”") % {"v": stamp}, row=number) from None
+    if match["ampm"]:
+        hour = local.hour
+        if not 1 <= hour <= 12:
+            raise ImportFileError(_("时间"), _("12小时制的钟点应为 1–12,实际为“%(v)s”") % {"v": stamp}, row=number)
+        pm = match["ampm"].upper() == "PM"
+        local = local.replace(hour=(hour % 12) + (12 if pm else 0))
+    return local.replace(tzinfo=ZoneInfo(settings.TIME_ZONE)).astimezone(UTC)
+
+
+def _key(sent_at: datetime, sender: str, text: str, seen: dict[str, int]) -> str:
+    digest = hashlib.sha256(f"{sent_at.isoformat()}\x1f{sender}\x1f{text}".encode()).hexdigest()[:40]
+    seen[digest] = seen.get(digest, 0) + 1
+    return f"{digest}-{seen[digest]}"
+
+
+class _Message:
+    __slots__ = ("content", "line", "match", "sent_at")
+
+    def __init__(self, line: int, match: re.Match, sent_at: datetime) -> None:
+        self.line, self.match, self.sent_at, self.content = line, match, sent_at, []
+
+
+def _record(message: _Message, chat: str, seen: dict[str, int]) -> ChatRecord:
+    match = message.match
+    while message.content and not message.content[-1].strip():
+        message.content.pop()
+    text = "\n".join(message.content)
+    name = match["name"].strip()
+    extra: dict = {}
+    title = _TITLE_RE.match(name)
+    if title:
+        extra["title"], name = title.group(1), title.group(2).strip()
+    qq, email = (match["qq"] or "").strip(), (match["email"] or "").strip()
+    sender = qq or email
+    system = qq in SYSTEM_IDS or (name == "系统消息" and not email)
+    if system:
+        kind, sender, name = MessageKind.SYSTEM, "", ""
+    elif _ONLY_IMAGES.match(text):
+        kind = MessageKind.IMAGE
+    elif text.startswith("[QQ红包]"):
+        kind = MessageKind.REDPACKET
+    elif text.startswith("[文件]"):
+        kind = MessageKind.FILE
+    else:
+        kind = MessageKind.TEXT
+    if email:
+        extra["email"] = True
+    record = ChatRecord(
+        line=message.line,
+        key=_key(message.sent_at, sender, text, seen),
+        chat=chat,
+        sender_id=sender[:200],
+        sender_name=name[:200],
+        sent_at=message.sent_at,
+        kind=kind,
+        text=text if kind != MessageKind.IMAGE else None,
+        extra=extra,
+    )
+    if kind == MessageKind.TEXT:
+        record.mentions, record.mentions_all = parse_mentions(text)
+    return record
+
+
+def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
+    from . import numbered_lines
+
+    chat = ""
+    in_header = False  # between the first and the last separator of a block header
+    seen: dict[str, int] = {}
+    message: _Message | None = None
+    blocks = 0
+    for number, line in numbered_lines(path, encoding):
+        if line == SEPARATOR:
+            if message is not None:
+                yield _record(message, chat, seen)
+                message = None
+            if not in_header:
+                in_header, chat, seen = True, "", {}
+                blocks += 1
+            continue
+        if in_header:
+            field = _FIELD_RE.match(line.strip())
+            if field:
+                if field.group(1) == "消息对象":
+                    chat = field.group(2).strip()
+                continue
+            if not line.strip():
+                continue
+            if not chat:
+                raise ImportFileError(_("消息对象"), _("分组标题后缺少“消息对象:”行"), row=number)
+            in_header = False
+        match = _HEADER_RE.match(line)
+        if match and (match["qq"] is None or match["qq"].strip().isdigit()):
+            if message is not None:
+                yield _record(message, chat, seen)
+            message = _Message(number, match, _time(match, number))
+            continue
+        if message is not None:
+            message.content.append(line)
+        elif line.strip() and (blocks or not line.startswith("消息记录")):
+            if not blocks:
+                raise ImportFileError(_("文件"), _("不是 QQ 消息管理器导出的文本:缺少“消息对象”分组标题"), row=number)
+            raise ImportFileError(
+                _("消息头"),
+                _("应为“YYYY-MM-DD H:MM:SS 名片(QQ号)”或“名片<邮箱>”,实际为“%(v)s”") % {"v": line[:40]},
+                row=number,
+            )
+    if message is not None:
+        yield _record(message, chat, seen)

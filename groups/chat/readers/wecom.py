@@ -1,0 +1,125 @@
+"""WeCom 会话内容存档, decrypted: one DecryptData plaintext (a JSON object) per line.
+
+``{msgid, action: send|recall|switch, from, tolist[], roomid, msgtime (UTC ms), msgtype, <msgtype>: {…}}``;
+``roomid`` "" is a one-to-one chat (not a group: skipped); ``switch`` (``{msgid, action, time, user}``)
+is a device switch, no message (skipped). A recall is ``action: recall, msgtype: revoke,
+revoke.pre_msgid``: stored as its own row (kind recall) and the recalled message is flagged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.utils.translation import gettext as _
+
+from ...choices import MessageKind
+from ...importing.errors import ImportFileError
+from ..records import ChatRecord, Skipped, parse_mentions
+
+KINDS = {
+    "text": MessageKind.TEXT,
+    "markdown": MessageKind.TEXT,
+    "image": MessageKind.IMAGE,
+    "emotion": MessageKind.IMAGE,
+    "link": MessageKind.LINK,
+    "weapp": MessageKind.LINK,
+    "redpacket": MessageKind.REDPACKET,
+    "external_redpacket": MessageKind.REDPACKET,
+    "revoke": MessageKind.RECALL,
+    "file": MessageKind.FILE,
+}
+MAX_MS = 4102444800000  # 2100-01-01: a msgtime beyond is not milliseconds
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value != "" else None
+
+
+def read(path: Path, encoding: str) -> Iterator[ChatRecord | Skipped]:
+    from . import numbered_lines
+
+    for number, line in numbered_lines(path, encoding):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise ImportFileError("JSON", _("不是有效的 JSON(每行应是一条解密后的消息)"), row=number) from None
+        if not isinstance(row, dict):
+            raise ImportFileError("JSON", _("不是 JSON 对象"), row=number)
+        msgid = row.get("msgid")
+        if not isinstance(msgid, str) or not msgid.strip():
+            raise ImportFileError("msgid", _("缺少消息ID"), row=number)
+        if len(msgid) > 200:
+            raise ImportFileError("msgid", _("消息ID过长"), row=number)
+        action = row.get("action")
+        if action == "switch":
+            yield Skipped(number, "switch")
+            continue
+        if action not in ("send", "recall"):
+            raise ImportFileError("action", _("应为 send、recall 或 switch"), row=number)
+        roomid = row.get("roomid")
+        if not isinstance(roomid, str):
+            raise ImportFileError("roomid", _("缺少群ID(单聊应为空字符串)"), row=number)
+        if roomid == "":
+            yield Skipped(number, "one_to_one")
+            continue
+        sender = row.get("from")
+        if not isinstance(sender, str) or not sender.strip():
+            raise ImportFileError("from", _("缺少发送人"), row=number)
+        msgtime = row.get("msgtime")
+        if type(msgtime) is not int or not 0 < msgtime < MAX_MS:
+            raise ImportFileError("msgtime", _("应为毫秒时间戳(UTC)"), row=number)
+        msgtype = row.get("msgtype")
+        if not isinstance(msgtype, str) or not msgtype:
+            raise ImportFileError("msgtype", _("缺少消息类型"), row=number)
+        body = row.get(msgtype)
+        if body is not None and not isinstance(body, dict):
+            raise ImportFileError(msgtype, _("消息内容应为 JSON 对象"), row=number)
+        body = body or {}
+        record = ChatRecord(
+            line=number,
+            key=msgid,
+            chat=roomid,
+            sender_id=sender.strip(),
+            sender_name="",
+            sent_at=datetime.fromtimestamp(msgtime / 1000, tz=UTC),
+            kind=KINDS.get(msgtype, MessageKind.OTHER),
+            extra={"msgtype": msgtype},
+        )
+        if action == "recall" or msgtype == "revoke":
+            pre = body.get("pre_msgid")
+            if not isinstance(pre, str) or not pre.strip():
+                raise ImportFileError("revoke.pre_msgid", _("撤回消息缺少被撤回的消息ID"), row=number)
+            record.kind = MessageKind.RECALL
+            record.recalls = pre.strip()[:200]
+        elif msgtype in ("text", "markdown"):
+            content = body.get("content")
+            if not isinstance(content, str):
+                raise ImportFileError(f"{msgtype}.content", _("缺少文本内容"), row=number)
+            record.text = content
+            record.mentions, record.mentions_all = parse_mentions(content)
+        elif msgtype in ("link", "weapp"):
+            record.link_url = _text(body.get("link_url"))
+            record.link_title = _text(body.get("title"))
+            if record.link_title:
+                record.link_title = record.link_title[:500]
+            record.text = _text(body.get("description"))
+        elif record.kind == MessageKind.REDPACKET:
+            record.text = _text(body.get("wish"))
+            for name in ("type", "totalcnt", "totalamount"):
+                if name in body:
+                    record.extra[name] = body[name]
+        elif msgtype == "image":
+            for name in ("md5sum", "filesize"):
+                if name in body:
+                    record.extra[name] = body[name]
+        elif msgtype == "file":
+            record.text = _text(body.get("filename"))
+            for name in ("md5sum", "filesize", "fileext"):
+                if name in body:
+                    record.extra[name] = body[name]
+        yield record
