@@ -18,7 +18,7 @@ from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
 from portal.admin_lists import EstimatedCountPaginator, IndexedSearchMixin
-from portal.admin_mixins import ScopedAdminMixin
+from portal.admin_mixins import ReadOnlyAdminMixin, ScopedAdminMixin
 from portal.audit import log_access
 from portal.scoping import scope_for
 
@@ -312,8 +312,9 @@ class MembershipAdmin(IndexedSearchMixin, ScopedAdminMixin, DepartedHeaderMixin,
         return employee_html(obj.employee) if obj.employee_id else _("非本公司人员")
 
 
+# An import record is the record: cancelled with a reason (action), never deleted.
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["original_name", "kind", "status", "total_rows", "created_by", "created_at", "finished_at"]
     list_filter = ["kind", "status"]
     # The JSON columns are shown as the import pages show them (tables with Chinese labels), never raw.
@@ -353,15 +354,6 @@ class ImportJobAdmin(admin.ModelAdmin):
             return "-"
         items = format_html_join("", "<li>{}</li>", ((e,) for e in obj.errors))
         return format_html('<ul class="errorlist">{}</ul>', items)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # an import record is the record: cancelled with a reason, never deleted
 
     def has_cancel_permission(self, request):
         return request.user.has_perm("groups.change_importjob")
@@ -544,8 +536,9 @@ class RosterSettingsAdmin(admin.ModelAdmin):
         services.save_roster_settings(obj, acting_user=request.user)
 
 
+# Written when a sanction is carried out (violations.services.record_removal_done).
 @admin.register(MemberRestriction)
-class MemberRestrictionAdmin(admin.ModelAdmin):
+class MemberRestrictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """禁止再入群 / 禁言 left by carried-out sanctions (violations writes them): read-only, HR and auditors."""
 
     list_display = ["kind", "group", "employee", "starts_at", "until", "reason"]
@@ -554,15 +547,6 @@ class MemberRestrictionAdmin(admin.ModelAdmin):
     list_select_related = ["group", "employee"]
     readonly_fields = ["kind", "group", "employee", "starts_at", "until", "reason", "source", "created_at"]
     fields = readonly_fields
-
-    def has_add_permission(self, request):
-        return False  # written when a sanction is carried out (violations.services.record_removal_done)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 from .chat import admin as _chat_admin  # noqa: E402, F401  the message store's admin pages

@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from . import audit_display
+from .admin_mixins import ReadOnlyAdminMixin
 from .models import NotificationLog
 from .scoping import scope_for
 
@@ -82,7 +83,7 @@ admin.site.unregister(LogEntry)
 
 
 @admin.register(LogEntry)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The audit log in Chinese: local time, the record's kind, field labels and readable values."""
 
     date_hierarchy = "timestamp"
@@ -99,15 +100,6 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return scope_for(request.user).everything and super().has_view_permission(request, obj)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("时间"), ordering="timestamp")
     def created(self, obj):

@@ -20,6 +20,23 @@ else:
     _AdminBase = object
 
 
+class ReadOnlyAdminMixin(_AdminBase):
+    """An admin that shows the record and never writes it: no add, change or delete for anyone.
+
+    For what is the record (audit entries, import jobs, computed deductions, messages, restrictions
+    written by services): changes go through the services and actions, never the admin form.
+    """
+
+    def has_add_permission(self, request, *args) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class PickerChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj) -> str:
         return picker_label(obj)

@@ -10,14 +10,15 @@ from django.contrib import admin
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from portal.admin_mixins import ScopedAdminMixin
+from portal.admin_mixins import ReadOnlyAdminMixin, ScopedAdminMixin
 from portal.audit import log_access
 
 from .models import ChatImport, ChatMessage
 
 
+# Uploads go through the import page (preview, confirm); the job row is the record of what was imported.
 @admin.register(ChatImport)
-class ChatImportAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class ChatImportAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     change_list_template = "groups/admin/change_list_chat_import.html"  # adds the upload button
     list_display = [
         "original_name", "group", "platform", "status", "message_count", "created_count",
@@ -38,18 +39,10 @@ class ChatImportAdmin(ScopedAdminMixin, admin.ModelAdmin):
             return "-"
         return format_html_join("", "<div>{}</div>", ((e,) for e in obj.errors))
 
-    def has_add_permission(self, request):
-        return False  # uploads go through the import page (preview, confirm)
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the record of what was imported
-
-
+# Messages come from imports only and are kept as evidence; bodies are purged by the retention job.
 @admin.register(ChatMessage)
-class ChatMessageAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class ChatMessageAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["sent_at", "group", "sender", "kind", "recalled", "purged_at"]
     list_filter = ["platform", "kind", "recalled"]
     list_select_related = ["group", "employee"]
@@ -67,15 +60,6 @@ class ChatMessageAdmin(ScopedAdminMixin, admin.ModelAdmin):
         if obj.employee_id:
             return str(obj.employee)
         return obj.sender_name or obj.sender_platform_id or _("系统")
-
-    def has_add_permission(self, request):
-        return False  # messages come from imports only
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # kept as evidence; bodies are purged by the retention job
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)

@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from groups.admin_filters import subtree_filter
-from portal.admin_mixins import ScopedAdminMixin
+from portal.admin_mixins import ReadOnlyAdminMixin, ScopedAdminMixin
 from portal.choices import Channel
 from portal.months import month_bounds, parse_month, previous_month
 from portal.scoping import scope_for
@@ -80,7 +80,7 @@ class DeductionMonthFilter(admin.SimpleListFilter):
 
 
 @admin.register(PerformanceDeduction)
-class PerformanceDeductionAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class PerformanceDeductionAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     """Rows are written only by the computation: viewable (scoped), never edited by hand."""
 
     list_display = [
@@ -110,15 +110,6 @@ class PerformanceDeductionAdmin(ScopedAdminMixin, admin.ModelAdmin):
         period = months.filter(month=chosen).first() if chosen else months.order_by("-month").first()
         context = {**(extra_context or {}), "export_month": period, "export_note": export_note(period)}
         return super().changelist_view(request, context)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("姓名"), ordering="employee__name")
     def employee_name(self, obj):
@@ -176,7 +167,7 @@ class PerformanceDeductionAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PerformanceMonth)
-class PerformanceMonthAdmin(admin.ModelAdmin):
+class PerformanceMonthAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Months of deductions with the two operations HR runs on them: compute and close."""
 
     list_display = [
@@ -195,15 +186,6 @@ class PerformanceMonthAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("扣分记录"))
     def rows_link(self, obj):
