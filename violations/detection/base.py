@@ -75,3 +75,19 @@ def hits(detector: Detector, window: Window) -> Iterator[Hit]:
         if window.until is not None and hit.occurred_at >= window.until:
             continue
         yield hit
+
+
+def all_detectors() -> list[Detector]:
+    """Every detector: each module of this package that defines ``DETECTOR`` (sorted by name)."""
+    import importlib
+    import pkgutil
+
+    from violations import detection
+
+    found = []
+    for info in pkgutil.iter_modules(detection.__path__):
+        module = importlib.import_module(f"{detection.__name__}.{info.name}")
+        detector = getattr(module, "DETECTOR", None)
+        if isinstance(detector, Detector):
+            found.append(detector)
+    return sorted(found, key=lambda d: d.name)
