@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django import forms
 from django.conf import settings
-from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from ..choices import CHAT_FORMAT_CHOICES
-from ..importing.readers import sniff_kind
+from ..forms import check_upload
 from ..models import ChatGroup
 
 CHAT_SUFFIXES = {".jsonl", ".json", ".txt", ".csv"}
@@ -29,17 +26,10 @@ class ChatUploadForm(forms.Form):
         self.fields["group"].queryset = ChatGroup.objects.visible_to(user).order_by("name")
 
     def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if Path(upload.name).suffix.lower() not in CHAT_SUFFIXES:
-            raise forms.ValidationError(_("只支持 .jsonl、.json、.csv 和 .txt 文件"))
-        if upload.size > settings.CHAT_UPLOAD_MAX_BYTES:
-            raise forms.ValidationError(
-                _("文件太大(上限 %(max)s)") % {"max": filesizeformat(settings.CHAT_UPLOAD_MAX_BYTES)}
-            )
-        head = upload.read(4096)
-        upload.seek(0)
-        if not head.strip():
-            raise forms.ValidationError(_("文件为空"))
-        if sniff_kind(head) != "csv":  # a zip, an image, UTF-16 without a BOM: no text export
-            raise forms.ValidationError(_("不是文本格式的聊天记录文件"))
-        return upload
+        return check_upload(
+            self.cleaned_data["file"],
+            kinds=dict.fromkeys(CHAT_SUFFIXES, "csv"),  # every chat export is text
+            max_bytes=settings.CHAT_UPLOAD_MAX_BYTES,
+            suffix_message=_("只支持 .jsonl、.json、.csv 和 .txt 文件"),
+            kind_message=_("不是文本格式的聊天记录文件"),  # a zip, an image, UTF-16 without a BOM
+        )

@@ -162,7 +162,7 @@ class EvidenceInline(admin.TabularInline):
 def evidence_links(items) -> str:
     """Links that download each file through the scoped evidence view (never a public URL)."""
     return format_html_join(
-        format_html("<br>"),
+        mark_safe("<br>"),
         '<a href="{}">{}</a>',
         ((reverse("violations:evidence", args=[e.pk]), e.original_name) for e in items),
     )
