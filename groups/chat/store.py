@@ -1,26 +1,28 @@
 """Chat imports: scan a file (validate every line, the preview), then write it in one transaction.
 
-The file is streamed twice: once to validate and preview (chat, date range, counts, matched and
-unmatched senders), once inside the write transaction. Rows go in batches through
-``bulk_create(ignore_conflicts=True)`` (``INSERT … ON CONFLICT DO NOTHING``) on the unique natural
-key per group and platform, so a re-imported or overlapping export adds nothing twice. A bad line
-refuses the whole file naming the line and the field; nothing is written. Recalls are applied
-set-based after each write, whichever of the recall and the recalled message arrived first.
+The file is parsed once: the preview pass validates it (chat, date range, counts, matched and
+unmatched senders) and spools every message it read (``spool``: COPY text, next to the upload).
+The write transaction reads the spool: on PostgreSQL it is COPYed as it is into a temporary table,
+then one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` keeps the accepted conversations, with the
+senders' matches joined from a second small table; elsewhere rows go in batches through
+``bulk_create(ignore_conflicts=True)``. The conflict target is the unique natural key per group and
+platform, so a re-imported or overlapping export adds nothing twice. A bad line refuses the whole
+file naming the line and the field; nothing is written. Recalls are applied set-based after each
+write, whichever of the recall and the recalled message arrived first.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,11 +34,13 @@ from portal.staging import copy_staged
 from ..choices import ImportStatus, MessageKind, Platform
 from ..importing.errors import ImportFileError
 from ..models import ChatGroup, Employee, Membership
+from . import spool
 from .models import ChatImport, ChatMessage
 from .readers import detect_platform, read_chat
 from .records import ChatRecord, Skipped
 
 BATCH = 2000
+PROGRESS_EVERY = 20_000  # records between two progress reports (and heartbeats) of a worker
 LOOKUP_CHUNK = 500
 SENDERS_LISTED = 200  # the preview lists the busiest senders; the counts cover all of them
 
@@ -99,16 +103,29 @@ def chats_to_import(chats: Iterable[str], group: ChatGroup, platform: str) -> se
     )
 
 
-def scan(path: str | Path, platform: str) -> tuple[Scan, dict[str, Scan]]:
+Progress = Callable[[int], None] | None  # called with the line reached
+
+
+def scan(
+    path: str | Path, platform: str, *, out: IO[str] | None = None, progress: Progress = None
+) -> tuple[Scan, dict[str, Scan]]:
     """Read the whole file once (streamed), validating every line: the skipped lines and each
-    conversation's counts, range and senders. Raises ChatImportError."""
+    conversation's counts, range and senders; every message is spooled to ``out``. Raises
+    ChatImportError."""
     result = Scan()
     per_chat: dict[str, Scan] = {}
     result.encoding, records = _records(Path(path), platform)
+    write = out.write if out is not None else None
+    count = 0
     for record in _iterate(records):
         if isinstance(record, Skipped):
             result.skipped[record.reason] += 1
             continue
+        if write is not None:
+            write(spool.line(record))
+        count += 1
+        if progress is not None and not count % PROGRESS_EVERY:
+            progress(record.line)
         chat = per_chat.get(record.chat)
         if chat is None:
             chat = per_chat[record.chat] = Scan()
@@ -216,10 +233,13 @@ def _preview(group: ChatGroup, platform: str, result: Scan, accepted: set[str]) 
     }
 
 
-def inspect(path: str | Path, group: ChatGroup, platform: str) -> tuple[Scan, dict[str, Any]]:
-    """Validate and preview a file for ``group``. Raises ChatImportError."""
+def inspect(
+    path: str | Path, group: ChatGroup, platform: str, *, out: IO[str] | None = None, progress: Progress = None
+) -> tuple[Scan, dict[str, Any]]:
+    """Validate and preview a file for ``group`` (spooling its messages to ``out``). Raises
+    ChatImportError."""
     path = Path(path)
-    result, per_chat = scan(path, platform)
+    result, per_chat = scan(path, platform, out=out, progress=progress)
     accepted = chats_to_import(result.chats, group, platform)
     _combine(result, per_chat, accepted)
     if not result.messages:
@@ -268,18 +288,23 @@ def _path(job: ChatImport, path: str | Path | None) -> Path:
 
 
 def _drop_file(job: ChatImport) -> None:
+    spool.discard(job.pk)
     if job.file:
         job.file.delete(save=False)
         job.file = ""
 
 
-def preview_chat_import(job: ChatImport, *, path: str | Path | None = None, detect: bool = False) -> ChatImport:
-    """Validate and preview: PREVIEWED with the preview, or INVALID with the errors (file deleted)."""
+def preview_chat_import(
+    job: ChatImport, *, path: str | Path | None = None, detect: bool = False, progress: Progress = None
+) -> ChatImport:
+    """Validate and preview (spooling the messages for the write): PREVIEWED with the preview, or
+    INVALID with the errors (file and spool deleted)."""
     try:
         source = _path(job, path)
         if detect:
             job.platform = guess_platform(source, job.group)
-        result, preview = inspect(source, job.group, job.platform)
+        with spool.writing(job.pk) as out:
+            result, preview = inspect(source, job.group, job.platform, out=out, progress=progress)
     except ChatImportError as exc:
         _drop_file(job)
         job.status, job.errors, job.finished_at = ImportStatus.INVALID, exc.messages, timezone.now()
@@ -291,29 +316,6 @@ def preview_chat_import(job: ChatImport, *, path: str | Path | None = None, dete
     job.matched_senders, job.unmatched_senders = preview["matched"], preview["unmatched"]
     job.save()
     return job
-
-
-def _message(record: ChatRecord, group: ChatGroup, platform: str, job: ChatImport, matches: dict) -> ChatMessage:
-    membership_id, employee_id = matches.get(record.sender_id, (None, None))
-    return ChatMessage(
-        group=group,
-        platform=platform,
-        natural_key=record.key,
-        chat_import=job,
-        sender_platform_id=record.sender_id,
-        sender_name=record.sender_name,
-        membership_id=membership_id,
-        employee_id=employee_id,
-        sent_at=record.sent_at,
-        kind=record.kind,
-        text=record.text,
-        link_url=record.link_url,
-        link_title=record.link_title,
-        mentions=record.mentions,
-        mentions_all=record.mentions_all,
-        recalls=record.recalls,
-        extra=record.extra,
-    )
 
 
 def apply_recalls(group: ChatGroup, platform: str) -> int:
@@ -337,33 +339,37 @@ def apply_recalls(group: ChatGroup, platform: str) -> int:
     return updated
 
 
-@transaction.atomic
 def run_chat_import(
     job: ChatImport, *, acting_user, path: str | Path | None = None, channel: str | None = None
 ) -> ChatImport:
-    """Write a previewed job in one transaction; the stored file is deleted afterwards."""
-    group = ChatGroup.objects.select_for_update().get(pk=job.group_id)  # one import per group at a time
+    """Write a previewed job in one transaction; the stored file and the spool are deleted afterwards."""
+    return write_chat_import(job, acting_user=acting_user, path=path, channel=channel, status=ImportStatus.PREVIEWED)
+
+
+@transaction.atomic
+def write_chat_import(
+    job: ChatImport, *, acting_user, status: str, path: str | Path | None = None, channel: str | None = None
+) -> ChatImport:
+    """Write a job that is in ``status`` (PREVIEWED, or RUNNING for a worker's claimed job) from its
+    spool in one transaction: all of it or, on any error, nothing."""
+    # The job row first: while it is locked a worker's job is alive (groups.chat.jobs).
     job = ChatImport.objects.select_for_update().get(pk=job.pk)
-    if job.status != ImportStatus.PREVIEWED:
+    group = ChatGroup.objects.select_for_update().get(pk=job.group_id)  # one import per group at a time
+    if job.status != status:
         raise ChatImportError([_("此导入当前不能确认(状态:%(s)s)。") % {"s": job.get_status_display()}])
-    source = _path(job, path)
-    accepted = set(job.preview.get("chats") or [])
+    rows = spool.spool_path(job.pk)
+    if not rows.exists():  # previewed by an older version, or the spool was lost: read the file again
+        with spool.writing(job.pk) as out:
+            scan(_path(job, path), job.platform, out=out)
+    accepted = sorted(job.preview.get("chats") or [])
     sender_ids = job.preview.get("sender_ids") or []
     matches = dict.fromkeys(sender_ids, (None, None))
     matches.update(match_senders(group, job.platform, sender_ids))
-    before = ChatMessage.objects.filter(group=group).count()
-    _encoding, records = _records(source, job.platform)
-    chunks = _matched_chunks(_iterate(records), accepted, group, job.platform, matches)
     if use_copy():
-        written = _copy_insert(chunks, group, job, matches)
+        written, created = _copy_insert(rows, group, job, accepted, matches)
     else:
-        written = 0
-        for chunk in chunks:
-            rows = [_message(r, group, job.platform, job, matches) for r in chunk]
-            ChatMessage.objects.bulk_create(rows, ignore_conflicts=True)
-            written += len(rows)
+        written, created = _batch_insert(rows, group, job, accepted, matches)
     recalled = apply_recalls(group, job.platform)
-    created = ChatMessage.objects.filter(group=group).count() - before
     with audit_context(acting_user, channel):
         log_summary(
             job,
@@ -385,31 +391,31 @@ def use_copy() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _matched_chunks(
-    records: Iterator[ChatRecord | Skipped], accepted: set[str], group: ChatGroup, platform: str, matches: dict
-) -> Iterator[list[ChatRecord]]:
-    """The group's records in lists of BATCH; senders not matched yet are looked up once per list."""
-    chunk: list[ChatRecord] = []
-    for record in records:
-        if isinstance(record, Skipped) or record.chat not in accepted:
+def _batch_insert(rows: Path, group: ChatGroup, job: ChatImport, accepted: list[str], matches: dict) -> tuple[int, int]:
+    """The spooled messages of the accepted conversations in batches of ``bulk_create``."""
+    wanted = set(accepted)
+    before = ChatMessage.objects.filter(group=group).count()
+    written = 0
+    batch: list[ChatMessage] = []
+    for values in spool.read(rows):
+        if values.pop("chat") not in wanted:
             continue
-        chunk.append(record)
-        if len(chunk) >= BATCH:
-            yield _with_matches(chunk, group, platform, matches)
-            chunk = []
-    if chunk:
-        yield _with_matches(chunk, group, platform, matches)
-
-
-def _with_matches(chunk: list[ChatRecord], group: ChatGroup, platform: str, matches: dict) -> list[ChatRecord]:
-    new = {r.sender_id for r in chunk if r.sender_id and r.sender_id not in matches}
-    if new and use_copy():  # no query while a COPY runs; the preview listed every sender
-        raise ChatImportError([_("文件在预览后已改变,请重新上传。")])
-    if new:
-        matches.update(match_senders(group, platform, list(new)))
-        for sender_id in new:
-            matches.setdefault(sender_id, (None, None))
-    return chunk
+        membership_id, employee_id = matches.get(values["sender_platform_id"], (None, None))
+        batch.append(
+            ChatMessage(
+                group=group,
+                platform=job.platform,
+                chat_import=job,
+                membership_id=membership_id,
+                employee_id=employee_id,
+                **values,
+            )
+        )
+        if len(batch) >= BATCH:
+            written += len(ChatMessage.objects.bulk_create(batch, ignore_conflicts=True))
+            batch = []
+    written += len(ChatMessage.objects.bulk_create(batch, ignore_conflicts=True))
+    return written, ChatMessage.objects.filter(group=group).count() - before
 
 
 COPY_COLUMNS = (
@@ -417,38 +423,98 @@ COPY_COLUMNS = (
     "membership_id", "employee_id", "sent_at", "kind", "text", "link_url", "link_title", "mentions",
     "mentions_all", "recalled", "recalled_at", "recalls", "extra", "purged_at", "imported_at",
 )  # fmt: skip
+STAGE = "qungui_chat_stage"
 
 
-def _copy_insert(chunks: Iterator[list[ChatRecord]], group: ChatGroup, job: ChatImport, matches: dict) -> int:
-    """PostgreSQL: every row COPYed into a temporary table (streamed, nothing held here), then one
-    ``INSERT … SELECT … ON CONFLICT DO NOTHING`` into the message table."""
-    now = timezone.now()
-    written = 0
+def _copy_insert(rows: Path, group: ChatGroup, job: ChatImport, accepted: list[str], matches: dict) -> tuple[int, int]:
+    """PostgreSQL. Returns (rows of the accepted conversations, rows inserted).
 
-    def rows() -> Iterator[tuple]:
-        nonlocal written
-        for chunk in chunks:
-            for r in chunk:
-                membership_id, employee_id = matches.get(r.sender_id, (None, None))
-                written += 1
-                yield (
-                    group.pk, job.platform, r.key, job.pk, r.sender_id, r.sender_name, membership_id, employee_id,
-                    r.sent_at, r.kind, r.text, r.link_url, r.link_title,
-                    json.dumps(r.mentions, ensure_ascii=False), r.mentions_all, False, None, r.recalls,
-                    json.dumps(r.extra, ensure_ascii=False), None, now,
-                )  # fmt: skip
+    When no stored message of the group falls within the file's time range (a first import, the
+    next month's export), no stored key can conflict (a key names one message, sent at one time):
+    the rows are COPYed straight into the message table, in a savepoint, so that a key the file
+    itself repeats only sends them the other way. Otherwise (and after such a failure) through a
+    temporary table and ``INSERT … ON CONFLICT DO NOTHING``."""
+    overlap = ChatMessage.objects.filter(
+        group=group, platform=job.platform, sent_at__gte=job.first_sent_at, sent_at__lte=job.last_sent_at
+    )
+    if job.first_sent_at and job.last_sent_at and not overlap.exists():
+        try:
+            with transaction.atomic(), connection.wrap_database_errors:
+                written = _copy_direct(rows, group, job, accepted, matches)
+            return written, written
+        except IntegrityError:
+            pass
+    return _copy_staged(rows, group, job, accepted, matches)
 
+
+DIRECT_COLUMNS = (
+    "group_id", "platform", "chat_import_id", "imported_at", "recalled", "membership_id", "employee_id",
+    *spool.SPOOL_COLUMNS[1:],
+)  # fmt: skip
+
+
+def _copy_direct(rows: Path, group: ChatGroup, job: ChatImport, accepted: list[str], matches: dict) -> int:
+    """The spool's lines of the accepted conversations, with the job's columns and the sender's match
+    put in front as text, COPYed into the message table (the lines are split, never decoded)."""
+    prefix = f"{group.pk}\t{job.platform}\t{job.pk}\t{timezone.now().isoformat()}\tf\t"
+    wanted = {spool.escape(chat) for chat in accepted}
+    unmatched = f"{spool.NULL}\t{spool.NULL}\t"
+    known = {
+        spool.escape(sender): f"{m or spool.NULL}\t{e or spool.NULL}\t" for sender, (m, e) in matches.items() if m or e
+    }
     table = ChatMessage._meta.db_table
-    names = ", ".join(COPY_COLUMNS)
+    written = 0
     with (
         connection.cursor() as cursor,
-        copy_staged(cursor, "qungui_chat_stage", like=table, columns=COPY_COLUMNS, rows=rows()) as stage,
+        cursor.cursor.copy(f"COPY {table} ({', '.join(DIRECT_COLUMNS)}) FROM STDIN") as copy,
+        rows.open(encoding="utf-8", newline="") as fh,
     ):
-        cursor.execute(
-            f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} "  # noqa: S608  names are ours
-            "ON CONFLICT (group_id, platform, natural_key) DO NOTHING"
-        )
+        batch: list[str] = []
+        for line in fh:
+            chat, sender, rest = line.split("\t", 2)
+            if chat in wanted:
+                batch.append(f"{prefix}{known.get(sender, unmatched)}{sender}\t{rest}")
+                if len(batch) >= BATCH:
+                    copy.write("".join(batch))
+                    written += len(batch)
+                    batch = []
+        copy.write("".join(batch))
+        written += len(batch)
     return written
+
+
+def _copy_staged(rows: Path, group: ChatGroup, job: ChatImport, accepted: list[str], matches: dict) -> tuple[int, int]:
+    """The spool file COPYed as it is into a temporary table, the matched senders into another; one
+    ``INSERT … SELECT … ON CONFLICT DO NOTHING`` into the message table."""
+    table = ChatMessage._meta.db_table
+    spooled = ", ".join(spool.SPOOL_COLUMNS[1:])
+    matched = ((sender, m, e) for sender, (m, e) in matches.items() if m or e)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {STAGE} ON COMMIT DROP AS "  # noqa: S608  names are ours
+            f"SELECT ''::text AS chat, {spooled} FROM {table} WITH NO DATA"
+        )
+        columns = ", ".join(spool.SPOOL_COLUMNS)
+        with cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy, rows.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                copy.write(chunk)
+        senders = ("sender_platform_id", "membership_id", "employee_id")
+        with copy_staged(cursor, "qungui_chat_senders", like=table, columns=senders, rows=matched) as known:
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(COPY_COLUMNS)}) "  # noqa: S608  names are ours
+                f"SELECT %s, %s, s.natural_key, %s, s.sender_platform_id, s.sender_name, k.membership_id, "
+                f"k.employee_id, s.sent_at, s.kind, s.text, s.link_url, s.link_title, s.mentions, s.mentions_all, "
+                f"false, NULL, s.recalls, s.extra, NULL, %s "
+                f"FROM {STAGE} s LEFT JOIN {known} k ON k.sender_platform_id = s.sender_platform_id "
+                f"WHERE s.chat = ANY(%s) ON CONFLICT (group_id, platform, natural_key) DO NOTHING",
+                [group.pk, job.platform, job.pk, timezone.now(), accepted],
+            )
+            created = cursor.rowcount
+        cursor.execute(f"SELECT count(*) FROM {STAGE} WHERE chat = ANY(%s)", [accepted])  # noqa: S608
+        written = cursor.fetchone()[0]
+        cursor.execute(f"DROP TABLE {STAGE}")
+    return written, created
 
 
 @transaction.atomic
