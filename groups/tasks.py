@@ -136,6 +136,32 @@ def expire_imports_task() -> int:
     return services.expire_imports()
 
 
+@shared_task(acks_late=True, soft_time_limit=VALIDATE_SOFT_LIMIT, time_limit=VALIDATE_SOFT_LIMIT + 60)
+def preview_chat_import_task(job_id: int, detect: bool = False) -> str:
+    """Read a large chat upload with progress and store its preview (groups.chat.jobs)."""
+    from .chat.jobs import preview_job
+
+    job = preview_job(job_id, detect=detect)
+    return job.status if job else "skipped"
+
+
+@shared_task(acks_late=True)
+def run_chat_import_task(job_id: int, channel: str | None = None) -> str:
+    """Write a confirmed large chat upload in one transaction (groups.chat.jobs)."""
+    from .chat.jobs import run_job
+
+    job = run_job(job_id, channel=channel)
+    return job.status if job else "skipped"
+
+
+@shared_task
+def recover_chat_imports_task() -> int:
+    """Every few minutes: chat imports whose worker died are sent again; abandoned uploads deleted."""
+    from .chat.jobs import recover_chat_imports
+
+    return recover_chat_imports()
+
+
 @shared_task
 def purge_chat_bodies_task() -> int:
     """Daily: purge chat message bodies past the HR-set retention (RosterSettings.chat_retention_days)."""

@@ -18,6 +18,7 @@ urlpatterns = [
     path("chat/import/<int:pk>/", admin.site.admin_view(chat_views.job_detail), name="chat_import_job"),
     path("chat/import/<int:pk>/confirm/", admin.site.admin_view(chat_views.confirm), name="chat_import_confirm"),
     path("chat/import/<int:pk>/cancel/", admin.site.admin_view(chat_views.cancel), name="chat_import_cancel"),
+    path("chat/import/<int:pk>/progress/", admin.site.admin_view(chat_views.progress), name="chat_import_progress"),
 ]
 
 from . import work_views  # noqa: E402

@@ -223,6 +223,11 @@ ROSTER_UPLOAD_KEEP_HOURS = env_int("ROSTER_UPLOAD_KEEP_HOURS", 24)
 # A job left 校验中 this long (its worker died) may be validated again or cancelled.
 ROSTER_VALIDATE_STALE_MINUTES = env_int("ROSTER_VALIDATE_STALE_MINUTES", 15)
 CHAT_UPLOAD_MAX_BYTES = env_int("CHAT_UPLOAD_MAX_MB", 1024) * 1024 * 1024
+# Chat uploads above this are read and written by a worker, with a progress bar (groups.chat.jobs).
+CHAT_IMPORT_ASYNC_BYTES = env_int("CHAT_IMPORT_ASYNC_MB", 20) * 1024 * 1024
+# A chat upload being read whose progress has not moved for this long has lost its worker.
+CHAT_IMPORT_STALE_SECONDS = env_int("CHAT_IMPORT_STALE_SECONDS", 120)
+CHAT_IMPORT_MAX_ATTEMPTS = env_int("CHAT_IMPORT_MAX_ATTEMPTS", 3)
 EVIDENCE_UPLOAD_MAX_BYTES = env_int("EVIDENCE_UPLOAD_MAX_MB", 20) * 1024 * 1024
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -314,6 +319,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "expire-imports-hourly": {
         "task": "groups.tasks.expire_imports_task",
         "schedule": 3600.0,
+    },
+    # Chat imports whose worker died are taken up again; unconfirmed chat uploads are deleted.
+    "recover-chat-imports": {
+        "task": "groups.tasks.recover_chat_imports_task",
+        "schedule": 300.0,
     },
     # Chat message bodies past the HR-set retention are purged (the rows stay), nightly.
     "purge-chat-bodies-daily": {

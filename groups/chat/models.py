@@ -68,6 +68,20 @@ class ChatImport(models.Model):
     unmatched_senders = models.PositiveIntegerField(_("未匹配发送人"), default=0)
     preview = models.JSONField(_("预览"), default=dict, blank=True)
     errors = models.JSONField(_("错误"), default=list, blank=True)
+    # A large upload is read and written by a worker (groups.tasks): its progress and liveness.
+    started_at = models.DateTimeField(_("开始处理时间"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("最近进度时间"), null=True, blank=True)
+    processed_lines = models.PositiveBigIntegerField(_("已读行数"), default=0)
+    total_lines = models.PositiveBigIntegerField(_("总行数"), default=0)
+    attempts = models.PositiveSmallIntegerField(_("处理次数"), default=0)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("确认人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     objects = ChatImportQuerySet.as_manager()
 
@@ -89,6 +103,14 @@ class ChatImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_platform_display()} {self.original_name}"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == ImportStatus.DONE:
+            return 100
+        if not self.total_lines:
+            return 0
+        return min(100, int(self.processed_lines * 100 / self.total_lines))
 
 
 class ChatMessage(models.Model):

@@ -287,7 +287,8 @@ def _path(job: ChatImport, path: str | Path | None) -> Path:
     return Path(job.file.path)
 
 
-def _drop_file(job: ChatImport) -> None:
+def drop_files(job: ChatImport) -> None:
+    """Delete the job's upload and spool (message bodies: personal data), not saving the row."""
     spool.discard(job.pk)
     if job.file:
         job.file.delete(save=False)
@@ -295,10 +296,15 @@ def _drop_file(job: ChatImport) -> None:
 
 
 def preview_chat_import(
-    job: ChatImport, *, path: str | Path | None = None, detect: bool = False, progress: Progress = None
+    job: ChatImport,
+    *,
+    path: str | Path | None = None,
+    detect: bool = False,
+    progress: Progress = None,
+    save: bool = True,
 ) -> ChatImport:
     """Validate and preview (spooling the messages for the write): PREVIEWED with the preview, or
-    INVALID with the errors (file and spool deleted)."""
+    INVALID with the errors (file and spool deleted). ``save=False``: the caller records it."""
     try:
         source = _path(job, path)
         if detect:
@@ -306,15 +312,17 @@ def preview_chat_import(
         with spool.writing(job.pk) as out:
             result, preview = inspect(source, job.group, job.platform, out=out, progress=progress)
     except ChatImportError as exc:
-        _drop_file(job)
+        drop_files(job)
         job.status, job.errors, job.finished_at = ImportStatus.INVALID, exc.messages, timezone.now()
-        job.save()
+        if save:
+            job.save()
         return job
     job.status, job.errors, job.preview, job.encoding = ImportStatus.PREVIEWED, [], preview, result.encoding
     job.message_count = result.messages
     job.first_sent_at, job.last_sent_at = result.first, result.last
     job.matched_senders, job.unmatched_senders = preview["matched"], preview["unmatched"]
-    job.save()
+    if save:
+        job.save()
     return job
 
 
@@ -346,17 +354,27 @@ def run_chat_import(
     return write_chat_import(job, acting_user=acting_user, path=path, channel=channel, status=ImportStatus.PREVIEWED)
 
 
+def not_confirmable(job: ChatImport) -> str:
+    return _("此导入当前不能确认(状态:%(s)s)。") % {"s": job.get_status_display()}
+
+
 @transaction.atomic
 def write_chat_import(
-    job: ChatImport, *, acting_user, status: str, path: str | Path | None = None, channel: str | None = None
+    job: ChatImport,
+    *,
+    acting_user,
+    status: str,
+    path: str | Path | None = None,
+    channel: str | None = None,
+    started_at: datetime | None = None,
 ) -> ChatImport:
-    """Write a job that is in ``status`` (PREVIEWED, or RUNNING for a worker's claimed job) from its
-    spool in one transaction: all of it or, on any error, nothing."""
+    """Write a job that is in ``status`` (PREVIEWED; RUNNING for a worker's claim made at
+    ``started_at``) from its spool in one transaction: all of it or, on any error, nothing."""
     # The job row first: while it is locked a worker's job is alive (groups.chat.jobs).
     job = ChatImport.objects.select_for_update().get(pk=job.pk)
     group = ChatGroup.objects.select_for_update().get(pk=job.group_id)  # one import per group at a time
-    if job.status != status:
-        raise ChatImportError([_("此导入当前不能确认(状态:%(s)s)。") % {"s": job.get_status_display()}])
+    if job.status != status or (started_at is not None and job.started_at != started_at):
+        raise ChatImportError([not_confirmable(job)])
     rows = spool.spool_path(job.pk)
     if not rows.exists():  # previewed by an older version, or the spool was lost: read the file again
         with spool.writing(job.pk) as out:
@@ -378,7 +396,7 @@ def write_chat_import(
             data={"group": group.pk, "platform": job.platform, "created": created, "recalled": recalled},
             actor=acting_user,
         )
-    _drop_file(job)
+    drop_files(job)
     job.status, job.finished_at = ImportStatus.DONE, timezone.now()
     job.created_count = min(created, job.message_count) if job.message_count else created
     job.preview = {**job.preview, "created": created, "duplicates": written - created, "recalled": recalled}
@@ -522,7 +540,7 @@ def cancel_chat_import(job: ChatImport, *, acting_user) -> bool:
     job = ChatImport.objects.select_for_update().get(pk=job.pk)
     if job.status not in (ImportStatus.UPLOADED, ImportStatus.PREVIEWED, ImportStatus.INVALID):
         return False
-    _drop_file(job)
+    drop_files(job)
     job.status, job.finished_at = ImportStatus.CANCELLED, timezone.now()
     job.save()
     return True

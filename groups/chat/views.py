@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from portal.audit import audit_context
 from portal.choices import Channel
 from portal.scoping import scope_for
 
 from ..choices import ImportStatus
-from . import store
+from . import jobs, store
 from .forms import ChatUploadForm
 from .models import ChatImport
 
@@ -45,7 +46,10 @@ def upload(request):
             job = store.create_chat_import(
                 group=data["group"], acting_user=request.user, platform=data["platform"], upload=data["file"]
             )
-            store.preview_chat_import(job, detect=not data["platform"])
+            if jobs.is_large(job):  # read by a worker; the job page shows its progress
+                jobs.queue_preview(job, detect=not data["platform"])
+            else:
+                store.preview_chat_import(job, detect=not data["platform"])
         return redirect("groups:chat_import_job", pk=job.pk)
     context = {
         **admin.site.each_context(request),
@@ -57,10 +61,41 @@ def upload(request):
     return render(request, "groups/import_upload.html", context)
 
 
+def _recovered(job: ChatImport) -> ChatImport:
+    """A job whose worker died is sent again as its page is looked at (groups.chat.jobs)."""
+    if job.status in (ImportStatus.VALIDATING, ImportStatus.RUNNING) and jobs.recover(job):
+        job.refresh_from_db()
+    return job
+
+
 def job_detail(request, pk: int):
-    job = _job(request, pk)
-    context = {**admin.site.each_context(request), "job": job, "preview": job.preview or {}, "title": str(job)}
+    job = _recovered(_job(request, pk))
+    context = {
+        **admin.site.each_context(request),
+        "job": job,
+        "preview": job.preview or {},
+        "title": str(job),
+        "working": job.status in jobs.WORKING,
+        "progress_url": reverse("groups:chat_import_progress", args=[job.pk]),
+    }
     return render(request, "groups/chat_import_job.html", context)
+
+
+@require_GET
+def progress(request, pk: int):
+    job = _recovered(_job(request, pk))
+    reading = job.status in (ImportStatus.UPLOADED, ImportStatus.VALIDATING)
+    return JsonResponse(
+        {
+            "status": job.status,
+            "status_display": str(job.get_status_display()),
+            "processed": job.processed_lines,
+            "total": job.total_lines,
+            # the write is one statement: no count to show, the bar runs without a value
+            "percent": job.progress_percent if reading or job.status == ImportStatus.DONE else None,
+            "working": job.status in jobs.WORKING,
+        }
+    )
 
 
 @require_POST
@@ -70,10 +105,14 @@ def confirm(request, pk: int):
         messages.warning(request, _("此导入当前不能确认(状态:%(s)s)。") % {"s": job.get_status_display()})
         return redirect("groups:chat_import_job", pk=job.pk)
     try:
-        job = store.run_chat_import(job, acting_user=request.user, channel=Channel.ADMIN)
+        done = jobs.confirm(job, acting_user=request.user, channel=Channel.ADMIN)
     except store.ChatImportError as exc:
         messages.error(request, "；".join(exc.messages))
         return redirect("groups:chat_import_job", pk=job.pk)
+    if done is None:
+        messages.info(request, _("文件较大,已在后台导入;本页显示进度,完成后显示结果。"))
+        return redirect("groups:chat_import_job", pk=job.pk)
+    job = done
     messages.success(
         request,
         _("已导入 %(n)s 条新消息(重复的 %(d)s 条未再导入)。")

@@ -259,6 +259,7 @@ EXPLICIT = {
     "groups:chat_import_job": ("", _staff_only(NOT_FOUND, hr=OK), "groups_chatimport"),
     "groups:chat_import_confirm": ("", _staff_only(NOT_ALLOWED), "groups_chatimport"),  # POST only
     "groups:chat_import_cancel": ("", _staff_only(NOT_ALLOWED), "groups_chatimport"),
+    "groups:chat_import_progress": ("", _staff_only(NOT_FOUND, hr=OK), "groups_chatimport"),
     # A group admin's own pages (portal): the 销售部 finding / group; 404 for whoever does not
     # administer it (auditors and heads as such included); POST-only actions 405 to a GET.
     "groups:work_removed": (

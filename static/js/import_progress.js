@@ -17,8 +17,12 @@
         return response.json();
       })
       .then(function (data) {
-        bar.value = data.percent;
-        label.textContent = data.processed + " / " + data.total;
+        if (data.percent === null) {
+          bar.removeAttribute("value");  // a phase without a count: the bar runs, the label stays
+        } else {
+          bar.value = data.percent;
+          label.textContent = data.processed + " / " + data.total;
+        }
         if (statusEl) { statusEl.textContent = data.status_display; }
         if (!data.working || data.status !== initial) {
           window.location.reload();
