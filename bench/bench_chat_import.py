@@ -7,9 +7,12 @@ On a throw-away test database (test_<name>) of the configured PostgreSQL:
 (a) the floor: the rows Qungui would store, already converted, written to a file; ``COPY
     groups_chatmessage (…) FROM STDIN`` of that file into the empty table (its indexes and
     constraints in place) — only the COPY is timed;
-(b) Qungui's import of the JSONL file (encoding check, validation + preview passes, the write
-    transaction), in a child process that reports its peak RSS (VmHWM of /proc/self/status);
-(c) the re-import of the same file (nothing new).
+(b) Qungui's import of the JSONL file (encoding check; the one parse pass: validation, preview and
+    the spool of COPY lines; the write transaction, which COPYs the spool straight into the table
+    when no stored message overlaps the file), in a child process that reports its peak RSS
+    (VmHWM, bench/memory.py);
+(c) the re-import of the same file (nothing new: through a temporary table + ON CONFLICT).
+The load average is printed before and after: the machine is shared.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 ROOM = "wrBenchRoom000000000000000000001"
@@ -55,10 +59,13 @@ def generate(path: Path, rows: int, senders: int = 500, seed: int = 16) -> None:
 
 
 def vm_hwm_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    from memory import peak_mib
+
+    return peak_mib()
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _use_test_db(name: str) -> None:
@@ -89,8 +96,10 @@ def run_child(path: Path, db_name: str, group_id: int) -> tuple[float, int, str,
     env = {**os.environ, "BENCH_TEST_DB": db_name}
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(path), "--group", str(group_id)],
-        env=env, capture_output=True, text=True, check=True,
+        env=env, capture_output=True, text=True,
     )  # fmt: skip
+    if out.returncode:
+        raise SystemExit(f"the import failed:\n{out.stderr[-3000:]}")
     seconds, created, status, before, peak = out.stdout.split()[-5:]
     return float(seconds), int(created), status, float(before), float(peak)
 
@@ -158,6 +167,7 @@ def run(args, db_name: str) -> None:
         generate(path, args.rows)
         print(f"generated {args.rows} messages ({path.stat().st_size / 1e6:.1f} MB) in "
               f"{time.perf_counter() - start:.1f} s on {connection.vendor}")  # fmt: skip
+        print(f"load average (1, 5, 15 min) before: {load()}")
         floor = floor_copy(path, Path(tmp) / "rows.tsv", group, job)
         print(f"(a) bare COPY of the same rows:           {floor:7.2f} s  ({args.rows / floor:,.0f} rows/s)")
         truncate()
@@ -173,6 +183,7 @@ def run(args, db_name: str) -> None:
         mean = (floor + floor_again) / 2
         print(f"ratio: qungui import = {seconds / mean:.2f}× the bare COPY's time "
               f"({mean / seconds * 100:.0f}% of its speed; target ≥ 50%)")  # fmt: skip
+        print(f"load average (1, 5, 15 min) after: {load()}")
 
 
 def main() -> None:

@@ -109,10 +109,10 @@ def confirm(request, pk: int):
     except store.ChatImportError as exc:
         messages.error(request, "；".join(exc.messages))
         return redirect("groups:chat_import_job", pk=job.pk)
-    if done is None:
+    job = done or ChatImport.objects.get(pk=job.pk)
+    if job.status != ImportStatus.DONE:  # queued for a worker (tasks run in-process: already done)
         messages.info(request, _("文件较大,已在后台导入;本页显示进度,完成后显示结果。"))
         return redirect("groups:chat_import_job", pk=job.pk)
-    job = done
     messages.success(
         request,
         _("已导入 %(n)s 条新消息(重复的 %(d)s 条未再导入)。")
