@@ -129,7 +129,9 @@ def confirm(job: ChatImport, *, acting_user, channel: str | None = None) -> Chat
         return store.run_chat_import(job, acting_user=acting_user, channel=channel)
     with transaction.atomic():
         queued = ChatImport.objects.filter(pk=job.pk, status=ImportStatus.PREVIEWED).update(
-            status=ImportStatus.QUEUED, confirmed_by=acting_user if getattr(acting_user, "pk", None) else None
+            status=ImportStatus.QUEUED,
+            confirmed_by=acting_user if getattr(acting_user, "pk", None) else None,
+            attempts=0,  # the write's own attempts (the reads before it counted theirs)
         )
         if not queued:
             job.refresh_from_db()

@@ -69,6 +69,7 @@ def test_large_upload_read_and_written_by_the_tasks(hr_client, hr, org, large, d
     assert "已在后台导入" in page
     job.refresh_from_db()
     assert job.status == ImportStatus.QUEUED and job.confirmed_by == hr and not ChatMessage.objects.exists()
+    assert job.attempts == 0  # the write counts its own attempts
     page = hr_client.get(reverse("groups:chat_import_job", args=[job.pk])).content.decode()
     assert 'id="import-progress"' in page and "正在写入 6 条消息" in page
     for callback in callbacks:
@@ -76,7 +77,7 @@ def test_large_upload_read_and_written_by_the_tasks(hr_client, hr, org, large, d
     outbox.flush()
     job.refresh_from_db()
     assert job.status == ImportStatus.DONE and job.created_count == ChatMessage.objects.count() == 6
-    assert not job.file and not spool.spool_path(job.pk).exists()
+    assert job.attempts == 1 and not job.file and not spool.spool_path(job.pk).exists()
     assert LogEntry.objects.filter(object_repr=str(job), actor=hr).exists()  # the confirming user
     assert tasks.run_chat_import_task.delay(job.pk).get() == "skipped"  # redelivered: nothing twice
     assert ChatMessage.objects.count() == 6
