@@ -444,3 +444,18 @@ def _paged(fetch: Callable[[str], dict], key: str) -> Iterator[dict]:
         cursor = page.get("next_cursor") or ""
         if not cursor:
             return
+
+
+class WeComNotConfigured(WeComError):
+    """The connection is off, or lacks the corp id or the secret this call needs."""
+
+
+def client_for(app: str, **kwargs) -> WeComClient:
+    """A client with the stored connection's ``app`` secret (``portal.models.WeComApp``)."""
+    from .models import WeComConnection
+
+    connection = WeComConnection.load()
+    if not connection.enabled or not connection.corp_id or not connection.has_secret(app):
+        raise WeComNotConfigured(None, f"WeCom connection: no corp id or {app} secret, or not enabled", app)
+    credentials = WeComCredentials(connection.corp_id, connection.secret(app), base_url=connection.base_url, app=app)
+    return WeComClient(credentials, **kwargs)
