@@ -120,7 +120,16 @@ def finding_successor(request, pk: int):
                 request, _("%(group)s 的群主已改为 %(name)s。") % {"group": finding.group.name, "name": successor.name}
             )
             return redirect(_next(request))
-    return render(request, "groups/work/successor.html", {"finding": finding, "form": form, "next": _next(request)})
+    from .succession import api_transfer_refusal
+
+    context = {
+        "finding": finding,
+        "form": form,
+        "next": _next(request),
+        "api_refusal": api_transfer_refusal(finding.group),
+    }
+    context["transfers"] = finding.wecom_transfers.select_related("new_owner")[:20]
+    return render(request, "groups/work/successor.html", context)
 
 
 # --- importing one's own group's roster (preview + confirm) -----------------------------------------
