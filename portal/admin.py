@@ -5,7 +5,6 @@ from auditlog.models import LogEntry
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
@@ -214,6 +213,7 @@ class WeComConnectionAdmin(admin.ModelAdmin):
 
     form = WeComConnectionForm
     change_form_template = "admin/portal/wecomconnection/change_form.html"
+    list_display = ["__str__", "enabled", "corp_id", "last_test_at", "last_sync_at", "last_sync_status"]
     readonly_fields = ["secrets_status", "last_test_at", "last_test_result", "last_sync_at", "last_sync_status"]
     readonly_fields += ["last_sync_message", "updated_at"]
 
@@ -249,9 +249,8 @@ class WeComConnectionAdmin(admin.ModelAdmin):
         return self._may_edit(request) and super().has_change_permission(request, obj)
 
     def changelist_view(self, request, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
-        return redirect(reverse("admin:portal_wecomconnection_change", args=[WeComConnection.load().pk]))
+        WeComConnection.load()  # the one row, listed (and linked) like the other settings
+        return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj, form, change):
         from .wecom_connection import clear_secret, save_connection

@@ -123,3 +123,18 @@ def test_key_rotation(settings, db):
     assert secrets.decrypt(rotated) == "s3cret"
     with pytest.raises(secrets.SecretUnreadable):
         secrets.decrypt(token)
+
+
+def test_rotate_stored_secrets_command(settings, db):
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.WECOM_SECRET_KEY = old
+    row = WeComConnection.load()
+    row.set_secret("archive", "archive-s3cret")
+    row.save()
+    settings.WECOM_SECRET_KEY = f"{new},{old}"
+    call_command("rotate_stored_secrets", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    settings.WECOM_SECRET_KEY = new  # the old key dropped
+    assert WeComConnection.load().secret("archive") == "archive-s3cret"
