@@ -17,7 +17,8 @@ the doc paths); the data is generated from a seed, the same on every start:
 - internal rooms for ``msgaudit/groupchat/get``.
 
 Each secret opens its own app: a token of the contacts secret gets 48002 on externalcontact/*.
-Tokens expire after ``token_ttl`` seconds (42001), unknown ones get 40014. ``rate_per_minute``
+Tokens expire after ``token_ttl`` seconds (42001), unknown ones get 40014; within its validity
+gettoken answers the same token again, as WeCom does. ``rate_per_minute``
 limits each (app, path) per minute (45009). Faults for resume tests: ``fail_calls`` (path → set of
 call numbers answered ``-1 system busy``), ``down`` (HTTP 503 for everything).
 
@@ -340,10 +341,16 @@ class WeComAPIServer(ThreadingHTTPServer):
         app = next((a for a, s in SECRETS.items() if s == query.get("corpsecret")), None)
         if app is None:
             return {"errcode": 40001, "errmsg": "invalid credential"}
+        now = time.time()
         with self.lock:
+            # As WeCom: within its validity a repeated gettoken answers the same token (and what is left).
+            live = [(t, at) for t, (a, at) in self.tokens.items() if a == app and at > now]
+            if live:
+                token, expires_at = live[-1]
+                return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": int(expires_at - now)}
             self.issued += 1
             token = f"TOKEN_{app}_{self.issued}_" + hashlib.sha256(f"{self.issued}".encode()).hexdigest()[:12]
-            self.tokens[token] = (app, time.time() + self.token_ttl)
+            self.tokens[token] = (app, now + self.token_ttl)
         return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": self.token_ttl}
 
     # -- 通讯录 ------------------------------------------------------------------------------------------
