@@ -138,3 +138,18 @@ def test_rotate_stored_secrets_command(settings, db):
     call_command("rotate_stored_secrets", stdout=open("/dev/null", "w"))  # noqa: SIM115
     settings.WECOM_SECRET_KEY = new  # the old key dropped
     assert WeComConnection.load().secret("archive") == "archive-s3cret"
+
+
+def test_application_messages_use_the_connection_when_settings_are_empty(settings, db, wecom_api_server):
+    from portal import wecom
+
+    settings.WECOM_CORP_ID = settings.WECOM_AGENT_ID = settings.WECOM_APP_SECRET = ""
+    assert not wecom.configured()
+    row = WeComConnection.load()
+    row.enabled, row.corp_id, row.agent_id, row.base_url = True, CORP_ID, "1000002", wecom_api_server.base_url
+    row.set_secret("app", SECRETS["app"])
+    row.save()
+    assert wecom.configured()
+    assert wecom.send_textcard("user00001", "【群规】测试", "正文", "https://qungui.example.com/") == "msgid_1"
+    [body] = wecom_api_server.delivered
+    assert body["agentid"] == 1000002 and body["touser"] == "user00001"

@@ -282,6 +282,7 @@ class WeComAPIServer(ThreadingHTTPServer):
         self.counts: dict[str, int] = {}
         self.down = False
         self.transfer_failures: dict[str, tuple[int, str]] = {}
+        self.delivered: list[dict] = []  # message/send bodies
         self.lock = threading.Lock()
         self.issued = 0
 
@@ -468,7 +469,18 @@ class WeComAPIServer(ThreadingHTTPServer):
         return {**self.world.room(self.world.room_ids.index(roomid)), "errcode": 0, "errmsg": "ok"}
 
 
+def _message_send(server: WeComAPIServer, query: dict, body: dict) -> dict:
+    """``message/send`` for the app secret: every listed userid of the contacts gets it."""
+    users = [u for u in str(body.get("touser", "")).split("|") if u]
+    invalid = [u for u in users if u not in server.world.by_userid]
+    if users and len(invalid) == len(users):
+        return {"errcode": 81013, "errmsg": "user & party & tag all invalid", "invaliduser": "|".join(invalid)}
+    server.delivered.append(body)
+    return {"errcode": 0, "errmsg": "ok", "invaliduser": "|".join(invalid), "msgid": f"msgid_{len(server.delivered)}"}
+
+
 ROUTES = {
+    "message/send": _message_send,
     "department/list": WeComAPIServer.department_list,
     "user/list_id": WeComAPIServer.user_list_id,
     "user/list": WeComAPIServer.user_list,
