@@ -116,9 +116,10 @@ def finding_successor(request, pk: int):
         except ValidationError as exc:
             form.add_error("successor", exc.messages)
         else:
-            messages.success(
-                request, _("%(group)s 的群主已改为 %(name)s。") % {"group": finding.group.name, "name": successor.name}
-            )
+            done = _("%(group)s 的群主已改为 %(name)s。") % {"group": finding.group.name, "name": successor.name}
+            if finding.wecom_transfers.filter(status="transferred").exists():
+                done = f"{done} {_('企业微信已完成转让。')}"
+            messages.success(request, done)
             return redirect(_next(request))
     from .succession import api_transfer_refusal
 
