@@ -213,3 +213,26 @@ def test_no_secret_or_token_in_any_log_line(wecom_api_server, caplog):
     assert "gettoken" in text  # urllib3 logged the URLs …
     assert SECRETS["customer"] not in text and token not in text  # … masked
     assert redact("x?access_token=abc&corpsecret=def") == "x?access_token=***&corpsecret=***"
+
+
+def test_http_429_backs_off_like_45009(wecom_api_server):
+    pauses = []
+    api = client(wecom_api_server, sleep=pauses.append)
+    api.access_token()
+    wecom_api_server.http_status = [429, 429]
+    assert api.groupchat_list(limit=1)["group_chat_list"]
+    assert len(pauses) == 2
+
+
+def test_read_timeout_retries_reads_but_never_repeats_a_transfer(wecom_api_server):
+    api = client(wecom_api_server, timeout=0.3, retries=2)
+    api.access_token()
+    wecom_api_server.delay = 1.0
+    with pytest.raises(WeComUnavailable):
+        api.groupchat_list(limit=1)
+    assert len(wecom_api_server.calls("externalcontact/groupchat/list")) == 3  # 1 + 2 retries
+    world = wecom_api_server.world
+    departed = next(c for i, c in enumerate(world.chat_ids) if world.status(i) == 1)
+    with pytest.raises(WeComUnavailable):
+        api.groupchat_transfer([departed], world.owners[0])
+    assert len(wecom_api_server.calls("externalcontact/groupchat/transfer")) == 1  # WeCom may have done it

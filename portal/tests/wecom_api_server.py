@@ -20,7 +20,8 @@ Each secret opens its own app: a token of the contacts secret gets 48002 on exte
 Tokens expire after ``token_ttl`` seconds (42001), unknown ones get 40014; within its validity
 gettoken answers the same token again, as WeCom does. ``rate_per_minute``
 limits each (app, path) per minute (45009). Faults for resume tests: ``fail_calls`` (path → set of
-call numbers answered ``-1 system busy``), ``down`` (HTTP 503 for everything).
+call numbers answered ``-1 system busy``), ``down`` (HTTP 503 for everything), ``http_status``
+(the next answers' HTTP status, e.g. 429), ``delay`` (seconds before each answer).
 
 Group details are generated from (seed, index, version) when asked, never stored: 10,000 groups ×
 100 members cost no memory. Standalone (benches, scripts/prodlike.sh)::
@@ -283,6 +284,8 @@ class WeComAPIServer(ThreadingHTTPServer):
         self.down = False
         self.transfer_failures: dict[str, tuple[int, str]] = {}
         self.delivered: list[dict] = []  # message/send bodies
+        self.http_status: list[int] = []
+        self.delay = 0.0  # seconds before answering (not gettoken)
         self.lock = threading.Lock()
         self.issued = 0
 
@@ -316,9 +319,14 @@ class WeComAPIServer(ThreadingHTTPServer):
                 self.requests.append((path, query, body))
             if self.down:
                 return 503, {"errcode": -1, "errmsg": "service unavailable"}
+            if self.http_status:  # scripted HTTP answers (429 from a gateway, 502 …), one per call
+                return self.http_status.pop(0), {"errcode": -1, "errmsg": "scripted"}
+            delay = self.delay
             self.counts[path] = self.counts.get(path, 0) + 1
             if self.counts[path] in self.fail_calls.get(path, ()):
                 return 200, {"errcode": -1, "errmsg": "system busy"}
+        if delay and path != "gettoken":
+            time.sleep(delay)  # a slow answer: the client's timeout fires first
         if path == "gettoken":
             return 200, self._gettoken(query)
         token = query.get("access_token", "")
