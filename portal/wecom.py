@@ -330,6 +330,8 @@ class WeComClient:
                 try:
                     answer = response.json()
                 except ValueError:
+                    if response.status_code >= 400:  # a wrong base URL or a proxy's page: not transient
+                        raise WeComError(response.status_code, f"HTTP {response.status_code}, not JSON", path) from None
                     answer = {"errcode": None, "errmsg": f"not JSON (HTTP {response.status_code})"}
                 if not isinstance(answer, dict):
                     answer = {"errcode": None, "errmsg": "not a JSON object"}

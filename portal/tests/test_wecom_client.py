@@ -236,3 +236,23 @@ def test_read_timeout_retries_reads_but_never_repeats_a_transfer(wecom_api_serve
     with pytest.raises(WeComUnavailable):
         api.groupchat_transfer([departed], world.owners[0])
     assert len(wecom_api_server.calls("externalcontact/groupchat/transfer")) == 1  # WeCom may have done it
+
+
+def test_an_html_404_is_an_error_not_a_retry(tmp_path):
+    """A wrong base URL (a web server's 404 page, not JSON): WeComError at once, no back-off."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    web = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    try:
+        creds = WeComCredentials(CORP_ID, SECRETS["customer"], base_url=f"http://127.0.0.1:{web.server_port}/cgi-bin")
+        pauses = []
+        with pytest.raises(WeComError) as caught:
+            WeComClient(creds, sleep=pauses.append).access_token()
+        assert caught.value.errcode == 404 and not isinstance(caught.value, WeComUnavailable) and not pauses
+    finally:
+        web.shutdown()
+        web.server_close()
