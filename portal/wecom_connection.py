@@ -90,3 +90,12 @@ def test_connection(connection: WeComConnection, *, acting_user) -> tuple[bool, 
     connection.last_test_result = "\n".join(lines)
     connection.save(update_fields=["last_test_at", "last_test_result", "updated_at"])
     return ok, lines
+
+
+def record_sync_status(status: str, message: str = "", *, at=None) -> None:
+    """A sync run's outcome on the connection row (最近同步时间 / 状态 / 说明), for the admin page.
+    A conditional UPDATE of three columns: no audit entry (the run's import job is the record), and
+    no lost update of the secrets an HR admin may be saving at the same moment."""
+    WeComConnection.objects.filter(singleton=True).update(
+        last_sync_at=at or timezone.now(), last_sync_status=status[:20], last_sync_message=message[:2000]
+    )

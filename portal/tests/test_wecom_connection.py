@@ -153,3 +153,15 @@ def test_application_messages_use_the_connection_when_settings_are_empty(setting
     assert wecom.send_textcard("user00001", "【群规】测试", "正文", "https://qungui.example.com/") == "msgid_1"
     [body] = wecom_api_server.delivered
     assert body["agentid"] == 1000002 and body["touser"] == "user00001"
+
+
+def test_record_sync_status_touches_only_the_status(db):
+    from portal.wecom_connection import record_sync_status
+
+    row = WeComConnection.load()
+    row.set_secret("customer", "kept-secret")
+    row.save()
+    record_sync_status("failed", "45009: 稍后继续")
+    row = WeComConnection.load()
+    assert (row.last_sync_status, row.last_sync_message) == ("failed", "45009: 稍后继续") and row.last_sync_at
+    assert row.secret("customer") == "kept-secret"
