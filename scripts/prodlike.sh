@@ -13,6 +13,8 @@
 # Environment: PYTHON (interpreter of the venv; its bin/ must hold gunicorn and celery),
 # PRODLIKE_DB (qungui_prodlike), PG_ADMIN_URL (postgresql://postgres@127.0.0.1:5432/postgres),
 # PRODLIKE_REDIS_URL (redis://127.0.0.1:6379/12), PRODLIKE_PORT (18080), KEEP_LOGS=1 to keep them.
+# A local WeCom server API (portal/tests/wecom_api_server.py) stands in for WeCom: its base URL is
+# PRODLIKE_WECOM_URL for the scenario; PRODLIKE_WECOM_PORT (18931), PRODLIKE_WECOM_GROUPS (500).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -30,6 +32,7 @@ export PATH="$(dirname "$PYTHON"):$PATH"  # python, gunicorn, celery: the venv's
 DB_NAME="${PRODLIKE_DB:-qungui_prodlike}"
 PG_ADMIN_URL="${PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
 PORT="${PRODLIKE_PORT:-18080}"
+WECOM_PORT="${PRODLIKE_WECOM_PORT:-18931}"
 WORK="$(mktemp -d /tmp/qungui-prodlike.XXXXXX)"
 LOGS="$WORK/logs"
 mkdir -p "$LOGS" "$WORK/var"
@@ -41,6 +44,7 @@ export DATABASE_URL="${PG_ADMIN_URL%/*}/$DB_NAME"
 export REDIS_URL="${PRODLIKE_REDIS_URL:-redis://127.0.0.1:6379/12}"
 export QUNGUI_VAR_DIR="$WORK/var" MEDIA_ROOT="$WORK/media" STATIC_ROOT="$WORK/static"
 export GUNICORN_BIND="127.0.0.1:$PORT" WEB_CONCURRENCY=2 CELERY_WORKER_CONCURRENCY=2 LOG_FORMAT=json
+export PRODLIKE_WECOM_URL="http://127.0.0.1:$WECOM_PORT/cgi-bin"
 export PRODLIKE_BASE_URL="http://127.0.0.1:$PORT" PRODLIKE_LOGS="$LOGS" PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 declare -A PIDS=()
@@ -83,6 +87,7 @@ python -c 'import os, redis; redis.Redis.from_url(os.environ["REDIS_URL"]).flush
 
 $CMD_COLLECTSTATIC >"$LOGS/collectstatic.log" 2>&1
 $CMD_MIGRATE >"$LOGS/migrate.log" 2>&1 || { cat "$LOGS/migrate.log" >&2; exit 1; }
+start wecom python -m portal.tests.wecom_api_server --port "$WECOM_PORT" --groups "${PRODLIKE_WECOM_GROUPS:-500}"
 start web $CMD_WEB
 start worker $CMD_WORKER
 start beat $CMD_BEAT
