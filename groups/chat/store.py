@@ -32,6 +32,7 @@ from portal.staging import copy_staged
 from ..choices import ImportStatus, MessageKind, Platform
 from ..importing.errors import ImportFileError
 from ..models import ChatGroup, Employee, Membership
+from ..signals import send_chat_imported
 from .models import ChatImport, ChatMessage
 from .readers import detect_platform, read_chat
 from .records import ChatRecord, Skipped
@@ -377,6 +378,7 @@ def run_chat_import(
     job.created_count = min(created, job.message_count) if job.message_count else created
     job.preview = {**job.preview, "created": created, "duplicates": written - created, "recalled": recalled}
     job.save()
+    send_chat_imported(job.pk, group.pk)
     return job
 
 

@@ -181,8 +181,8 @@ def violations_list(request):
         start, end = month_bounds(month)
         rows = rows.filter(occurred_at__gte=start, occurred_at__lt=end)
     statuses = [s for s in (request.GET.get("status") or "").split(",") if s in ViolationStatus.values]
-    if statuses:
-        rows = rows.filter(status__in=statuses)
+    # suspicions (待核实) are listed only when asked for: they are no violations yet
+    rows = rows.filter(status__in=statuses) if statuses else rows.counted()
     sanction = _choice(request.GET.get("sanction"), SanctionKind.values)
     if sanction:
         active = Sanction.objects.filter(kind=sanction, withdrawn_at__isnull=True)
