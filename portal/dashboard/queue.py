@@ -20,8 +20,9 @@ from groups.models import ChatGroup, MemberRestriction, RosterFinding
 from violations.choices import ViolationStatus
 from violations.models import Violation
 
-# Violations still waiting for someone: reported (待核实) or confirmed without a sanction yet.
-OPEN_VIOLATION_STATUSES = (ViolationStatus.REPORTED, ViolationStatus.CONFIRMED)
+# Violations still waiting for someone: reported, suspected by chat detection (待核实: the group's admin
+# confirms or dismisses it), or confirmed without a sanction yet.
+OPEN_VIOLATION_STATUSES = (ViolationStatus.REPORTED, ViolationStatus.SUSPECTED, ViolationStatus.CONFIRMED)
 GROUPS_PER_PAGE = 10
 ITEMS_PER_GROUP = 10
 ITEMS_PER_PAGE = 25

@@ -179,3 +179,31 @@ def test_a_chat_import_is_followed_by_detection(org, hr, django_capture_on_commi
     assert run_.group_ids == [group.pk] and run_.status == "done"
     assert Violation.objects.suspected().filter(rule__code="B05", employee=org["tech_dev"]).exists()
     assert timezone.now() - run_.started_at < datetime.timedelta(minutes=5)
+
+
+def test_the_violation_page_shows_the_evidence_and_reading_it_is_audited(night, hr, client):
+    run()
+    violation = Violation.objects.get()
+    client.force_login(hr)
+    page = client.get(f"/admin/violations/violation/{violation.pk}/change/").content.decode()
+    assert 'data-testid="evidence"' in page and "还在加班" in page and "前25" in page
+    assert f"/admin/groups/chatmessage/{night['late'].pk}/change/" in page
+    entry = LogEntry.objects.filter(action=LogEntry.Action.ACCESS, actor=hr).latest("timestamp")
+    assert entry.object_pk == str(violation.detection.pk)
+
+
+def test_group_quiet_hours_and_flood_settings_are_audited(org, hr, client):
+    client.force_login(hr)
+    response = client.post(
+        "/admin/violations/groupdetectionsettings/add/",
+        {"group": org["sales_group"].pk, "quiet_hours_start": "22:00", "quiet_hours_end": "07:00"},
+    )
+    assert response.status_code == 302
+    from violations.models import GroupDetectionSettings
+
+    settings = GroupDetectionSettings.objects.get()
+    assert LogEntry.objects.get_for_object(settings).get().actor == hr
+    bad = client.post(
+        "/admin/violations/groupdetectionsettings/add/", {"group": org["tech_group"].pk, "quiet_hours_start": "22:00"}
+    )
+    assert bad.status_code == 200 and "同时填写" in bad.content.decode()
