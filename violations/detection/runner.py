@@ -31,6 +31,7 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from groups.choices import MessageKind
 from groups.models import ChatMessage
 from portal.audit import log_summary
 from portal.choices import Channel
@@ -266,7 +267,9 @@ def _line(row: dict[str, Any], triggers: set[int]) -> dict[str, Any]:
         "sender": row["sender_name"] or row["sender_platform_id"],
         "sender_id": row["sender_platform_id"],
         "sent_at": row["sent_at"].isoformat(),
+        "local_time": f"{timezone.localtime(row['sent_at']):%Y-%m-%d %H:%M:%S}",  # China time, as shown
         "kind": row["kind"],
+        "kind_label": str(MessageKind(row["kind"]).label) if row["kind"] in MessageKind.values else row["kind"],
         "recalled": row["recalled"],
         "text": text,
         "trigger": row["pk"] in triggers,

@@ -74,6 +74,7 @@ def test_excerpt_has_context_and_survives_the_purge(night):
     assert [line["text"] for line in lines] == ["前20", "前25", "还在加班", "路过"]  # 08:00 is more than 30 min away
     assert [line["trigger"] for line in lines] == [False, False, True, False]
     assert lines[2]["sender"] == "wx_zhangsan" and lines[2]["sent_at"].startswith("2026-11-03T15:45")
+    assert lines[2]["local_time"] == "2026-11-03 23:45:00" and lines[2]["kind_label"] == "文本"
     RosterSettings.objects.update(chat_retention_days=1)
     assert purge_chat_bodies() == 5
     assert ChatMessage.objects.get(pk=night["late"].pk).text is None
