@@ -208,3 +208,19 @@ def test_group_quiet_hours_and_flood_settings_are_audited(org, hr, client):
         "/admin/violations/groupdetectionsettings/add/", {"group": org["tech_group"].pk, "quiet_hours_start": "22:00"}
     )
     assert bad.status_code == 200 and "同时填写" in bad.content.decode()
+
+
+def test_flood_thresholds_are_hr_settings_and_audited(hr):
+    from violations.models import CompanySettings
+
+    settings = CompanySettings.load()
+    assert (settings.flood_max_messages, settings.flood_max_images, settings.flood_window_seconds) == (10, 5, 60)
+    settings.flood_max_messages = 20
+    services.save_company_settings(settings, acting_user=hr)
+    entry = LogEntry.objects.get_for_object(settings).latest("timestamp")
+    assert entry.actor == hr and entry.changes_dict["flood_max_messages"] == ["10", "20"]
+    settings.flood_window_seconds = 0
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        services.save_company_settings(settings, acting_user=hr)
