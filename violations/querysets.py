@@ -35,13 +35,14 @@ def _violation_scope_q(user, prefix: str = "") -> Q | None:
     if scope.dept_ids or scope.employee_id:
         own = [scope.employee_id] if scope.employee_id else []
         people = Employee.objects.filter(Q(department_id__in=scope.dept_ids) | Q(pk__in=own)).order_by().values("pk")
-        condition = Q(employee_id__in=people)
-        if scope.employee_id:
-            # A suspicion (待核实) is no violation yet: the person it names does not see it until confirmed.
-            condition &= ~Q(employee_id=scope.employee_id, status__in=SUSPECTED_STATUSES)
-        conditions.append(condition)
+        conditions.append(Q(employee_id__in=people))
     if scope.group_ids:
         conditions.append(Q(group_id__in=scope.group_ids))
+    if scope.employee_id:
+        # A suspicion (待核实) is no violation yet: the person it names does not see it until confirmed,
+        # not even as a head of their department or an admin of the group.
+        not_mine = ~Q(employee_id=scope.employee_id, status__in=SUSPECTED_STATUSES)
+        conditions = [condition & not_mine for condition in conditions]
     return any_of(Violation, *conditions, prefix=prefix)
 
 

@@ -108,7 +108,7 @@ def work_queue(request):
         if not group_id.isdigit():
             raise Http404
         group = get_object_or_404(ChatGroup.objects.administered_by(user).select_related("department"), pk=group_id)
-        context["single"] = queue.group_page(group, request.GET.get("page"))
+        context["single"] = queue.group_page(group, request.GET.get("page"), user)
         context["works"] = [context["single"]]
     else:
         context["page"], context["works"] = queue.queue_page(user, request.GET.get("page"))

@@ -52,6 +52,16 @@ def test_the_employee_never_sees_their_own_suspicion(org, employee_user, client)
     assert Violation.objects.visible_to(employee_user).filter(pk=suspicion.pk).exists()
 
 
+def test_a_group_admin_never_sees_a_suspicion_about_themselves(org, group_admin, client):
+    about_her = suspect(org, employee=org["tech_dev"])  # in the sales group she administers
+    assert not Violation.objects.visible_to(group_admin).filter(pk=about_her.pk).exists()
+    client.force_login(group_admin)
+    assert client.get(reverse("violations:suspicion", args=[about_her.pk])).status_code == 404
+    assert "B06" not in client.get(reverse("violations:mine")).content.decode()
+    queue = client.get(reverse("work_queue")).content.decode()
+    assert "B06" not in queue and about_her.description not in queue
+
+
 def test_api_status_filter_is_scoped(org, hr, head_sales, head_tech):
     suspicion = suspect(org)
     suspect(org, employee=org["tech_dev"], group=org["tech_group"])
