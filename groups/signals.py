@@ -8,10 +8,20 @@ commit (the dashboard's rollups listen; groups imports nothing above it).
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.dispatch import Signal
 
 rosters_changed = Signal()
 
+# ``chat_imported``: a chat import was written (``import_id``, ``group_id``). Sent after the write's
+# transaction commits, so listeners read the messages (chat detection listens; groups knows nothing of it).
+chat_imported = Signal()
+
 
 def send_rosters_changed(group_ids: list[int] | None = None) -> None:
     rosters_changed.send(sender=None, group_ids=group_ids)
+
+
+def send_chat_imported(import_id: int, group_id: int) -> None:
+    """Tell the listeners once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: chat_imported.send(sender=None, import_id=import_id, group_id=group_id))

@@ -33,3 +33,4 @@ class Channel(models.TextChoices):
     API = "api", _("接口")
     SELF_SERVICE = "self_service", _("员工自助")
     SYSTEM = "system", _("系统")
+    DETECTION = "detection", _("系统检测")

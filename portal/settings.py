@@ -330,6 +330,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "groups.tasks.purge_chat_bodies_task",
         "schedule": crontab(hour=3, minute=45),
     },
+    # Chat detection over the messages imported since the last nightly pass (after imports it runs
+    # at once; this catches what those runs missed), before the bodies are purged at 03:45.
+    "detect-chat-nightly": {
+        "task": "violations.tasks.detect_new_messages_task",
+        "schedule": crontab(hour=1, minute=30),
+    },
     # PIPL retention: nightly, outside working hours.
     "portal.anonymize_departed": {
         "task": "portal.anonymize_departed",

@@ -12,3 +12,9 @@ class ViolationsConfig(AppConfig):
         from .catalog_seed import restore_missing
 
         post_migrate.connect(restore_missing, sender=self, dispatch_uid="violations_restore_catalog")
+
+        from groups.signals import chat_imported
+
+        from .tasks import on_chat_imported
+
+        chat_imported.connect(on_chat_imported, dispatch_uid="violations_detect_after_chat_import")

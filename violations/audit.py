@@ -10,6 +10,7 @@ from .models import (
     Appeal,
     CompanySettings,
     Evidence,
+    GroupDetectionSettings,
     HolidaySchedule,
     PerformanceMonth,
     Rule,
@@ -26,5 +27,6 @@ auditlog.register(Violation, exclude_fields=["updated_at"])
 auditlog.register(Evidence)
 auditlog.register(Sanction, m2m_fields={"caused_by"})
 auditlog.register(Appeal)
+auditlog.register(GroupDetectionSettings, exclude_fields=["updated_at"])
 
 auditlog.register(PerformanceMonth, exclude_fields=["computed_at", "computed_by"])

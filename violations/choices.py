@@ -28,6 +28,7 @@ class SanctionKind(models.TextChoices):
 
 class ViolationStatus(models.TextChoices):
     REPORTED = "reported", _("已举报")
+    SUSPECTED = "suspected", _("待核实")
     CONFIRMED = "confirmed", _("已确认")
     SANCTIONED = "sanctioned", _("已处分")
     DISMISSED = "dismissed", _("不予处理")
@@ -36,6 +37,9 @@ class ViolationStatus(models.TextChoices):
     OVERTURNED = "overturned", _("已撤销")
 
 
+# A suspicion found by chat detection (violations.detection): no violation yet. It counts nowhere (ladder,
+# deductions, report, dashboard, notices, the employee's own pages) until a person confirms it.
+SUSPECTED_STATUSES = (ViolationStatus.SUSPECTED,)
 # Statuses whose sanctions no longer stand: the ladder ignores them and their sanctions are withdrawn.
 VOID_STATUSES = (ViolationStatus.DISMISSED, ViolationStatus.OVERTURNED)
 # Statuses in which sanctions stand (an appeal pending still counts for the ladder, see querysets).

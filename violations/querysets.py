@@ -17,7 +17,7 @@ from django.utils import timezone
 from portal.months import month_bounds
 from portal.scoping import any_of, scope_for
 
-from .choices import VOID_STATUSES, AppealStatus, ViolationStatus
+from .choices import SUSPECTED_STATUSES, VOID_STATUSES, AppealStatus, ViolationStatus
 
 
 def _violation_scope_q(user, prefix: str = "") -> Q | None:
@@ -38,6 +38,11 @@ def _violation_scope_q(user, prefix: str = "") -> Q | None:
         conditions.append(Q(employee_id__in=people))
     if scope.group_ids:
         conditions.append(Q(group_id__in=scope.group_ids))
+    if scope.employee_id:
+        # A suspicion (待核实) is no violation yet: the person it names does not see it until confirmed,
+        # not even as a head of their department or an admin of the group.
+        not_mine = ~Q(employee_id=scope.employee_id, status__in=SUSPECTED_STATUSES)
+        conditions = [condition & not_mine for condition in conditions]
     return any_of(Violation, *conditions, prefix=prefix)
 
 
@@ -103,8 +108,19 @@ class ViolationQuerySet(models.QuerySet):
         return found
 
     def standing(self) -> ViolationQuerySet:
-        """Not dismissed and not overturned."""
-        return self.exclude(status__in=VOID_STATUSES)
+        """Not dismissed, not overturned, and no mere suspicion (待核实)."""
+        return self.exclude(status__in=(*VOID_STATUSES, *SUSPECTED_STATUSES))
+
+    def counted(self) -> ViolationQuerySet:
+        """Every violation as such: all but the suspicions of chat detection not confirmed yet (待核实).
+
+        Reports, dashboard figures and rollups start here (or from ``standing``), never from ``all()``.
+        """
+        return self.exclude(status__in=SUSPECTED_STATUSES)
+
+    def suspected(self) -> ViolationQuerySet:
+        """Suspicions of chat detection waiting for a person to confirm or dismiss them (待核实)."""
+        return self.filter(status__in=SUSPECTED_STATUSES)
 
 
 class SanctionQuerySet(models.QuerySet):

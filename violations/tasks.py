@@ -146,3 +146,38 @@ def at_risk_notices_task() -> int:
 
     with transaction.atomic():
         return notify_at_risk()
+
+
+# --- chat detection (violations.detection) ------------------------------------------------------
+
+DETECT_LOCK = "detect_chat"
+DETECT_OPTIONS = {**TASK_OPTIONS, "soft_time_limit": 30 * 60, "time_limit": 35 * 60}
+
+
+@shared_task(**DETECT_OPTIONS)
+def detect_import_task(self, import_id: int) -> dict:
+    """After a chat import: detect over the imported range of its group (idempotent; lock-protected)."""
+    from portal.locks import task_lock
+
+    from .services.detection import detect_import
+
+    with task_lock(self, DETECT_LOCK):
+        run = detect_import(import_id)
+        return {"run": run.pk if run else None, "counts": run.counts if run else {}}
+
+
+@shared_task(**DETECT_OPTIONS)
+def detect_new_messages_task(self) -> dict:
+    """Nightly: detect over the messages imported since the last complete nightly pass."""
+    from portal.locks import task_lock
+
+    from .services.detection import detect_new_messages
+
+    with task_lock(self, DETECT_LOCK):
+        run = detect_new_messages()
+        return {"run": run.pk, "status": run.status, "counts": run.counts}
+
+
+def on_chat_imported(sender, *, import_id: int, group_id: int, **kwargs) -> None:
+    """``groups.signals.chat_imported``: queue the detection of the new messages (never in the request)."""
+    outbox.send_after_response(detect_import_task, import_id)

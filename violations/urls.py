@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import holiday_views, views
+from . import holiday_views, suspicion_views, views
 
 app_name = "violations"
 
@@ -13,6 +13,10 @@ urlpatterns = [
     path("evidence/<int:pk>/", views.evidence, name="evidence"),
     path("preview/", views.preview, name="preview"),
     path("calendar/", holiday_views.holiday_schedule, name="holiday_schedule"),
+    path("suspected/", suspicion_views.suspicion_list, name="suspicions"),
+    path("suspected/<int:pk>/", suspicion_views.suspicion_detail, name="suspicion"),
+    path("suspected/<int:pk>/confirm/", suspicion_views.suspicion_confirm, name="suspicion_confirm"),
+    path("suspected/<int:pk>/dismiss/", suspicion_views.suspicion_dismiss, name="suspicion_dismiss"),
 ]
 
 from .reports import views as report_views  # noqa: E402

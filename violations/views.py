@@ -51,7 +51,7 @@ def my_records(request):
     # Unconfirmed reports stay with HR: showing them would tell the person that someone reported them.
     violations = (
         _own_violations(request.user)
-        .exclude(status=ViolationStatus.REPORTED)
+        .exclude(status__in=[ViolationStatus.REPORTED, ViolationStatus.SUSPECTED])
         .select_related("rule", "group", "appeal")
         .prefetch_related(Prefetch("sanctions", queryset=Sanction.objects.order_by("pk")), "evidence")
     )

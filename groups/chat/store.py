@@ -34,6 +34,7 @@ from portal.staging import copy_staged
 from ..choices import ImportStatus, MessageKind, Platform
 from ..importing.errors import ImportFileError
 from ..models import ChatGroup, Employee, Membership
+from ..signals import send_chat_imported
 from . import spool
 from .models import ChatImport, ChatMessage
 from .readers import detect_platform, read_chat
@@ -401,6 +402,7 @@ def write_chat_import(
     job.created_count = min(created, job.message_count) if job.message_count else created
     job.preview = {**job.preview, "created": created, "duplicates": written - created, "recalled": recalled}
     job.save()
+    send_chat_imported(job.pk, group.pk)
     return job
 
 

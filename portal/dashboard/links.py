@@ -86,6 +86,8 @@ def attach_links(data: dict, area: Area, month: datetime.date) -> dict:
         "violations_reported": ll.violations(status=ViolationStatus.REPORTED),
         "violations_confirmed": ll.violations(status=status_in(*CONFIRMED_STATUSES)),
         "violations_appealed": ll.violations(status=ViolationStatus.APPEALED),
+        # every suspicion still waiting, not only the month's: ``month`` left out
+        "violations_suspected": ll._page("dashboard_violations", status=ViolationStatus.SUSPECTED),
         "violations_dismissed": ll.violations(status=status_in(ViolationStatus.DISMISSED, ViolationStatus.OVERTURNED)),
         "fines": ll.violations(sanction=SanctionKind.FINE),
         "findings": ll.findings(),

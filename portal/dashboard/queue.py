@@ -17,11 +17,13 @@ from django.db.models import DateTimeField, Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 
 from groups.models import ChatGroup, MemberRestriction, RosterFinding
+from portal.scoping import scope_for
 from violations.choices import ViolationStatus
 from violations.models import Violation
 
-# Violations still waiting for someone: reported (待核实) or confirmed without a sanction yet.
-OPEN_VIOLATION_STATUSES = (ViolationStatus.REPORTED, ViolationStatus.CONFIRMED)
+# Violations still waiting for someone: reported, suspected by chat detection (待核实: the group's admin
+# confirms or dismisses it), or confirmed without a sanction yet.
+OPEN_VIOLATION_STATUSES = (ViolationStatus.REPORTED, ViolationStatus.SUSPECTED, ViolationStatus.CONFIRMED)
 GROUPS_PER_PAGE = 10
 ITEMS_PER_GROUP = 10
 ITEMS_PER_PAGE = 25
@@ -39,8 +41,11 @@ def mutes_in(group: ChatGroup) -> list:
     )
 
 
-def open_violations():
-    return Violation.objects.filter(status__in=OPEN_VIOLATION_STATUSES).select_related("employee", "rule")
+def open_violations(user=None):
+    """Unsettled violations; never a suspicion about ``user`` themselves (HR decides it, unseen by them)."""
+    rows = Violation.objects.filter(status__in=OPEN_VIOLATION_STATUSES).select_related("employee", "rule")
+    own = scope_for(user).employee_id if user is not None else None
+    return rows.exclude(employee_id=own, status=ViolationStatus.SUSPECTED) if own else rows
 
 
 @dataclass
@@ -76,9 +81,9 @@ def groups_with_work(user):
     )
 
 
-def _work(group: ChatGroup, limit: int) -> GroupWork:
+def _work(group: ChatGroup, limit: int, user=None) -> GroupWork:
     findings = open_findings().filter(group=group).order_by("-first_seen_at", "-pk")
-    violations = open_violations().filter(group=group).order_by("-occurred_at", "-pk")
+    violations = open_violations(user).filter(group=group).order_by("-occurred_at", "-pk")
     found = list(findings[: limit + 1])
     seen = list(violations[: limit + 1])
     work = GroupWork(group, found[:limit], seen[:limit], mutes=mutes_in(group))
@@ -90,14 +95,14 @@ def _work(group: ChatGroup, limit: int) -> GroupWork:
 def queue_page(user, page_number) -> tuple[Page, list[GroupWork]]:
     """One page of groups, each with its newest items."""
     page = Paginator(groups_with_work(user), GROUPS_PER_PAGE).get_page(page_number)
-    return page, [_work(group, ITEMS_PER_GROUP) for group in page.object_list]
+    return page, [_work(group, ITEMS_PER_GROUP, user) for group in page.object_list]
 
 
-def group_page(group: ChatGroup, page_number) -> GroupWork:
+def group_page(group: ChatGroup, page_number, user=None) -> GroupWork:
     """One group: its findings page by page, its open violations (newest, bounded)."""
     findings = open_findings().filter(group=group).order_by("-first_seen_at", "-pk")
     page = Paginator(findings, ITEMS_PER_PAGE).get_page(page_number)
-    violations = open_violations().filter(group=group).order_by("-occurred_at", "-pk")
+    violations = open_violations(user).filter(group=group).order_by("-occurred_at", "-pk")
     seen = list(violations[:ITEMS_PER_PAGE])
     return GroupWork(
         group,

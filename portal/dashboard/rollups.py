@@ -68,7 +68,7 @@ def refresh_violation_cells(*, keys: Iterable[Key] | None = None) -> int:
     """Recompute the cells of these (department, month) keys (all cells when None). Returns cells written."""
     from violations.models import Sanction, Violation
 
-    cells, violations, sanctions = ViolationCell.objects.all(), Violation.objects.all(), Sanction.objects.active()
+    cells, violations, sanctions = ViolationCell.objects.all(), Violation.objects.counted(), Sanction.objects.active()
     if keys is not None:
         keys = set(keys)
         cells = cells.filter(_cells_q(keys, "department_id"))

@@ -307,6 +307,11 @@ def pending_appeals(user, area: Area, *, today: datetime.date | None = None) -> 
     return {**counts, "first": first}
 
 
+def suspected_pending(user, area: Area) -> int:
+    """Suspicions of chat detection waiting for a person (待核实), whatever their month. 1 query."""
+    return area_violations(user, area).suspected().count()
+
+
 def removals_pending(user, area: Area) -> int:
     """Removals from a group decided and not yet carried out (they are due at once). 1 query."""
     return (
@@ -466,6 +471,7 @@ def build(user, area: Area, month: datetime.date, *, now: datetime.datetime | No
         "at_risk": risk,
         "findings": found,
         "appeals": appeals_,
+        "suspected": suspected_pending(user, area),
         "overdue": {
             "findings": found["overdue"],
             "appeals": appeals_["overdue"],

@@ -108,7 +108,7 @@ def work_queue(request):
         if not group_id.isdigit():
             raise Http404
         group = get_object_or_404(ChatGroup.objects.administered_by(user).select_related("department"), pk=group_id)
-        context["single"] = queue.group_page(group, request.GET.get("page"))
+        context["single"] = queue.group_page(group, request.GET.get("page"), user)
         context["works"] = [context["single"]]
     else:
         context["page"], context["works"] = queue.queue_page(user, request.GET.get("page"))
@@ -181,8 +181,8 @@ def violations_list(request):
         start, end = month_bounds(month)
         rows = rows.filter(occurred_at__gte=start, occurred_at__lt=end)
     statuses = [s for s in (request.GET.get("status") or "").split(",") if s in ViolationStatus.values]
-    if statuses:
-        rows = rows.filter(status__in=statuses)
+    # suspicions (待核实) are listed only when asked for: they are no violations yet
+    rows = rows.filter(status__in=statuses) if statuses else rows.counted()
     sanction = _choice(request.GET.get("sanction"), SanctionKind.values)
     if sanction:
         active = Sanction.objects.filter(kind=sanction, withdrawn_at__isnull=True)

@@ -84,6 +84,7 @@ NO_ADD = {
     "portal.notificationlog", "violations.companysettings", "violations.sanction", "violations.appeal",
     "portal.wecomconnection",  # one row
     "violations.performancemonth", "violations.performancededuction",  # computed by the deductions job
+    "violations.detection", "violations.detectionrun",  # written by chat detection runs only
 }  # fmt: skip
 NO_DELETE = {
     "auditlog.logentry", "groups.rostersettings", "portal.wecomconnection",
@@ -93,6 +94,7 @@ NO_DELETE = {
     "violations.rule", "violations.companysettings",
     "violations.violation",
     "violations.sanction", "violations.appeal", "violations.performancemonth", "violations.performancededuction",
+    "violations.detection", "violations.detectionrun",  # the record of what detection found
 }  # fmt: skip
 NO_CHANGE = {"groups.importjob"}
 
@@ -158,6 +160,16 @@ EXPLICIT = {
     "violations:evidence": ("", _all(NOT_FOUND, anon=LOGIN)),  # no such file (and never someone else's)
     "violations:preview": ("", _all(FORBIDDEN, anon=LOGIN, hr=400)),  # HR's record form; 400 without its fields
     "violations:holiday_schedule": ("", _all(FORBIDDEN, anon=LOGIN, hr=OK)),  # HR enters a year's holidays
+    # 待核实 (chat detection): HR and the admins of the suspicion's group (李销售 owns it, 孙七 administers
+    # it); 404 for anyone else, auditors and other heads included. Decisions are POST only.
+    "violations:suspicions": ("", _all(NOT_FOUND, anon=LOGIN, hr=OK, head_sales=OK, group_admin=OK)),
+    "violations:suspicion": (
+        "",
+        _all(NOT_FOUND, anon=LOGIN, hr=OK, head_sales=OK, group_admin=OK),
+        "violations_suspected",
+    ),
+    "violations:suspicion_confirm": ("", _all(NOT_ALLOWED, anon=LOGIN), "violations_suspected"),
+    "violations:suspicion_dismiss": ("", _all(NOT_ALLOWED, anon=LOGIN), "violations_suspected"),
     # The violations read API (session auth here): scoped lists, 404 outside scope.
     "violations:api-root": ("", _all(OK, anon=UNAUTHORIZED)),
     "violations:violation-list": ("", _all(OK, anon=UNAUTHORIZED)),
@@ -353,7 +365,7 @@ def admin_expectation(name: str, role: str, model, model_admin, obj_visible: boo
 @pytest.fixture
 def world(org, hr, auditor, head_sales, head_tech, group_admin, employee_user, outsider_user, monkeypatch):
     from groups.models import ChatImport, ChatMessage, Membership, RosterFinding
-    from violations.models import Appeal, Evidence, Rule, Sanction
+    from violations.models import Appeal, Evidence, Rule, Sanction, Violation
 
     monkeypatch.setattr("django.utils.timezone.now", lambda: NOW)
     data = build(org)
@@ -364,6 +376,10 @@ def world(org, hr, auditor, head_sales, head_tech, group_admin, employee_user, o
     message = ChatMessage.objects.create(
         group=org["sales_group"], platform="wechat", natural_key="7:1", sent_at=NOW, kind="text", text="收到"
     )
+    suspected = Violation.objects.create(
+        employee=org["east_rep"], group=org["sales_group"], rule=Rule.objects.get(code="B06"), occurred_at=NOW,
+        description="休息时间发言", status="suspected", channel="detection",
+    )  # fmt: skip
     objects = {
         "groups_chatimport": chat_import.pk,
         "groups_chatmessage": message.pk,
@@ -373,6 +389,7 @@ def world(org, hr, auditor, head_sales, head_tech, group_admin, employee_user, o
         "groups_membership": Membership.objects.filter(group=org["sales_group"]).first().pk,
         "groups_rosterfinding": RosterFinding.objects.get(group=org["sales_group"]).pk,
         "violations_violation": data["v1"].pk,
+        "violations_suspected": suspected.pk,
         "violations_sanction": Sanction.objects.filter(violation=data["v1"]).first().pk,
         "violations_appeal": data["v1"].appeal.pk,
         "violations_rule": Rule.objects.get(code="C04").pk,

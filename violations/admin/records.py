@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -18,8 +19,8 @@ from django.utils.translation import gettext_lazy as _
 from groups.admin_filters import subtree_filter
 from groups.people import DepartedHeaderMixin, employee_html, user_html
 from portal.admin_lists import EstimatedCountPaginator, IndexedSearchMixin
-from portal.admin_mixins import ScopedAdminMixin
-from portal.audit import audit_context
+from portal.admin_mixins import ReadOnlyAdminMixin, ScopedAdminMixin
+from portal.audit import audit_context, log_access
 from portal.choices import Channel
 from portal.months import month_bounds
 from portal.scoping import scope_for
@@ -27,7 +28,18 @@ from portal.scoping import scope_for
 from .. import services
 from ..choices import AppealStatus, SanctionKind, ViolationStatus
 from ..forms import AddEvidenceForm, DecisionForm, ReasonForm, RecordViolationForm
-from ..models import Appeal, CompanySettings, Evidence, Rule, Sanction, Violation, WorkdayOverride
+from ..models import (
+    Appeal,
+    CompanySettings,
+    Detection,
+    DetectionRun,
+    Evidence,
+    GroupDetectionSettings,
+    Rule,
+    Sanction,
+    Violation,
+    WorkdayOverride,
+)
 from .rule_form import RuleAdminForm
 
 
@@ -249,7 +261,7 @@ class ViolationAdmin(IndexedSearchMixin, AdminChannelMixin, ScopedAdminMixin, De
     list_per_page = 50
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-    actions = ["confirm_and_sanction", "dismiss_selected", "notify_selected", "removal_done"]
+    actions = ["confirm_selected", "confirm_and_sanction", "dismiss_selected", "notify_selected", "removal_done"]
 
     class Media:
         js = ["violations/record.js"]
@@ -304,7 +316,33 @@ class ViolationAdmin(IndexedSearchMixin, AdminChannelMixin, ScopedAdminMixin, De
             fields += ["reporter_display", "recorded_by_display", "report_count_display", "duplicates_display"]
         if request.user.has_perm("violations.view_appeal") and Appeal.objects.filter(violation=obj).exists():
             fields.append("appeal_link")
+        if Detection.objects.filter(violation=obj).exists():
+            fields.append("detection_evidence")
         return fields
+
+    @admin.display(description=_("检测证据"))
+    def detection_evidence(self, obj):
+        """The messages that fired the detection, with context, as saved when detected (kept after
+        the bodies are purged); links to the live messages while they exist (opening one is audited)."""
+        detection = Detection.objects.get(violation=obj)
+        html = render_to_string("violations/_detection_evidence.html", {"detection": detection})
+        live = list(detection.messages.order_by("sent_at", "pk").values_list("pk", flat=True)[:20])
+        links = format_html_join(
+            " ",
+            '<a href="{}">#{}</a>',
+            ((reverse("admin:groups_chatmessage_change", args=[pk]), pk) for pk in live),
+        )
+        if live:
+            html += format_html('<p class="small">{} {}</p>', _("原始消息:"), links)
+        return mark_safe(html)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and getattr(response, "status_code", 0) == 200:
+            detection = Detection.objects.filter(violation_id=object_id).first() if str(object_id).isdigit() else None
+            if detection is not None:  # the excerpt is message content: reading it is an audited access
+                log_access(request.user, detection, "view", detail="检测证据")
+        return response
 
     def get_list_display(self, request):
         if scope_for(request.user).everything:  # ×N says it was reported anonymously: HR and auditors only
@@ -422,10 +460,14 @@ class ViolationAdmin(IndexedSearchMixin, AdminChannelMixin, ScopedAdminMixin, De
         for error in errors:
             self.message_user(request, error, messages.ERROR)
 
+    @admin.action(description=_("确认(已举报/待核实 → 已确认)"), permissions=["change"])
+    def confirm_selected(self, request, queryset):
+        self._each(request, queryset, _("已确认"), lambda v: services.confirm_violation(v, acting_user=request.user))
+
     @admin.action(description=_("确认并按条款默认处分"), permissions=["change"])
     def confirm_and_sanction(self, request, queryset):
         def call(violation):
-            if violation.status == ViolationStatus.REPORTED:
+            if violation.status in (ViolationStatus.REPORTED, ViolationStatus.SUSPECTED):
                 services.confirm_violation(violation, acting_user=request.user)
             services.apply_sanctions(violation, acting_user=request.user)
 
@@ -726,3 +768,63 @@ def export_selected_xlsx(modeladmin, request, queryset):
 
 
 ViolationAdmin.actions = [*ViolationAdmin.actions, export_selected_csv, export_selected_xlsx]
+
+
+@admin.register(GroupDetectionSettings)
+class GroupDetectionSettingsAdmin(AdminChannelMixin, admin.ModelAdmin):
+    """A group's own quiet hours for detection (B06); HR's (audited: django-auditlog)."""
+
+    list_display = ["group", "quiet_hours_start", "quiet_hours_end", "quiet_hours_off", "updated_at"]
+    list_select_related = ["group"]
+    autocomplete_fields = ["group"]
+    search_fields = ["group__name"]
+
+    def has_view_permission(self, request, obj=None):
+        return scope_for(request.user).everything and super().has_view_permission(request, obj)
+
+
+@admin.register(DetectionRun)
+class DetectionRunAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """The record of each detection run: window, counts per detector, status, errors."""
+
+    list_display = ["pk", "trigger", "status", "since", "until", "started_at", "finished_at", "total_new"]
+    list_filter = ["status", "trigger"]
+    readonly_fields = ["since", "until", "group_ids", "trigger", "status", "started_at", "finished_at", "counts",
+                       "errors", "created_by"]  # fmt: skip
+    fields = readonly_fields
+
+
+@admin.register(Detection)
+class DetectionAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """Every hit, with or without a suspicion (an unmatched sender makes none): scoped, read-only."""
+
+    list_display = ["occurred_at", "detector", "rule", "group", "sender", "violation_link"]
+    list_filter = ["detector", "rule"]
+    list_select_related = ["rule", "group", "employee", "violation"]
+    search_fields = ["sender_platform_id", "sender_name", "employee__name"]
+    readonly_fields = ["detector", "rule", "group", "employee", "sender_platform_id", "sender_name", "occurred_at",
+                       "reason", "details", "evidence", "violation_link", "run", "created_at"]  # fmt: skip
+    fields = readonly_fields
+
+    @admin.display(description=_("发送人"))
+    def sender(self, obj):
+        return str(obj.employee) if obj.employee_id else (obj.sender_name or obj.sender_platform_id)
+
+    @admin.display(description=_("违规记录"))
+    def violation_link(self, obj):
+        if obj.violation_id is None:
+            return _("未匹配到员工")
+        url = reverse("admin:violations_violation_change", args=[obj.violation_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.violation_id)
+
+    @admin.display(description=_("证据摘录"))
+    def evidence(self, obj):
+        return render_to_string("violations/_detection_evidence.html", {"detection": obj})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and getattr(response, "status_code", 0) == 200:
+            obj = self.get_object(request, object_id)
+            if obj is not None:
+                log_access(request.user, obj, "view", detail="检测证据")
+        return response

@@ -2,16 +2,21 @@
 
 from .catalog import CompanySettings, HolidaySchedule, Rule, WorkdayOverride, validate_sanction_specs
 from .deductions import PerformanceDeduction, PerformanceMonth
+from .detection import Detection, DetectionRun, GroupDetectionSettings, RunStatus
 from .records import Appeal, Evidence, Sanction, Violation
 
 __all__ = [
     "Appeal",
     "CompanySettings",
+    "Detection",
+    "DetectionRun",
     "Evidence",
+    "GroupDetectionSettings",
     "HolidaySchedule",
     "PerformanceDeduction",
     "PerformanceMonth",
     "Rule",
+    "RunStatus",
     "Sanction",
     "Violation",
     "WorkdayOverride",

@@ -194,6 +194,22 @@ class CompanySettings(models.Model):
     quiet_hours_end = models.TimeField(_("休息时间结束"), default=datetime.time(7, 30))
     directive_answer_minutes = models.PositiveSmallIntegerField(_("领导指令回复时限(分钟)"), default=30)
     max_message_length = models.PositiveSmallIntegerField(_("单条消息最大字数"), default=200)
+    # C10 刷屏 (chat detection): more than N messages, or more than N images, from one sender in M seconds
+    flood_max_messages = models.PositiveSmallIntegerField(
+        _("刷屏:时间窗内最多消息数"),
+        default=10,
+        validators=[MinValueValidator(2), MaxValueValidator(1000)],
+        help_text=_("同一人在下面的秒数内发送超过此条数即为刷屏(C10)"),
+    )
+    flood_max_images = models.PositiveSmallIntegerField(
+        _("刷屏:时间窗内最多图片数"),
+        default=5,
+        validators=[MinValueValidator(2), MaxValueValidator(1000)],
+        help_text=_("同一人在下面的秒数内发送超过此张数图片即为过多图片(C10)"),
+    )
+    flood_window_seconds = models.PositiveIntegerField(
+        _("刷屏:时间窗(秒)"), default=60, validators=[MinValueValidator(1), MaxValueValidator(86400)]
+    )
     duplicate_window_hours = models.PositiveSmallIntegerField(
         _("疑似重复时间窗(小时)"),
         default=24,

@@ -88,8 +88,10 @@ def resolve_department(user, department_id: int | None) -> Department | None:
 
 
 def report_queryset(base, params: ReportParams, department: Department | None = None):
-    """Narrow a scoped violation queryset to the report's period, department subtree and ids."""
-    qs = base
+    """Narrow a scoped violation queryset to the report's period, department subtree and ids.
+
+    Suspicions of chat detection not confirmed yet (待核实) are no violations: never in a report."""
+    qs = base.counted()
     if params.start is not None:
         tz = timezone.get_current_timezone()
         start = datetime.datetime.combine(params.start, datetime.time.min, tzinfo=tz)

@@ -291,13 +291,30 @@ def add_evidence(violation: Violation, files, *, acting_user, channel: str = Cha
     return len(checked)
 
 
+def require_decider(violation: Violation, acting_user) -> None:
+    """HR decides every violation; a suspicion of chat detection (待核实) may also be decided by an
+    admin of its group — never one naming the admin themselves. Anyone else: refused."""
+    if acting_user is None or scope_for(acting_user).is_hr:
+        return
+    if violation.status == ViolationStatus.SUSPECTED and violation.group_id:
+        in_group = ChatGroup.objects.administered_by(acting_user).filter(pk=violation.group_id).exists()
+        if in_group and scope_for(acting_user).employee_id != violation.employee_id:
+            return
+        if in_group:
+            raise PermissionDenied(_("不能核实涉及自己的记录,请交人资处理。"))
+    raise PermissionDenied(_("只有人资管理员可以执行此操作。"))
+
+
 @transaction.atomic
 @audited
 def confirm_violation(violation: Violation, *, acting_user, channel: str = Channel.ADMIN) -> Violation:
-    """HR confirms a reported violation happened (reported → confirmed)."""
-    require_hr(acting_user)
+    """A reported violation or a detection's suspicion happened (reported | suspected → confirmed).
+
+    From here it is an ordinary violation: HR sanctions it (the ladder counts it then), its
+    deductions and appeal follow. A suspicion may be confirmed by an admin of its group too."""
     violation = lock_violation(violation)
-    require_status(violation, ViolationStatus.REPORTED)
+    require_decider(violation, acting_user)
+    require_status(violation, ViolationStatus.REPORTED, ViolationStatus.SUSPECTED)
     violation.status = ViolationStatus.CONFIRMED
     violation.save(update_fields=["status", "updated_at"])
     return violation
@@ -306,12 +323,21 @@ def confirm_violation(violation: Violation, *, acting_user, channel: str = Chann
 @transaction.atomic
 @audited
 def dismiss_violation(violation: Violation, reason: str, *, acting_user, channel: str = Channel.ADMIN) -> Violation:
-    """Not a violation after all (不予处理): withdraws its sanctions and what the ladder derived from them."""
-    require_hr(acting_user)
+    """Not a violation after all (不予处理): withdraws its sanctions and what the ladder derived from them.
+
+    A detection's suspicion (待核实) may be dismissed by an admin of its group too; it stays
+    dismissed: a rerun of detection finds its hit already stored and adds nothing."""
     if not (reason or "").strip():
         raise ValidationError({"reason": _("请填写不予处理的理由。")})
     violation = lock_violation(violation)
-    require_status(violation, ViolationStatus.REPORTED, ViolationStatus.CONFIRMED, ViolationStatus.SANCTIONED)
+    require_decider(violation, acting_user)
+    require_status(
+        violation,
+        ViolationStatus.REPORTED,
+        ViolationStatus.SUSPECTED,
+        ViolationStatus.CONFIRMED,
+        ViolationStatus.SANCTIONED,
+    )
     violation.status = ViolationStatus.DISMISSED
     violation.dismissed_reason = reason.strip()
     violation.save(update_fields=["status", "dismissed_reason", "updated_at"])

@@ -25,6 +25,12 @@ EXPECTED = {
     "violations:export_job": {"anon": 302, "hr": 200, "employee": 404, "head": 404, "outsider": 404},
     "violations:export_job_status": {"anon": 302, "hr": 200, "employee": 404, "head": 404, "outsider": 404},
     "violations:export_download": {"anon": 302, "hr": 404, "employee": 404, "head": 404, "outsider": 404},
+    # 待核实: HR and the admins of a suspicion's group (head_tech administers none); the pk here is no
+    # suspicion (a sanctioned violation): 404 for everyone; decisions are POST only
+    "violations:suspicions": {"anon": 302, "hr": 200, "employee": 404, "head": 404, "outsider": 404},
+    "violations:suspicion": {"anon": 302, "hr": 404, "employee": 404, "head": 404, "outsider": 404},
+    "violations:suspicion_confirm": {"anon": 302, "hr": 405, "employee": 405, "head": 405, "outsider": 405},
+    "violations:suspicion_dismiss": {"anon": 302, "hr": 405, "employee": 405, "head": 405, "outsider": 405},
 }
 
 
@@ -67,6 +73,9 @@ def test_url_walk(client, role, hr, employee_user, head_tech, outsider_user, org
         "violations:export_download": [job.pk],
         "violations:appeal": [violation.pk],
         "violations:evidence": [violation.evidence.get().pk],
+        "violations:suspicion": [violation.pk],
+        "violations:suspicion_confirm": [violation.pk],
+        "violations:suspicion_dismiss": [violation.pk],
     }
     for name, expected in EXPECTED.items():
         response = client.get(reverse(name, args=args.get(name, [])))

@@ -1,0 +1,104 @@
+"""C10 恶意刷屏、过多图片: more than N messages (``flood_max_messages``, default 10), or more than N
+images (``flood_max_images``, default 5), from one sender in one group within M seconds
+(``flood_window_seconds``, default 60).
+
+Set-based with a window function: a message is *in a flood* when the N-th message before it from
+the same sender in the same group (``LAG(sent_at, N)``) was sent at most M seconds earlier — then
+N + 1 messages lie within M seconds. Only those rows leave the database. They are gathered into
+bursts: flooding messages of one sender no more than M seconds apart are one burst, one hit, keyed
+by the burst's first message (the message N before its first flooding one), so a rerun finds the
+same key; it happened when the limit was crossed (the first flooding message).
+
+The rule is about sending: recalled messages count; system lines and recall events do not. Images
+count twice: in the message count and, separately, in the image count (two detections at most for
+one burst: ``messages`` and ``images``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import F, Window
+from django.db.models.functions import Lag
+from django.utils.translation import gettext as _
+
+from groups.choices import MessageKind
+
+from ..models import CompanySettings
+from .base import Detector, Hit
+from .base import Window as DetectionWindow
+from .window_messages import hit, message_key, rows, sent
+
+NAME = "flooding"
+RULE = "C10"
+
+
+def _flooding_rows(window: DetectionWindow, limit: int, seconds: int, *, images: bool) -> Iterator[dict[str, Any]]:
+    span = datetime.timedelta(seconds=seconds)
+    qs = sent(window, before=span)
+    if images:
+        qs = qs.filter(kind=MessageKind.IMAGE)
+    order = [F("sent_at").asc(), F("pk").asc()]
+    partition = [F("group_id"), F("sender_platform_id")]
+    qs = qs.annotate(
+        back_at=Window(Lag("sent_at", offset=limit), partition_by=partition, order_by=order),
+        back_id=Window(Lag("pk", offset=limit), partition_by=partition, order_by=order),
+        back_key=Window(Lag("natural_key", offset=limit), partition_by=partition, order_by=order),
+    )
+    qs = qs.filter(back_at__isnull=False, back_at__gte=F("sent_at") - span)
+    return rows(qs.order_by("group_id", "sender_platform_id", "sent_at", "pk"), "back_at", "back_id", "back_key")
+
+
+def _bursts(found: Iterator[dict[str, Any]], seconds: int) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """(the first flooding row, every flooding row) per burst; rows arrive by sender, then time."""
+    span = datetime.timedelta(seconds=seconds)
+    current: list[dict[str, Any]] = []
+    for row in found:
+        if current:
+            last = current[-1]
+            same = last["group_id"] == row["group_id"] and last["sender_platform_id"] == row["sender_platform_id"]
+            if same and row["sent_at"] - last["sent_at"] <= span:
+                current.append(row)
+                continue
+            yield current[0], current
+        current = [row]
+    if current:
+        yield current[0], current
+
+
+def _hits(window: DetectionWindow, limit: int, seconds: int, *, images: bool) -> Iterator[Hit]:
+    what = "images" if images else "messages"
+    for first, burst in _bursts(_flooding_rows(window, limit, seconds, images=images), seconds):
+        # occurred_at: when the flood crossed the limit (its first flooding message), so the hit lies
+        # in exactly one of two adjacent windows; the key and the evidence start at the burst's first.
+        start = {**first, "pk": first["back_id"], "natural_key": first["back_key"]}
+        count = len(burst) + limit  # the N before the first flooding message, and every flooding one
+        last_at = burst[-1]["sent_at"]
+        if images:
+            reason = _("%(s)s 秒内连续发送 %(n)s 张图片(超过 %(limit)s 张)")
+        else:
+            reason = _("%(s)s 秒内连续发送 %(n)s 条消息(超过 %(limit)s 条)")
+        reason = reason % {"s": seconds, "n": count, "limit": limit}
+        message_ids = (first["back_id"], *(row["pk"] for row in burst[:50]))
+        details = {
+            "kind": what,
+            "count": count,
+            "limit": limit,
+            "seconds": seconds,
+            "last_at": last_at.isoformat(),
+            "duration_seconds": (last_at - first["back_at"]).total_seconds(),
+        }
+        key = f"{what}:" + message_key(first["group_id"], first["platform"], first["back_key"])
+        yield hit(start, NAME, RULE, reason, details=details, message_ids=message_ids, key=key)
+
+
+def detect(window: DetectionWindow) -> Iterator[Hit]:
+    company = CompanySettings.load()
+    seconds = company.flood_window_seconds
+    yield from _hits(window, company.flood_max_messages, seconds, images=False)
+    yield from _hits(window, company.flood_max_images, seconds, images=True)
+
+
+DETECTOR = Detector(name=NAME, rule_codes=(RULE,), detect=detect, label="刷屏、过多图片")

@@ -1,0 +1,226 @@
+"""The runner: hits become detections and suspected violations once; reruns, dismissals, unmatched
+senders, evidence excerpts that outlive the purge, the audit entry, the import signal and the command."""
+
+import datetime
+
+import pytest
+from auditlog.models import LogEntry
+from django.core.management import call_command
+from django.utils import timezone
+
+from groups.chat.retention import purge_chat_bodies
+from groups.models import ChatMessage, RosterSettings
+from portal.choices import Channel
+from violations import services
+from violations.choices import ViolationStatus
+from violations.detection import quiet_hours, redpacket, runner
+from violations.models import Detection, DetectionRun, Rule, Violation
+from violations.services.detection import detect_chat, detect_new_messages
+
+from .detection_helpers import at, msg
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def night(org):
+    """Five messages in the sales group; two at night (one by an unmatched sender)."""
+    group, rep = org["sales_group"], org["east_rep"]
+    before = [msg(group, "wx_li", at(2026, 11, 3, 23, m), text=f"前{m}") for m in (20, 25)]
+    late = msg(group, "wx_zhangsan", at(2026, 11, 3, 23, 45), employee=rep, text="还在加班")
+    stranger = msg(group, "wx_x", at(2026, 11, 3, 23, 50), text="路过")
+    after = msg(group, "wx_li", at(2026, 11, 4, 8, 0), text="早")
+    return {"group": group, "rep": rep, "late": late, "stranger": stranger, "before": before, "after": after}
+
+
+def run(**kw):
+    return detect_chat(detectors=[quiet_hours.DETECTOR], trigger="test", **kw)
+
+
+def test_a_hit_becomes_one_suspected_violation(night):
+    result = run()
+    assert result.status == "done"
+    assert result.counts["quiet_hours"] == {"hits": 2, "new": 2, "suspected": 1, "unmatched": 1, "skipped": 0}
+    violation = Violation.objects.get()
+    assert violation.status == ViolationStatus.SUSPECTED
+    assert violation.channel == Channel.DETECTION and violation.recorded_by is None
+    assert violation.employee == night["rep"] and violation.group == night["group"]
+    assert violation.rule.code == "B06" and violation.occurred_at == night["late"].sent_at
+    assert violation.description == violation.detection.reason
+    unmatched = Detection.objects.get(employee__isnull=True)
+    assert unmatched.violation is None and unmatched.sender_platform_id == "wx_x"
+    assert list(violation.detection.messages.all()) == [night["late"]]
+
+
+def test_rerun_and_overlapping_windows_add_nothing(night):
+    run()
+    again = run(since=at(2026, 11, 3, 23), until=at(2026, 11, 5))
+    assert again.counts["quiet_hours"]["new"] == 0 and again.counts["quiet_hours"]["hits"] == 2
+    assert Violation.objects.count() == 1 and Detection.objects.count() == 2
+
+
+def test_a_dismissed_suspicion_stays_dismissed(night, hr):
+    run()
+    violation = Violation.objects.get()
+    services.dismiss_violation(violation, "加班通知,非闲聊", acting_user=hr)
+    run()
+    assert Violation.objects.get().status == ViolationStatus.DISMISSED
+
+
+def test_excerpt_has_context_and_survives_the_purge(night):
+    run()
+    detection = Detection.objects.get(violation__isnull=False)
+    lines = detection.excerpt
+    assert [line["text"] for line in lines] == ["前20", "前25", "还在加班", "路过"]  # 08:00 is more than 30 min away
+    assert [line["trigger"] for line in lines] == [False, False, True, False]
+    assert lines[2]["sender"] == "wx_zhangsan" and lines[2]["sent_at"].startswith("2026-11-03T15:45")
+    assert lines[2]["local_time"] == "2026-11-03 23:45:00" and lines[2]["kind_label"] == "文本"
+    RosterSettings.objects.update(chat_retention_days=1)
+    assert purge_chat_bodies() == 5
+    assert ChatMessage.objects.get(pk=night["late"].pk).text is None
+    detection.refresh_from_db()
+    assert detection.excerpt == lines
+
+
+def test_audit_summary_names_the_suspicions(night):
+    result = run()
+    entry = LogEntry.objects.filter(additional_data__run=result.pk).get()
+    assert entry.additional_data["violations"] == [Violation.objects.get().pk]
+    assert entry.action == LogEntry.Action.CREATE
+
+
+def test_batches_cost_a_fixed_number_of_queries(org, django_assert_max_num_queries, monkeypatch):
+    group = org["sales_group"]
+    for i in range(60):
+        msg(group, f"wx_{i}", at(2026, 11, 3, 23, 31) + datetime.timedelta(seconds=i), employee=org["east_rep"])
+    monkeypatch.setattr(runner, "BATCH", 1000)
+    with django_assert_max_num_queries(25):
+        result = run()
+    assert result.counts["quiet_hours"]["suspected"] == 60
+
+
+def test_a_switched_off_rule_makes_nothing(night):
+    Rule.objects.filter(code="B06").update(is_active=False)
+    result = run()
+    assert result.counts["quiet_hours"]["skipped"] == 2 and not Detection.objects.exists()
+
+
+def test_a_failing_detector_is_recorded_and_the_others_run(night):
+    from violations.detection.base import Detector
+
+    def broken(window):
+        raise RuntimeError("boom")
+        yield
+
+    result = detect_chat(detectors=[Detector("broken", ("B06",), broken), quiet_hours.DETECTOR])
+    assert result.status == "failed" and result.errors == ["broken: boom"]
+    assert result.counts["quiet_hours"]["new"] == 2
+
+
+def test_killed_half_way_the_rerun_completes(night, monkeypatch):
+    msg(night["group"], "wx_zhangsan", at(2026, 11, 3, 23, 55), kind="redpacket", employee=night["rep"])
+    calls = {"n": 0}
+    real = runner.store
+
+    def dies_on_second(batch, progress):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the worker is killed: nothing of this batch is written
+        return real(batch, progress)
+
+    monkeypatch.setattr(runner, "store", dies_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        detect_chat(detectors=[quiet_hours.DETECTOR, redpacket.DETECTOR])
+    assert DetectionRun.objects.get().status == "running"
+    assert Detection.objects.filter(detector="quiet_hours").count() == 3  # the red envelope was at night too
+    assert not Detection.objects.filter(detector="redpacket").exists()
+    monkeypatch.setattr(runner, "store", real)
+    again = detect_chat(detectors=[quiet_hours.DETECTOR, redpacket.DETECTOR])
+    assert again.counts["quiet_hours"]["new"] == 0 and again.counts["redpacket"]["new"] == 1
+    assert Violation.objects.suspected().count() == 3  # 2 B06 of the matched sender + 1 B05
+
+
+def test_bad_windows_and_groups_are_refused(night):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="--until"):
+        run(since=at(2026, 11, 4), until=at(2026, 11, 3))
+    with pytest.raises(ValidationError, match="没有这些工作群"):
+        run(group_ids=[999999])
+
+
+def test_the_command(night, capsys):
+    call_command("detect_chat", "--since", "2026-11-03", "--until", "2026-11-04", "--group", str(night["group"].pk))
+    out = capsys.readouterr().out
+    assert "quiet_hours: hits=2 new=2 suspected=1 unmatched=1" in out
+    assert Violation.objects.suspected().count() == 1
+
+
+def test_nightly_covers_what_was_imported_since_the_last_pass(night):
+    first = detect_new_messages()
+    assert first.status == "done" and Violation.objects.suspected().count() >= 1
+    count = Detection.objects.count()
+    assert detect_new_messages().counts.get("quiet_hours", {}).get("hits", 0) == 0  # nothing new imported
+    msg(night["group"], "wx_zhangsan", at(2026, 11, 10, 23, 59), employee=night["rep"])
+    third = detect_new_messages()
+    assert third.counts["quiet_hours"]["new"] == 1 and Detection.objects.count() == count + 1
+
+
+def test_a_chat_import_is_followed_by_detection(org, hr, django_capture_on_commit_callbacks):
+    from groups.chat.store import import_chat_file
+    from groups.models import Membership
+    from groups.tests.chat_helpers import WECOM, wecom_group
+
+    group = wecom_group(org)
+    Membership.objects.create(group=group, platform_id="ZhangSan", nickname="张三", employee=org["tech_dev"])
+    with django_capture_on_commit_callbacks(execute=True):
+        job = import_chat_file(WECOM, group=group, acting_user=hr)
+    assert job.status == "done"
+    run_ = DetectionRun.objects.get(trigger="import")
+    assert run_.group_ids == [group.pk] and run_.status == "done"
+    assert Violation.objects.suspected().filter(rule__code="B05", employee=org["tech_dev"]).exists()
+    assert timezone.now() - run_.started_at < datetime.timedelta(minutes=5)
+
+
+def test_the_violation_page_shows_the_evidence_and_reading_it_is_audited(night, hr, client):
+    run()
+    violation = Violation.objects.get()
+    client.force_login(hr)
+    page = client.get(f"/admin/violations/violation/{violation.pk}/change/").content.decode()
+    assert 'data-testid="evidence"' in page and "还在加班" in page and "前25" in page
+    assert f"/admin/groups/chatmessage/{night['late'].pk}/change/" in page
+    entry = LogEntry.objects.filter(action=LogEntry.Action.ACCESS, actor=hr).latest("timestamp")
+    assert entry.object_pk == str(violation.detection.pk)
+
+
+def test_group_quiet_hours_and_flood_settings_are_audited(org, hr, client):
+    client.force_login(hr)
+    response = client.post(
+        "/admin/violations/groupdetectionsettings/add/",
+        {"group": org["sales_group"].pk, "quiet_hours_start": "22:00", "quiet_hours_end": "07:00"},
+    )
+    assert response.status_code == 302
+    from violations.models import GroupDetectionSettings
+
+    settings = GroupDetectionSettings.objects.get()
+    assert LogEntry.objects.get_for_object(settings).get().actor == hr
+    bad = client.post(
+        "/admin/violations/groupdetectionsettings/add/", {"group": org["tech_group"].pk, "quiet_hours_start": "22:00"}
+    )
+    assert bad.status_code == 200 and "同时填写" in bad.content.decode()
+
+
+def test_flood_thresholds_are_hr_settings_and_audited(hr):
+    from violations.models import CompanySettings
+
+    settings = CompanySettings.load()
+    assert (settings.flood_max_messages, settings.flood_max_images, settings.flood_window_seconds) == (10, 5, 60)
+    settings.flood_max_messages = 20
+    services.save_company_settings(settings, acting_user=hr)
+    entry = LogEntry.objects.get_for_object(settings).latest("timestamp")
+    assert entry.actor == hr and entry.changes_dict["flood_max_messages"] == ["10", "20"]
+    settings.flood_window_seconds = 0
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        services.save_company_settings(settings, acting_user=hr)
