@@ -9,7 +9,9 @@ from auditlog.registry import auditlog
 from .models import (
     Appeal,
     CompanySettings,
+    DirectiveSettings,
     Evidence,
+    GroupLeader,
     HolidaySchedule,
     PerformanceMonth,
     Rule,
@@ -28,3 +30,6 @@ auditlog.register(Sanction, m2m_fields={"caused_by"})
 auditlog.register(Appeal)
 
 auditlog.register(PerformanceMonth, exclude_fields=["computed_at", "computed_by"])
+
+auditlog.register(DirectiveSettings, exclude_fields=["updated_at"])
+auditlog.register(GroupLeader)

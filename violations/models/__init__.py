@@ -3,11 +3,14 @@
 from .catalog import CompanySettings, HolidaySchedule, Rule, WorkdayOverride, validate_sanction_specs
 from .deductions import PerformanceDeduction, PerformanceMonth
 from .records import Appeal, Evidence, Sanction, Violation
+from .responsiveness import DirectiveSettings, GroupLeader
 
 __all__ = [
     "Appeal",
     "CompanySettings",
+    "DirectiveSettings",
     "Evidence",
+    "GroupLeader",
     "HolidaySchedule",
     "PerformanceDeduction",
     "PerformanceMonth",
