@@ -83,6 +83,7 @@ NO_ADD = {
     "groups.memberrestriction",  # written by carried-out sanctions
     "portal.notificationlog", "violations.companysettings", "violations.sanction", "violations.appeal",
     "violations.performancemonth", "violations.performancededuction",  # computed by the deductions job
+    "violations.directivesettings",  # one row, seeded
 }  # fmt: skip
 NO_DELETE = {
     "auditlog.logentry", "groups.rostersettings",
@@ -92,6 +93,7 @@ NO_DELETE = {
     "violations.rule", "violations.companysettings",
     "violations.violation",
     "violations.sanction", "violations.appeal", "violations.performancemonth", "violations.performancededuction",
+    "violations.directivesettings",
 }  # fmt: skip
 NO_CHANGE = {"groups.importjob"}
 

@@ -82,8 +82,12 @@ class DirectiveSettingsAdmin(AdminChannelMixin, admin.ModelAdmin):
 
 @admin.register(GroupLeader)
 class GroupLeaderAdmin(AdminChannelMixin, admin.ModelAdmin):
-    list_display = ["employee", "group", "note", "created_at"]
+    list_display = ["employee", "where", "note", "created_at"]
     list_select_related = ["employee", "group"]
     autocomplete_fields = ["group", "employee"]
     search_fields = ["employee__name", "employee__employee_no", "group__name"]
     list_filter = [("group", admin.EmptyFieldListFilter)]
+
+    @admin.display(description=_("群"), ordering="group__name")
+    def where(self, obj):
+        return obj.group.name if obj.group_id else _("所有群")
