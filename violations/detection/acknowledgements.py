@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from groups.choices import MessageKind
 from groups.models import ChatMessage
@@ -117,4 +118,4 @@ def _hit(pair: Pair, acked_at: datetime.datetime | None) -> Hit:
     )
 
 
-DETECTOR = Detector(name=NAME, rule_codes=("R03",), detect=detect, label="通知未回复确认")
+DETECTOR = Detector(name=NAME, rule_codes=("R03",), detect=detect, label=gettext_lazy("通知未回复确认"))

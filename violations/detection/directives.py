@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from groups.choices import MessageKind
 from groups.models import ChatMessage
@@ -111,4 +112,4 @@ def _hit(pair: Pair, replied_at: datetime.datetime | None, clock: WorkingClock, 
     )
 
 
-DETECTOR = Detector(name=NAME, rule_codes=("R01",), detect=detect, label="领导指令未按时回复")
+DETECTOR = Detector(name=NAME, rule_codes=("R01",), detect=detect, label=gettext_lazy("领导指令未按时回复"))
