@@ -18,7 +18,6 @@ import datetime
 from collections.abc import Iterator
 
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -35,6 +34,7 @@ from .responsiveness import (
     group_admin_q,
     leader_q,
     local_iso,
+    local_text,
     phrase_q,
     reply_times,
     unanswered_pairs,
@@ -42,7 +42,6 @@ from .responsiveness import (
 )
 
 NAME = "ack_missing"
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def notice_q(directive_settings: DirectiveSettings) -> Q:
@@ -72,30 +71,31 @@ def detect(window: Window) -> Iterator[Hit]:
         broadcast_scope=employee_members_q(),
         directive_settings=directive_settings,
     )
+    reasons = _reasons()  # translated once per run, not per hit
     for batch in batched(pairs):
         acked = reply_times(batch)
         for pair in batch:
-            yield _hit(pair, acked.get(pair.first_reply_id or 0))
+            yield _hit(pair, acked.get(pair.first_reply_id or 0), reasons)
 
 
-def _local(moment: datetime.datetime) -> str:
-    return timezone.localtime(moment).strftime(TIME_FORMAT)
+def _reasons() -> tuple[str, str]:
+    late = _(
+        "%(sender)s 于 %(sent)s 发布的通知要求回复确认,%(person)s 到 %(acked)s 才确认(应于 %(deadline)s 下班前确认)"
+    )
+    silent = _("%(sender)s 于 %(sent)s 发布的通知要求回复确认,%(person)s 未在 %(deadline)s 下班前回复确认")
+    return late, silent
 
 
-def _hit(pair: Pair, acked_at: datetime.datetime | None) -> Hit:
+def _hit(pair: Pair, acked_at: datetime.datetime | None, reasons: tuple[str, str]) -> Hit:
     numbers = {
         "sender": pair.sender_name,
-        "sent": _local(pair.sent_at),
+        "sent": local_text(pair.sent_at),
         "person": pair.person_name,
-        "deadline": _local(pair.deadline),
+        "deadline": local_text(pair.deadline),
     }
     if acked_at is not None:
-        numbers["acked"] = _local(acked_at)
-        reason = _(
-            "%(sender)s 于 %(sent)s 发布的通知要求回复确认,%(person)s 到 %(acked)s 才确认(应于 %(deadline)s 下班前确认)"
-        )
-    else:
-        reason = _("%(sender)s 于 %(sent)s 发布的通知要求回复确认,%(person)s 未在 %(deadline)s 下班前回复确认")
+        numbers["acked"] = local_text(acked_at)
+    reason = reasons[0] if acked_at is not None else reasons[1]
     notice_key = f"{pair.group_id}:{pair.natural_key}"
     return Hit(
         detector=NAME,

@@ -16,7 +16,6 @@ import datetime
 from collections.abc import Iterator
 
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -32,6 +31,7 @@ from .responsiveness import (
     department_members_q,
     leader_q,
     local_iso,
+    local_text,
     minutes_text,
     phrase_q,
     reply_times,
@@ -40,7 +40,6 @@ from .responsiveness import (
 )
 
 NAME = "directive_unanswered"
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def directive_q(directive_settings: DirectiveSettings) -> Q:
@@ -62,34 +61,33 @@ def detect(window: Window) -> Iterator[Hit]:
         broadcast_scope=department_members_q(),
         directive_settings=directive_settings,
     )
+    reasons = _reasons()  # translated once per run, not per hit
     for batch in batched(pairs):
         replied = reply_times(batch)
         for pair in batch:
-            yield _hit(pair, replied.get(pair.first_reply_id or 0), clock, limit)
+            yield _hit(pair, replied.get(pair.first_reply_id or 0), clock, limit, reasons)
 
 
-def _local(moment: datetime.datetime) -> str:
-    return timezone.localtime(moment).strftime(TIME_FORMAT)
+def _reasons() -> tuple[str, str]:
+    late = _(
+        "领导 %(leader)s 于 %(sent)s 的指令,%(person)s %(late)s 分钟后才回复"
+        "(时限 %(limit)s 分钟,按工作时间计,应于 %(deadline)s 前回复)"
+    )
+    silent = _("领导 %(leader)s 于 %(sent)s 的指令,%(person)s 在 %(limit)s 分钟内(按工作时间计,至 %(deadline)s)未回复")
+    return late, silent
 
 
-def _hit(pair: Pair, replied_at: datetime.datetime | None, clock: WorkingClock, limit: int) -> Hit:
+def _hit(pair: Pair, replied_at, clock: WorkingClock, limit: int, reasons: tuple[str, str]) -> Hit:
     numbers = {
         "leader": pair.sender_name,
-        "sent": _local(pair.sent_at),
+        "sent": local_text(pair.sent_at),
         "person": pair.person_name,
         "limit": limit,
-        "deadline": _local(pair.deadline),
+        "deadline": local_text(pair.deadline),
     }
     if replied_at is not None:
         numbers["late"] = minutes_text(clock.elapsed(pair.sent_at, replied_at))
-        reason = _(
-            "领导 %(leader)s 于 %(sent)s 的指令,%(person)s %(late)s 分钟后才回复"
-            "(时限 %(limit)s 分钟,按工作时间计,应于 %(deadline)s 前回复)"
-        )
-    else:
-        reason = _(
-            "领导 %(leader)s 于 %(sent)s 的指令,%(person)s 在 %(limit)s 分钟内(按工作时间计,至 %(deadline)s)未回复"
-        )
+    reason = reasons[0] if replied_at is not None else reasons[1]
     return Hit(
         detector=NAME,
         rule_code="R01",

@@ -53,7 +53,7 @@ NOT_ANSWERS = (MessageKind.SYSTEM, MessageKind.RECALL)
 
 
 def company_tz() -> ZoneInfo:
-    return ZoneInfo(settings.TIME_ZONE)
+    return ZoneInfo(settings.TIME_ZONE)  # ZoneInfo caches its instances: cheap to call per hit
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -132,6 +132,11 @@ class WorkingClock:
         """Working time in [since, until]."""
         total = datetime.timedelta(0)
         day = self.local_date(since)
+        if day == self.local_date(until):  # the common case, one day: no loop
+            hours = self.hours(day)
+            if hours is None:
+                return total
+            return max(total, min(until, hours[1]) - max(since, hours[0]))
         while self.midnight(day) <= until:
             hours = self.hours(day)
             if hours is not None:
@@ -221,6 +226,11 @@ def day_bounds(day: datetime.date, tz: ZoneInfo, window: Window) -> tuple[dateti
 
 def local_iso(moment: datetime.datetime) -> str:
     return moment.astimezone(company_tz()).isoformat()
+
+
+def local_text(moment: datetime.datetime) -> str:
+    """2026-11-02 10:00:00 in the company's time zone (what HR reads in a reason)."""
+    return moment.astimezone(company_tz()).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def minutes_text(duration: datetime.timedelta) -> int:
@@ -350,25 +360,20 @@ def employee_members_q() -> Q:
     return Q(**{f"{MEMBER}__employee__isnull": False})
 
 
-def by_person() -> Q:
-    """A message (of the subquery) written by the outer row's member: same employee, same membership,
-    or the same platform id."""
+def later_messages(by: str, until: str | None = "deadline"):
+    """The group's messages after the outer row's message (up to its ``until`` annotation) written by
+    the outer row's member, matched ``by`` its platform id or its employee: two subqueries rather
+    than one with an OR, so that each reads one index range ((group, sender, sent_at), (employee,
+    sent_at))."""
     m = MEMBER
-    return (
-        Q(employee_id=OuterRef(f"{m}__employee_id"))
-        | Q(membership_id=OuterRef(f"{m}__id"))
-        | Q(sender_platform_id=OuterRef(f"{m}__platform_id"), sender_platform_id__gt="")
-    )
-
-
-def later_messages(until: str | None = "deadline"):
-    """The group's messages after the outer row's message (up to its ``until`` annotation)."""
-    qs = ChatMessage.objects.filter(group_id=OuterRef("group_id"), sent_at__gt=OuterRef("sent_at")).exclude(
-        kind__in=NOT_ANSWERS
-    )
+    if by == "platform":
+        person = Q(sender_platform_id=OuterRef(f"{m}__platform_id"), sender_platform_id__gt="")
+    else:
+        person = Q(employee_id=OuterRef(f"{m}__employee_id"))
+    qs = ChatMessage.objects.filter(person, group_id=OuterRef("group_id"), sent_at__gt=OuterRef("sent_at"))
     if until:
         qs = qs.filter(sent_at__lte=OuterRef(until))
-    return qs.filter(by_person())
+    return qs.exclude(kind__in=NOT_ANSWERS)
 
 
 def first_reply(replies) -> Subquery:
@@ -412,7 +417,8 @@ class Pair:
     platform_id: str
     member_key: str
     mentioned: bool
-    first_reply_id: int | None
+    reply_ids: tuple[int, ...]
+    first_reply_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -457,9 +463,16 @@ def unanswered_pairs(
             triggers.filter(sent_at__gte=lo, sent_at__lt=hi)
             .annotate(deadline=deadline)
             .filter(deadline__lt=window.now)
-            .filter(addressed_members_q(broadcast_scope) & ~Exists(answers(later_messages())))
-            .annotate(first_reply_id=first_reply(answers(later_messages(until=None))))
-            .values(*PAIR_FIELDS, "first_reply_id")
+            .filter(
+                addressed_members_q(broadcast_scope),
+                ~Exists(answers(later_messages("platform"))),
+                ~Exists(answers(later_messages("employee"))),
+            )
+            .annotate(
+                reply_by_platform=first_reply(answers(later_messages("platform", until=None))),
+                reply_by_employee=first_reply(answers(later_messages("employee", until=None))),
+            )
+            .values(*PAIR_FIELDS, "reply_by_platform", "reply_by_employee")
             .order_by("sent_at", "id", f"{MEMBER}__id")
         )
         pairs = [_pair(row) for row in rows]
@@ -493,14 +506,21 @@ def _pair(row: dict) -> Pair:
         platform_id=platform_id,
         member_key=row[f"{m}__member_key"],
         mentioned=nickname in mentions or (bool(platform_id) and platform_id in mentions),
-        first_reply_id=row["first_reply_id"],
+        reply_ids=tuple(row[k] for k in ("reply_by_platform", "reply_by_employee") if row[k]),
     )
 
 
 def reply_times(pairs: Sequence[Pair]) -> dict[int, datetime.datetime]:
-    """The send times of the pairs' first replies (one query)."""
-    ids = {p.first_reply_id for p in pairs if p.first_reply_id}
-    return dict(ChatMessage.objects.filter(pk__in=ids).values_list("pk", "sent_at")) if ids else {}
+    """The pairs' first replies (one query): sets each pair's ``first_reply_id`` to the earlier of its
+    two candidates (by platform id, by employee) and returns reply id → send time."""
+    ids = {i for p in pairs for i in p.reply_ids}
+    if not ids:
+        return {}
+    times = dict(ChatMessage.objects.filter(pk__in=ids).values_list("pk", "sent_at"))
+    for pair in pairs:
+        if pair.reply_ids:
+            pair.first_reply_id = min(pair.reply_ids, key=lambda i: (times[i], i))
+    return times
 
 
 def batched(iterable: Iterable[Pair], size: int = 2000) -> Iterator[list[Pair]]:

@@ -318,3 +318,6 @@ def test_working_clock_elapsed():
     clock = WorkingClock(datetime.time(9), datetime.time(18))
     assert clock.elapsed(at(2026, 11, 2, 17, 50), at(2026, 11, 3, 9, 21)) == datetime.timedelta(minutes=31)
     assert clock.elapsed(at(2026, 9, 30, 20, 0), at(2026, 10, 8, 9, 5)) == datetime.timedelta(minutes=5)
+    assert clock.elapsed(at(2026, 11, 2, 8, 0), at(2026, 11, 2, 9, 10)) == datetime.timedelta(minutes=10)
+    assert clock.elapsed(at(2026, 11, 2, 17, 0), at(2026, 11, 2, 19, 0)) == datetime.timedelta(hours=1)
+    assert clock.elapsed(at(2026, 10, 3, 9, 0), at(2026, 10, 3, 12, 0)) == datetime.timedelta(0)  # 国庆
