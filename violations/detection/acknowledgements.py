@@ -118,4 +118,5 @@ def _hit(pair: Pair, acked_at: datetime.datetime | None, reasons: tuple[str, str
     )
 
 
-DETECTOR = Detector(name=NAME, rule_codes=("R03",), detect=detect, label=gettext_lazy("通知未回复确认"))
+# A lazy label, translated where it is shown.
+DETECTOR = Detector(name=NAME, rule_codes=("R03",), detect=detect, label=gettext_lazy("通知未回复确认"))  # type: ignore[arg-type]

@@ -249,7 +249,7 @@ class JSONListHas(Func):
     arity = 2
     output_field = BooleanField()
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(self, compiler, connection, function=None, template=None, arg_joiner=None, **extra_context):
         raise NotSupportedError("JSONListHas supports PostgreSQL and SQLite only")
 
     def _parts(self, compiler):
@@ -313,7 +313,7 @@ def leaders_by_group(group_ids: Iterable[int], directive_settings: DirectiveSett
             result[gid].add(owner)
         if directive_settings.department_head_is_leader and head:
             result[gid].add(head)
-    everywhere = set()
+    everywhere: set[int] = set()
     for gid, employee in GroupLeader.objects.filter(Q(group_id__in=ids) | Q(group__isnull=True)).values_list(
         "group_id", "employee_id"
     ):

@@ -166,5 +166,5 @@ class GroupLeader(models.Model):
         ]
 
     def __str__(self) -> str:
-        where = self.group.name if self.group_id else _("所有群")
+        where = self.group.name if self.group is not None else _("所有群")
         return f"{self.employee.name} @ {where}"
