@@ -295,11 +295,14 @@ def test_answer_matching_is_one_query_per_day(room, django_assert_max_num_querie
         assert len(detect(at(2026, 11, 5, 12, 0), since=at(2026, 11, 2, 0, 0), until=at(2026, 11, 5, 0, 0))) == 9
 
 
-@pytest.mark.parametrize("minutes", [30, 1, 540, 600, 2000])
-def test_the_day_pieces_agree_with_the_working_clock(minutes):
+@pytest.mark.parametrize(
+    ("minutes", "hours"),
+    [(30, (9, 18)), (0, (9, 18)), (1, (9, 18)), (540, (9, 18)), (600, (9, 18)), (2000, (9, 18)), (45, (8, 17))],
+)
+def test_the_day_pieces_agree_with_the_working_clock(minutes, hours):
     """The SQL CASE pieces (``segments``) give the same deadline as ``WorkingClock.add`` at every minute
     of days around a holiday, a worked Saturday and an ordinary week."""
-    clock = WorkingClock(datetime.time(9), datetime.time(18))
+    clock = WorkingClock(datetime.time(hours[0]), datetime.time(hours[1]))
     duration = datetime.timedelta(minutes=minutes)
     for day in [datetime.date(2026, 9, 24) + datetime.timedelta(days=n) for n in range(20)]:
         pieces, rest = clock.segments(day, duration)
@@ -321,3 +324,12 @@ def test_working_clock_elapsed():
     assert clock.elapsed(at(2026, 11, 2, 8, 0), at(2026, 11, 2, 9, 10)) == datetime.timedelta(minutes=10)
     assert clock.elapsed(at(2026, 11, 2, 17, 0), at(2026, 11, 2, 19, 0)) == datetime.timedelta(hours=1)
     assert clock.elapsed(at(2026, 10, 3, 9, 0), at(2026, 10, 3, 12, 0)) == datetime.timedelta(0)  # 国庆
+
+
+def test_working_hours_are_a_setting(room):
+    settings = DirectiveSettings.load()
+    settings.work_day_start, settings.work_day_end = datetime.time(8, 30), datetime.time(17, 30)
+    settings.save()
+    say(room.leader, at(2026, 11, 2, 17, 20), "@华东区-张三 下班前回个话")
+    [hit] = detect(at(2026, 11, 4, 12, 0))
+    assert hit.details["deadline"] == at(2026, 11, 3, 8, 50).isoformat()  # 10 min today, 20 from 08:30
