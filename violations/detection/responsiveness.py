@@ -3,9 +3,10 @@
 R01 (``directives.py``) and R03 (``acknowledgements.py``) have the same shape: a triggering message
 (a leader's directive, a notice asking for "收到"), the people it addresses, and a deadline in working
 time by which each of them must have written something (any message; an acknowledgement). Both find
-the people who did not, per (message, person), in one SQL query per day of messages:
+the people who did not, per (message, person): one scan finds the window's triggering messages,
+then one SQL query per day (and batch) of them:
 
-- the triggering messages of the day and the group's members they address are one join
+- the triggering messages and the group's members they address are one join
   (``ChatMessage`` → group → memberships), with a ``NOT EXISTS`` for the answer between the message
   and its deadline;
 - the deadline is a ``CASE`` over the message's time: within one day it is either ``sent_at + shift``
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +50,7 @@ from .base import Window
 
 MEMBER = "group__memberships"
 CALENDAR_CHUNK_DAYS = 62
+BATCH = 900  # triggering messages per query (under SQLite's 999 parameters)
 # Messages that are nobody's answer: a join/leave line, the recall event itself.
 NOT_ANSWERS = (MessageKind.SYSTEM, MessageKind.RECALL)
 
@@ -206,24 +209,6 @@ def deadline_case(pieces: Sequence[Segment], rest: Segment):
     return Case(*whens, default=rest.expression(), output_field=DateTimeField())
 
 
-def local_days(since: datetime.datetime, until: datetime.datetime, tz: ZoneInfo) -> Iterator[datetime.date]:
-    """The local days that [since, until) touches."""
-    day, last = since.astimezone(tz).date(), (until - datetime.timedelta(microseconds=1)).astimezone(tz).date()
-    while day <= last:
-        yield day
-        day += datetime.timedelta(days=1)
-
-
-def day_bounds(day: datetime.date, tz: ZoneInfo, window: Window) -> tuple[datetime.datetime, datetime.datetime]:
-    lo = datetime.datetime.combine(day, datetime.time(0), tz)
-    hi = lo + datetime.timedelta(days=1)
-    if window.since is not None:
-        lo = max(lo, window.since)
-    if window.until is not None:
-        hi = min(hi, window.until)
-    return lo, hi
-
-
 def local_iso(moment: datetime.datetime) -> str:
     return moment.astimezone(company_tz()).isoformat()
 
@@ -377,7 +362,9 @@ def later_messages(by: str, until: str | None = "deadline"):
 
 
 def first_reply(replies) -> Subquery:
-    return Subquery(replies.order_by("sent_at", "id").values("id")[:1])
+    # By time alone, so that the (employee, sent_at) / (group, sender, sent_at) index gives the order
+    # and the scan stops at the first row (a tie-break on id would need a sort of all later rows).
+    return Subquery(replies.order_by("sent_at").values("id")[:1])
 
 
 PAIR_FIELDS = (
@@ -439,53 +426,62 @@ def unanswered_pairs(
     broadcast_scope: Q,
     directive_settings: DirectiveSettings,
 ) -> Iterator[Pair]:
-    """Per local day of the window, one query: the (message, member) pairs of ``triggers`` whose
-    deadline has passed at ``window.now`` with no message of ``answers`` from the member by then.
+    """The (message, member) pairs of ``triggers`` whose deadline has passed at ``window.now`` with no
+    message of ``answers`` from the member by then.
 
-    ``deadline_for_day(day)`` gives the day's ``(pieces, rest)``; ``answers`` filters the candidate
-    replies (any message, an acknowledgement); leaders addressed only by a broadcast are dropped.
+    One scan finds the window's triggering messages (ids and times only); then, per local day and
+    batch of ``BATCH`` of them, one query joins them to the members they address and checks the
+    answers. ``deadline_for_day(day)`` gives the day's ``(pieces, rest)``; ``answers`` filters the
+    candidate replies (any message, an acknowledgement); leaders addressed only by a broadcast are
+    dropped.
     """
     tz = company_tz()
     if window.group_ids is not None:
         triggers = triggers.filter(group_id__in=window.group_ids)
-    since, until = window.since, window.until or window.now
-    if since is None:
-        since = triggers.filter(sent_at__lt=until).order_by("sent_at").values_list("sent_at", flat=True).first()
-        if since is None:
-            return
+    if window.since is not None:
+        triggers = triggers.filter(sent_at__gte=window.since)
+    triggers = triggers.filter(sent_at__lt=window.until or window.now)
+    by_day: dict[datetime.date, list[int]] = defaultdict(list)
+    for pk, sent_at in triggers.order_by().values_list("pk", "sent_at").iterator(chunk_size=10_000):
+        by_day[sent_at.astimezone(tz).date()].append(pk)
     leaders: dict[int, set[int]] = {}
-    for day in local_days(since, until, tz):
-        lo, hi = day_bounds(day, tz, window)
-        if lo >= hi:
-            continue
+    for day in sorted(by_day):
         deadline = deadline_case(*deadline_for_day(day))
-        rows = (
-            triggers.filter(sent_at__gte=lo, sent_at__lt=hi)
-            .annotate(deadline=deadline)
-            .filter(deadline__lt=window.now)
-            .filter(
-                addressed_members_q(broadcast_scope),
-                ~Exists(answers(later_messages("platform"))),
-                ~Exists(answers(later_messages("employee"))),
+        ids = sorted(by_day.pop(day))
+        for start in range(0, len(ids), BATCH):
+            rows = (
+                ChatMessage.objects.filter(pk__in=ids[start : start + BATCH])
+                .annotate(deadline=deadline)
+                .filter(deadline__lt=window.now)
+                .filter(
+                    addressed_members_q(broadcast_scope),
+                    ~Exists(answers(later_messages("platform"))),
+                    ~Exists(answers(later_messages("employee"))),
+                )
+                .annotate(
+                    reply_by_platform=first_reply(answers(later_messages("platform", until=None))),
+                    reply_by_employee=first_reply(answers(later_messages("employee", until=None))),
+                )
+                .values(*PAIR_FIELDS, "reply_by_platform", "reply_by_employee")
+                .order_by("sent_at", "id", f"{MEMBER}__id")
             )
-            .annotate(
-                reply_by_platform=first_reply(answers(later_messages("platform", until=None))),
-                reply_by_employee=first_reply(answers(later_messages("employee", until=None))),
-            )
-            .values(*PAIR_FIELDS, "reply_by_platform", "reply_by_employee")
-            .order_by("sent_at", "id", f"{MEMBER}__id")
-        )
-        pairs = [_pair(row) for row in rows]
-        wanted = {p.group_id for p in pairs if not p.mentioned and p.employee_id} - set(leaders)
-        if wanted:
-            leaders.update(leaders_by_group(wanted, directive_settings))
-        seen: set[tuple[int, str]] = set()
-        for pair in pairs:
-            if not pair.mentioned and pair.employee_id in leaders.get(pair.group_id, ()):
-                continue  # a leader's broadcast addresses the staff, not the other leaders
-            if (pair.message_id, pair.person) not in seen:
-                seen.add((pair.message_id, pair.person))
-                yield pair
+            yield from _without_addressed_leaders([_pair(row) for row in rows], leaders, directive_settings)
+
+
+def _without_addressed_leaders(
+    pairs: list[Pair], leaders: dict[int, set[int]], directive_settings: DirectiveSettings
+) -> Iterator[Pair]:
+    """The pairs less the group's leaders addressed only by a broadcast (and any duplicate person)."""
+    wanted = {p.group_id for p in pairs if not p.mentioned and p.employee_id} - set(leaders)
+    if wanted:
+        leaders.update(leaders_by_group(wanted, directive_settings))
+    seen: set[tuple[int, str]] = set()
+    for pair in pairs:
+        if not pair.mentioned and pair.employee_id in leaders.get(pair.group_id, ()):
+            continue  # a leader's broadcast addresses the staff, not the other leaders
+        if (pair.message_id, pair.person) not in seen:
+            seen.add((pair.message_id, pair.person))
+            yield pair
 
 
 def _pair(row: dict) -> Pair:

@@ -290,7 +290,7 @@ def test_answer_matching_is_one_query_per_day(room, django_assert_max_num_querie
     for day in (2, 3, 4):
         say(room.leader, at(2026, 11, day, 10, 0), "@所有人 今天下班前把周报发群里")
         say(room.leader, at(2026, 11, day, 11, 0), "@华东区-张三 回一下")
-    # settings ×2, the calendar, the window's first message, 3 days × 1, reply times, leaders
+    # settings ×2, the scan for directives, the calendar, 3 days × 1, reply times, leaders
     with django_assert_max_num_queries(10):
         assert len(detect(at(2026, 11, 5, 12, 0), since=at(2026, 11, 2, 0, 0), until=at(2026, 11, 5, 0, 0))) == 9
 
