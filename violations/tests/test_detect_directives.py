@@ -15,7 +15,7 @@ from groups.models import Employee
 from violations.detection import directives
 from violations.detection.base import all_detectors
 from violations.detection.responsiveness import WorkingClock
-from violations.models import CompanySettings, DirectiveSettings, GroupLeader
+from violations.models import CompanySettings, DirectiveSettings, GroupLeader, WorkdayOverride
 
 from .conftest import at
 from .responsiveness_data import member, people, run, say
@@ -333,3 +333,10 @@ def test_working_hours_are_a_setting(room):
     say(room.leader, at(2026, 11, 2, 17, 20), "@华东区-张三 下班前回个话")
     [hit] = detect(at(2026, 11, 4, 12, 0))
     assert hit.details["deadline"] == at(2026, 11, 3, 8, 50).isoformat()  # 10 min today, 20 from 08:30
+
+
+def test_hr_calendar_overrides_move_the_deadline(room):
+    WorkdayOverride.objects.create(date=datetime.date(2026, 11, 3), is_workday=False, note="公司停工")
+    say(room.leader, at(2026, 11, 2, 17, 50), "@华东区-张三 明天一早处理")
+    say(room.zhang, at(2026, 11, 4, 9, 15), "好")  # Tuesday is off: 10 min Monday, 20 min Wednesday
+    assert detect(at(2026, 11, 5, 12, 0)) == []
