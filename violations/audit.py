@@ -9,8 +9,10 @@ from auditlog.registry import auditlog
 from .models import (
     Appeal,
     CompanySettings,
+    DirectiveSettings,
     Evidence,
     GroupDetectionSettings,
+    GroupLeader,
     HolidaySchedule,
     PerformanceMonth,
     Rule,
@@ -30,3 +32,6 @@ auditlog.register(Appeal)
 auditlog.register(GroupDetectionSettings, exclude_fields=["updated_at"])
 
 auditlog.register(PerformanceMonth, exclude_fields=["computed_at", "computed_by"])
+
+auditlog.register(DirectiveSettings, exclude_fields=["updated_at"])
+auditlog.register(GroupLeader)

@@ -115,3 +115,15 @@ def workdays_between(start: datetime.date, end: datetime.date) -> int:
         if workday if workday is not None else _package_is_workday(day):
             count += 1
     return count
+
+
+def workday_flags(start: datetime.date, end: datetime.date) -> dict[datetime.date, bool]:
+    """Every day of [start, end] → is it a working day? One query for the overrides of the range
+    (the chat detectors' working-time deadlines look up many days at once)."""
+    overrides = _overrides(start, end)
+    flags, day = {}, start
+    while day <= end:
+        workday = overrides.get(day)
+        flags[day] = workday if workday is not None else _package_is_workday(day)
+        day += datetime.timedelta(days=1)
+    return flags

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('groups', '0013_chat_messages'),
+        ('groups', '0014_chat_import_progress'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -85,6 +85,7 @@ NO_ADD = {
     "portal.wecomconnection",  # one row
     "violations.performancemonth", "violations.performancededuction",  # computed by the deductions job
     "violations.detection", "violations.detectionrun",  # written by chat detection runs only
+    "violations.directivesettings",  # one row, seeded
 }  # fmt: skip
 NO_DELETE = {
     "auditlog.logentry", "groups.rostersettings", "portal.wecomconnection",
@@ -95,6 +96,7 @@ NO_DELETE = {
     "violations.violation",
     "violations.sanction", "violations.appeal", "violations.performancemonth", "violations.performancededuction",
     "violations.detection", "violations.detectionrun",  # the record of what detection found
+    "violations.directivesettings",
 }  # fmt: skip
 NO_CHANGE = {"groups.importjob"}
 

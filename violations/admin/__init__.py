@@ -2,6 +2,7 @@
 
 ``records``: rules, violations, sanctions, appeals, evidence, company settings, the audit log.
 ``deductions``: the monthly deduction rows and the months with their compute / close buttons.
+``responsiveness``: the directive / notice settings (R01, R03) and the named group leaders.
 """
 
-from . import deductions, records  # noqa: F401  (each module registers its screens)
+from . import deductions, records, responsiveness  # noqa: F401  (each module registers its screens)

@@ -4,14 +4,17 @@ from .catalog import CompanySettings, HolidaySchedule, Rule, WorkdayOverride, va
 from .deductions import PerformanceDeduction, PerformanceMonth
 from .detection import Detection, DetectionRun, GroupDetectionSettings, RunStatus
 from .records import Appeal, Evidence, Sanction, Violation
+from .responsiveness import DirectiveSettings, GroupLeader
 
 __all__ = [
     "Appeal",
     "CompanySettings",
     "Detection",
     "DetectionRun",
+    "DirectiveSettings",
     "Evidence",
     "GroupDetectionSettings",
+    "GroupLeader",
     "HolidaySchedule",
     "PerformanceDeduction",
     "PerformanceMonth",

@@ -47,3 +47,11 @@ def sanction(hr, org):
 @pytest.fixture
 def now():
     return timezone.now()
+
+
+@pytest.fixture
+def room(org):
+    """销售部工作群 with its leader and three members, for the R01/R03 detector tests."""
+    from .responsiveness_data import build_room
+
+    return build_room(org)

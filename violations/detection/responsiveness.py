@@ -1,0 +1,530 @@
+"""What the two responsiveness detectors share: working time, leaders, phrases, the responsible people.
+
+R01 (``directives.py``) and R03 (``acknowledgements.py``) have the same shape: a triggering message
+(a leader's directive, a notice asking for "收到"), the people it addresses, and a deadline in working
+time by which each of them must have written something (any message; an acknowledgement). Both find
+the people who did not, per (message, person): one scan finds the window's triggering messages,
+then one SQL query per day (and batch) of them:
+
+- the triggering messages and the group's members they address are one join
+  (``ChatMessage`` → group → memberships), with a ``NOT EXISTS`` for the answer between the message
+  and its deadline;
+- the deadline is a ``CASE`` over the message's time: within one day it is either ``sent_at + shift``
+  or a fixed instant (before work, after work, on a day off), computed by ``WorkingClock.segments``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import NotSupportedError
+from django.db.models import (
+    BooleanField,
+    Case,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Trim, TruncDate
+
+from groups.choices import EmployeeStatus, MessageKind
+from groups.models import ChatGroup, ChatMessage
+
+from ..models import DirectiveSettings, GroupLeader
+from ..workdays import workday_flags
+from .base import Window
+
+MEMBER = "group__memberships"
+CALENDAR_CHUNK_DAYS = 62
+BATCH = 900  # triggering messages per query (under SQLite's 999 parameters)
+# Messages that are nobody's answer: a join/leave line, the recall event itself.
+NOT_ANSWERS = (MessageKind.SYSTEM, MessageKind.RECALL)
+
+
+def company_tz() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)  # ZoneInfo caches its instances: cheap to call per hit
+
+
+# ---------------------------------------------------------------------------------------------------
+# Working time
+
+
+@dataclass
+class WorkingClock:
+    """Working hours ``start``–``end`` (local time of ``tz``) on China's working days.
+
+    A working day's hours are the half-open interval [start, end): a message at 18:00:00 sharp is after
+    work. Deadlines take the earliest instant: 30 minutes from 17:30 end at 18:00, not 09:00 next day.
+    """
+
+    start: datetime.time
+    end: datetime.time
+    tz: ZoneInfo = field(default_factory=company_tz)
+    _flags: dict[datetime.date, bool] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_settings(cls, directive_settings: DirectiveSettings) -> WorkingClock:
+        return cls(directive_settings.work_day_start, directive_settings.work_day_end)
+
+    def is_workday(self, day: datetime.date) -> bool:
+        if day not in self._flags:
+            # A chunk of days, within the year (the next year's calendar may not be known yet).
+            last = min(day + datetime.timedelta(days=CALENDAR_CHUNK_DAYS), datetime.date(day.year, 12, 31))
+            self._flags.update(workday_flags(day, last))
+        return self._flags[day]
+
+    def local_date(self, moment: datetime.datetime) -> datetime.date:
+        return moment.astimezone(self.tz).date()
+
+    def midnight(self, day: datetime.date) -> datetime.datetime:
+        return datetime.datetime.combine(day, datetime.time(0), self.tz)
+
+    def hours(self, day: datetime.date) -> tuple[datetime.datetime, datetime.datetime] | None:
+        """The working hours of ``day`` as aware instants, or None on a day off."""
+        if not self.is_workday(day):
+            return None
+        return datetime.datetime.combine(day, self.start, self.tz), datetime.datetime.combine(day, self.end, self.tz)
+
+    def next_working_instant(self, moment: datetime.datetime) -> datetime.datetime:
+        """``moment`` itself if it lies in working hours, else the next working morning's start."""
+        day = self.local_date(moment)
+        for _ in range(400):
+            hours = self.hours(day)
+            if hours is not None:
+                start, end = hours
+                if moment < start:
+                    return start
+                if moment < end:
+                    return moment
+            day += datetime.timedelta(days=1)
+            moment = max(moment, self.midnight(day))
+        raise ValueError(f"no working day within 400 days after {moment}")
+
+    def add(self, moment: datetime.datetime, duration: datetime.timedelta) -> datetime.datetime:
+        """The instant when ``duration`` of working time has passed since ``moment``."""
+        current = self.next_working_instant(moment)
+        remaining = duration
+        while True:
+            _start, end = self.hours(self.local_date(current))  # type: ignore[misc]
+            if current + remaining <= end:
+                return current + remaining
+            remaining -= end - current
+            current = self.next_working_instant(end)
+
+    def end_of_working_day(self, moment: datetime.datetime) -> datetime.datetime:
+        """The end of work of the working day ``moment`` belongs to: its own day's end when sent before
+        it on a working day, else the end of the next working day."""
+        start = self.next_working_instant(moment)
+        return self.hours(self.local_date(start))[1]  # type: ignore[index]
+
+    def elapsed(self, since: datetime.datetime, until: datetime.datetime) -> datetime.timedelta:
+        """Working time in [since, until]."""
+        total = datetime.timedelta(0)
+        day = self.local_date(since)
+        if day == self.local_date(until):  # the common case, one day: no loop
+            hours = self.hours(day)
+            if hours is None:
+                return total
+            return max(total, min(until, hours[1]) - max(since, hours[0]))
+        while self.midnight(day) <= until:
+            hours = self.hours(day)
+            if hours is not None:
+                lo, hi = max(since, hours[0]), min(until, hours[1])
+                if hi > lo:
+                    total += hi - lo
+            day += datetime.timedelta(days=1)
+        return total
+
+    def segments(self, day: datetime.date, duration: datetime.timedelta) -> tuple[list[Segment], Segment]:
+        """``add(t, duration)`` for every t of local ``day`` as ordered pieces: each piece holds for t up
+        to its ``until`` (``inclusive`` or not), the last (returned apart) for the rest of the day. A piece
+        is ``t + shift`` or a fixed instant."""
+        hours = self.hours(day)
+        if hours is None:
+            return [], Segment(fixed=self.add(self.midnight(day), duration))
+        start, end = hours
+        pieces = [Segment(until=start, inclusive=False, fixed=self.add(start, duration))]
+        deadline = self.add(start, duration)
+        shift = deadline - start
+        landing_end = self.hours(self.local_date(deadline))[1]  # type: ignore[index]
+        while True:
+            # The deadline moves with t until it reaches the end of the day it lands on; an instant
+            # later the rest carries over to the next working morning (a larger shift).
+            hi = landing_end - shift
+            if hi >= end:
+                pieces.append(Segment(until=end, inclusive=False, shift=shift))
+                break
+            pieces.append(Segment(until=hi, inclusive=True, shift=shift))
+            resume = self.next_working_instant(landing_end)
+            shift += resume - landing_end
+            landing_end = self.hours(self.local_date(resume))[1]  # type: ignore[index]
+        return pieces, Segment(fixed=self.add(end, duration))
+
+    def day_end_segments(self, day: datetime.date) -> tuple[list[Segment], Segment]:
+        """``end_of_working_day(t)`` for every t of local ``day``: this day's end before it, else the next."""
+        hours = self.hours(day)
+        after = Segment(fixed=self.end_of_working_day(hours[1] if hours else self.midnight(day)))
+        if hours is None:
+            return [], after
+        return [Segment(until=hours[1], inclusive=False, fixed=hours[1])], after
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One piece of a deadline function: for messages up to ``until``, ``sent_at + shift`` or ``fixed``."""
+
+    until: datetime.datetime | None = None
+    inclusive: bool = False
+    shift: datetime.timedelta | None = None
+    fixed: datetime.datetime | None = None
+
+    def expression(self):
+        if self.fixed is not None:
+            return Value(self.fixed, output_field=DateTimeField())
+        return ExpressionWrapper(F("sent_at") + Value(self.shift), output_field=DateTimeField())
+
+    def at(self, moment: datetime.datetime) -> datetime.datetime:
+        return self.fixed if self.fixed is not None else moment + self.shift  # type: ignore[operator]
+
+
+def deadline_case(pieces: Sequence[Segment], rest: Segment):
+    """The SQL ``CASE`` of a day's deadline pieces (``WorkingClock.segments``)."""
+    whens = [When(**{"sent_at__lte" if p.inclusive else "sent_at__lt": p.until}, then=p.expression()) for p in pieces]
+    if not whens:
+        return rest.expression()
+    return Case(*whens, default=rest.expression(), output_field=DateTimeField())
+
+
+def local_iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(company_tz()).isoformat()
+
+
+def local_text(moment: datetime.datetime) -> str:
+    """2026-11-02 10:00:00 in the company's time zone (what HR reads in a reason)."""
+    return moment.astimezone(company_tz()).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def minutes_text(duration: datetime.timedelta) -> int:
+    """Whole minutes, rounded up (30 min 1 s late reads "31 分钟")."""
+    return math.ceil(duration.total_seconds() / 60)
+
+
+# ---------------------------------------------------------------------------------------------------
+# SQL pieces
+
+
+class JSONListHas(Func):
+    """``list_expr`` (a JSON list of strings) contains the text ``item``: PostgreSQL ``@>``, SQLite
+    ``json_each``. Used to resolve @-mentions against the members' nicknames in SQL."""
+
+    arity = 2
+    output_field = BooleanField()
+
+    def as_sql(self, compiler, connection, function=None, template=None, arg_joiner=None, **extra_context):
+        raise NotSupportedError("JSONListHas supports PostgreSQL and SQLite only")
+
+    def _parts(self, compiler):
+        (lst, lst_params), (item, item_params) = (compiler.compile(e) for e in self.get_source_expressions())
+        return lst, item, (*lst_params, *item_params)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        lst, item, params = self._parts(compiler)
+        # Only compiled SQL of the two expressions is interpolated; values stay parameters.
+        return f"EXISTS (SELECT 1 FROM json_each({lst}) AS mention WHERE mention.value = {item})", params  # noqa: S608
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        lst, item, params = self._parts(compiler)
+        return f"({lst} @> jsonb_build_array({item}))", params
+
+
+def is_exact_phrase(phrase: str) -> bool:
+    """One character or plain ASCII (1, OK): must be the whole message, else it would match anything."""
+    return len(phrase) < 2 or phrase.isascii()
+
+
+def phrase_q(phrases: Iterable[str], text: str = "text", trimmed: str = "text_trimmed") -> Q:
+    """A message whose text contains a phrase (or, for an exact phrase, is it, trimmed, any case).
+    The queryset needs ``trimmed`` annotated as ``Trim(text)`` when any phrase is exact."""
+    q = Q(pk__in=[])
+    for phrase in phrases:
+        q |= Q(**{f"{trimmed}__iexact": phrase}) if is_exact_phrase(phrase) else Q(**{f"{text}__contains": phrase})
+    return q
+
+
+def with_trimmed(queryset, text: str = "text"):
+    return queryset.annotate(text_trimmed=Trim(text))
+
+
+def leader_q(directive_settings: DirectiveSettings) -> Q:
+    """The message's sender (a matched employee) is a leader of the message's group."""
+    named = GroupLeader.objects.filter(employee_id=OuterRef("employee_id")).filter(
+        Q(group__isnull=True) | Q(group_id=OuterRef("group_id"))
+    )
+    q = Q(Exists(named))
+    if directive_settings.owner_is_leader:
+        q |= Q(group__owner_id=F("employee_id"))
+    if directive_settings.department_head_is_leader:
+        q |= Q(group__department__head_id=F("employee_id"))
+    return Q(employee_id__isnull=False) & q
+
+
+def group_admin_q() -> Q:
+    """The message's sender is an admin of its group (ChatGroup.admins, or the membership's flag)."""
+    through = ChatGroup.admins.through
+    listed = through.objects.filter(chatgroup_id=OuterRef("group_id"), employee_id=OuterRef("employee_id"))
+    return Q(Exists(listed), employee_id__isnull=False) | Q(membership__is_admin=True)
+
+
+def leaders_by_group(group_ids: Iterable[int], directive_settings: DirectiveSettings) -> dict[int, set[int]]:
+    """group id → the employee ids that lead it (owner, department head, named, company-wide)."""
+    ids = set(group_ids)
+    result: dict[int, set[int]] = {gid: set() for gid in ids}
+    for gid, owner, head in ChatGroup.objects.filter(pk__in=ids).values_list("pk", "owner_id", "department__head_id"):
+        if directive_settings.owner_is_leader and owner:
+            result[gid].add(owner)
+        if directive_settings.department_head_is_leader and head:
+            result[gid].add(head)
+    everywhere: set[int] = set()
+    for gid, employee in GroupLeader.objects.filter(Q(group_id__in=ids) | Q(group__isnull=True)).values_list(
+        "group_id", "employee_id"
+    ):
+        (result[gid] if gid is not None else everywhere).add(employee)
+    for leaders in result.values():
+        leaders |= everywhere
+    return result
+
+
+def addressed_members_q(broadcast_scope: Q) -> Q:
+    """The group's members a triggering message addresses, open at its time, not its sender.
+
+    Mentioned: a member whose 群昵称 or 平台账号 is among the message's @-mentions. Broadcast (@所有人,
+    or no @ at all): the members matching ``broadcast_scope``. Every condition is positive (no negated
+    membership lookup): a negation would make Django put the membership in a subquery of its own.
+    """
+    m = MEMBER
+    mentioned = Q(JSONListHas(F("mentions"), F(f"{m}__nickname"))) | Q(
+        JSONListHas(F("mentions"), F(f"{m}__platform_id")), **{f"{m}__platform_id__gt": ""}
+    )
+    broadcast = (Q(mentions_all=True) | Q(mentions=[])) & broadcast_scope
+    open_then = (Q(**{f"{m}__joined_at__isnull": True}) | Q(**{f"{m}__joined_at__lte": F("sent_at")})) & (
+        Q(**{f"{m}__left_at__isnull": True}) | Q(**{f"{m}__left_at__gt": F("sent_at")})
+    )
+    employed_then = (
+        Q(**{f"{m}__employee__isnull": True})
+        | Q(**{f"{m}__employee__departure_date__isnull": True, f"{m}__employee__status": EmployeeStatus.ACTIVE})
+        | Q(**{f"{m}__employee__departure_date__gte": TruncDate("sent_at", tzinfo=company_tz())})
+    )
+    not_sender = (
+        Q(**{f"{m}__employee__isnull": True})
+        | Q(**{f"{m}__employee_id__lt": F("employee_id")})
+        | Q(**{f"{m}__employee_id__gt": F("employee_id")})
+    )
+    return Q(**{f"{m}__id__isnull": False}) & open_then & employed_then & not_sender & (mentioned | broadcast)
+
+
+def department_members_q() -> Q:
+    """Members employed in the group's department or one of its sub-departments."""
+    return Q(**{f"{MEMBER}__employee__department__path__startswith": F("group__department__path")})
+
+
+def employee_members_q() -> Q:
+    return Q(**{f"{MEMBER}__employee__isnull": False})
+
+
+def later_messages(by: str, until: str | None = "deadline"):
+    """The group's messages after the outer row's message (up to its ``until`` annotation) written by
+    the outer row's member, matched ``by`` its platform id or its employee: two subqueries rather
+    than one with an OR, so that each reads one index range ((group, sender, sent_at), (employee,
+    sent_at))."""
+    m = MEMBER
+    if by == "platform":
+        person = Q(sender_platform_id=OuterRef(f"{m}__platform_id"), sender_platform_id__gt="")
+    else:
+        person = Q(employee_id=OuterRef(f"{m}__employee_id"))
+    qs = ChatMessage.objects.filter(person, group_id=OuterRef("group_id"), sent_at__gt=OuterRef("sent_at"))
+    if until:
+        qs = qs.filter(sent_at__lte=OuterRef(until))
+    return qs.exclude(kind__in=NOT_ANSWERS)
+
+
+def first_reply(replies) -> Subquery:
+    # By time alone, so that the (employee, sent_at) / (group, sender, sent_at) index gives the order
+    # and the scan stops at the first row (a tie-break on id would need a sort of all later rows).
+    return Subquery(replies.order_by("sent_at").values("id")[:1])
+
+
+PAIR_FIELDS = (
+    "id",
+    "group_id",
+    "natural_key",
+    "sent_at",
+    "deadline",
+    "employee_id",
+    "employee__name",
+    "sender_name",
+    "mentions",
+    "mentions_all",
+    f"{MEMBER}__id",
+    f"{MEMBER}__employee_id",
+    f"{MEMBER}__employee__name",
+    f"{MEMBER}__nickname",
+    f"{MEMBER}__platform_id",
+    f"{MEMBER}__member_key",
+)
+
+
+@dataclass
+class Pair:
+    """One (triggering message, addressed person) left without the required answer by the deadline."""
+
+    message_id: int
+    group_id: int
+    natural_key: str
+    sent_at: datetime.datetime
+    deadline: datetime.datetime
+    sender_employee_id: int | None
+    sender_name: str
+    member_id: int
+    employee_id: int | None
+    person_name: str
+    platform_id: str
+    member_key: str
+    mentioned: bool
+    reply_ids: tuple[int, ...]
+    first_reply_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def person(self) -> str:
+        return f"e{self.employee_id}" if self.employee_id else self.member_key
+
+    @property
+    def key(self) -> str:
+        return f"{self.group_id}:{self.natural_key}:{self.person}"
+
+
+def unanswered_pairs(
+    triggers,
+    *,
+    window: Window,
+    deadline_for_day,
+    answers,
+    broadcast_scope: Q,
+    directive_settings: DirectiveSettings,
+) -> Iterator[Pair]:
+    """The (message, member) pairs of ``triggers`` whose deadline has passed at ``window.now`` with no
+    message of ``answers`` from the member by then.
+
+    One scan finds the window's triggering messages (ids and times only); then, per local day and
+    batch of ``BATCH`` of them, one query joins them to the members they address and checks the
+    answers. ``deadline_for_day(day)`` gives the day's ``(pieces, rest)``; ``answers`` filters the
+    candidate replies (any message, an acknowledgement); leaders addressed only by a broadcast are
+    dropped.
+    """
+    tz = company_tz()
+    if window.group_ids is not None:
+        triggers = triggers.filter(group_id__in=window.group_ids)
+    if window.since is not None:
+        triggers = triggers.filter(sent_at__gte=window.since)
+    triggers = triggers.filter(sent_at__lt=window.until or window.now)
+    by_day: dict[datetime.date, list[int]] = defaultdict(list)
+    for pk, sent_at in triggers.order_by().values_list("pk", "sent_at").iterator(chunk_size=10_000):
+        by_day[sent_at.astimezone(tz).date()].append(pk)
+    leaders: dict[int, set[int]] = {}
+    for day in sorted(by_day):
+        deadline = deadline_case(*deadline_for_day(day))
+        ids = sorted(by_day.pop(day))
+        for start in range(0, len(ids), BATCH):
+            rows = (
+                ChatMessage.objects.filter(pk__in=ids[start : start + BATCH])
+                .annotate(deadline=deadline)
+                .filter(deadline__lt=window.now)
+                .filter(
+                    addressed_members_q(broadcast_scope),
+                    ~Exists(answers(later_messages("platform"))),
+                    ~Exists(answers(later_messages("employee"))),
+                )
+                .annotate(
+                    reply_by_platform=first_reply(answers(later_messages("platform", until=None))),
+                    reply_by_employee=first_reply(answers(later_messages("employee", until=None))),
+                )
+                .values(*PAIR_FIELDS, "reply_by_platform", "reply_by_employee")
+                .order_by("sent_at", "id", f"{MEMBER}__id")
+            )
+            yield from _without_addressed_leaders([_pair(row) for row in rows], leaders, directive_settings)
+
+
+def _without_addressed_leaders(
+    pairs: list[Pair], leaders: dict[int, set[int]], directive_settings: DirectiveSettings
+) -> Iterator[Pair]:
+    """The pairs less the group's leaders addressed only by a broadcast (and any duplicate person)."""
+    wanted = {p.group_id for p in pairs if not p.mentioned and p.employee_id} - set(leaders)
+    if wanted:
+        leaders.update(leaders_by_group(wanted, directive_settings))
+    seen: set[tuple[int, str]] = set()
+    for pair in pairs:
+        if not pair.mentioned and pair.employee_id in leaders.get(pair.group_id, ()):
+            continue  # a leader's broadcast addresses the staff, not the other leaders
+        if (pair.message_id, pair.person) not in seen:
+            seen.add((pair.message_id, pair.person))
+            yield pair
+
+
+def _pair(row: dict) -> Pair:
+    m = MEMBER
+    mentions = row["mentions"] or []
+    nickname, platform_id = row[f"{m}__nickname"], row[f"{m}__platform_id"] or ""
+    return Pair(
+        message_id=row["id"],
+        group_id=row["group_id"],
+        natural_key=row["natural_key"],
+        sent_at=row["sent_at"],
+        deadline=row["deadline"],
+        sender_employee_id=row["employee_id"],
+        sender_name=row["employee__name"] or row["sender_name"] or "",
+        member_id=row[f"{m}__id"],
+        employee_id=row[f"{m}__employee_id"],
+        person_name=row[f"{m}__employee__name"] or nickname,
+        platform_id=platform_id,
+        member_key=row[f"{m}__member_key"],
+        mentioned=nickname in mentions or (bool(platform_id) and platform_id in mentions),
+        reply_ids=tuple(row[k] for k in ("reply_by_platform", "reply_by_employee") if row[k]),
+    )
+
+
+def reply_times(pairs: Sequence[Pair]) -> dict[int, datetime.datetime]:
+    """The pairs' first replies (one query): sets each pair's ``first_reply_id`` to the earlier of its
+    two candidates (by platform id, by employee) and returns reply id → send time."""
+    ids = {i for p in pairs for i in p.reply_ids}
+    if not ids:
+        return {}
+    times = dict(ChatMessage.objects.filter(pk__in=ids).values_list("pk", "sent_at"))
+    for pair in pairs:
+        if pair.reply_ids:
+            pair.first_reply_id = min(pair.reply_ids, key=lambda i: (times[i], i))
+    return times
+
+
+def batched(iterable: Iterable[Pair], size: int = 2000) -> Iterator[list[Pair]]:
+    batch: list[Pair] = []
+    for item in iterable:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
