@@ -168,14 +168,21 @@ def detect_import_task(self, import_id: int) -> dict:
 
 @shared_task(**DETECT_OPTIONS)
 def detect_new_messages_task(self) -> dict:
-    """Nightly: detect over the messages imported since the last complete nightly pass."""
+    """Nightly: detect over the messages imported since the last complete nightly pass, then the
+    deadline rules (R01, R03) again over their lookback (``detect_pending_deadlines``)."""
     from portal.locks import task_lock
 
-    from .services.detection import detect_new_messages
+    from .services.detection import detect_new_messages, detect_pending_deadlines
 
     with task_lock(self, DETECT_LOCK):
         run = detect_new_messages()
-        return {"run": run.pk, "status": run.status, "counts": run.counts}
+        deadlines = detect_pending_deadlines()
+        return {
+            "run": run.pk,
+            "status": run.status,
+            "counts": run.counts,
+            "deadlines": deadlines and {"run": deadlines.pk, "status": deadlines.status, "counts": deadlines.counts},
+        }
 
 
 def on_chat_imported(sender, *, import_id: int, group_id: int, **kwargs) -> None:

@@ -22,11 +22,16 @@ from portal.audit import audit_context
 from portal.choices import Channel
 
 from ..detection import runner
-from ..detection.base import Detector, Window
+from ..detection.base import Detector, Window, all_detectors
 from ..models import DetectionRun, RunStatus
 
 GROUPS_PER_CHUNK = 200
 NIGHTLY = "nightly"
+DEADLINES = "deadlines"
+# The detectors whose hit depends on a deadline passing after the message (R01, R03), and how far back
+# the nightly pass looks for their messages: 14 days span the Spring Festival's days off and weekends.
+DEADLINE_DETECTORS = ("directive_unanswered", "ack_missing")
+DEADLINE_LOOKBACK = datetime.timedelta(days=14)
 
 
 def detect_chat(
@@ -61,8 +66,8 @@ def _chunks(ids: list[int] | None) -> list[tuple[int, ...] | None]:
     return [tuple(ids[i : i + GROUPS_PER_CHUNK]) for i in range(0, len(ids), GROUPS_PER_CHUNK)]
 
 
-def _run(since, until, ids, *, acting_user, trigger, detectors=None, windows=None) -> DetectionRun:
-    now = timezone.now()
+def _run(since, until, ids, *, acting_user, trigger, detectors=None, windows=None, now=None) -> DetectionRun:
+    now = now or timezone.now()
     run = DetectionRun.objects.create(
         since=since,
         until=until,
@@ -102,4 +107,25 @@ def detect_new_messages(*, now: datetime.datetime | None = None) -> DetectionRun
         if chunk
     ]
     since = min(earliest.values()) if earliest else now
-    return _run(since, None, ids, acting_user=None, trigger=NIGHTLY, windows=windows)
+    return _run(since, None, ids, acting_user=None, trigger=NIGHTLY, windows=windows, now=now)
+
+
+def detect_pending_deadlines(*, now: datetime.datetime | None = None) -> DetectionRun | None:
+    """Nightly, after the new messages: the rules with a deadline (R01 directives, R03 notices) again
+    over the last ``DEADLINE_LOOKBACK`` of every group that has messages in it. A directive imported
+    before its deadline gives no hit at import time (not due yet) and may get no new message later, so
+    the pass over new messages alone would never report it. The lookback covers the longest run of
+    days off (the Spring Festival week and its weekends); hits already stored are not stored again.
+    None when no group has messages in the lookback."""
+    now = now or timezone.now()
+    since = now - DEADLINE_LOOKBACK
+    detectors = [d for d in all_detectors() if d.name in DEADLINE_DETECTORS]
+    ids = sorted(
+        ChatMessage.objects.filter(sent_at__gte=since, sent_at__lt=now)
+        .order_by("group_id")
+        .values_list("group_id", flat=True)
+        .distinct()
+    )
+    if not ids or not detectors:
+        return None
+    return _run(since, now, ids, acting_user=None, trigger=DEADLINES, detectors=detectors, now=now)
