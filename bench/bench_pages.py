@@ -228,9 +228,7 @@ def baseline(args: argparse.Namespace) -> dict:
         "from django.db.migrations.executor import MigrationExecutor; "
         "MigrationExecutor(connection).migrate([tuple(t) for t in json.loads(sys.argv[1])])"
     )
-    subprocess.run(
-        [sys.executable, "-c", script, json.dumps(sorted(leaves.items()))], check=True, env=env, cwd=ROOT
-    )
+    subprocess.run([sys.executable, "-c", script, json.dumps(sorted(leaves.items()))], check=True, env=env, cwd=ROOT)
     out = Path(tempfile.gettempdir()) / f"qungui_pages_before_{ref}_{args.db}.json"
     argv = [sys.executable, __file__, "--db", args.db, "--scale", str(args.scale), "--repeat", str(args.repeat)]
     argv += ["--code-root", str(tree), "--no-migrate", "--record", str(out)]
@@ -263,8 +261,11 @@ def table(after: dict, before: dict | None) -> str:
                              f"{fig['bytes'] / 1024:.0f} |")  # fmt: skip
                 continue
             ratio = old["ms"] / fig["ms"] if fig["ms"] else float("inf")
+            # a refused page (the API's 400 beyond 10,000 rows, which names the cursor) is not a speed-up
+            status = "" if fig.get("status", 200) == 200 else f" ({fig['status']})"
             lines.append(
-                f"| {label} | {who[role]} | {old['ms']:.0f} | {fig['ms']:.0f} | {ratio:.1f}× | {old['queries']} | "
+                f"| {label} | {who[role]} | {old['ms']:.0f} | {fig['ms']:.0f}{status} | "
+                f"{'–' if status else f'{ratio:.1f}×'} | {old['queries']} | "
                 f"{fig['queries']} | {old['bytes'] / 1024:.0f} | {fig['bytes'] / 1024:.0f} |"
             )
     return "\n".join(lines)
