@@ -36,24 +36,27 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--db", default="qungui_bench_company", help="bench database (bench/data.py builds it)")
     parser.add_argument("--rebuild", action="store_true", help="build the data again")
     parser.add_argument(
-        "--rebuild-rollups", action="store_true", help="recreate the portal rollup tables and refill them"
+        "--rebuild-rollups", action="store_true", help="empty the dashboard rollup tables and refill them"
     )
     return parser.parse_args()
 
 
 def rebuild_rollups() -> None:
-    from django.core.management import call_command
+    """Empty the dashboard's rollup tables and refill them (what the nightly refresh does)."""
+    from django.apps import apps
     from django.db import connection
 
     from portal.dashboard.rollups import refresh_all
 
-    call_command("migrate", "portal", "0001", verbosity=0)
-    call_command("migrate", verbosity=0)
+    tables = [m._meta.db_table for m in apps.get_app_config("dashboard").get_models()]
+    with connection.cursor() as cur:
+        cur.execute(f"TRUNCATE {', '.join(tables)}")
     started = time.perf_counter()
     counts = refresh_all()
     print(f"  {'rollups (refresh_dashboard)':<32} {time.perf_counter() - started:6.1f} s  {counts}", flush=True)
     with connection.cursor() as cur:
-        cur.execute("ANALYZE")
+        for table in tables:
+            cur.execute(f"ANALYZE {table}")
 
 
 # --- timing ---------------------------------------------------------------------------------------------

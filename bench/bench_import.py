@@ -6,7 +6,11 @@ Runs on a throw-away test database (test_<name>) of the configured DB and prints
 (a) the floor: COPY the CSV into a staging table + one INSERT … ON CONFLICT upsert (PostgreSQL only);
 (b) Qungui's import (first import, then re-import of the unchanged file) and its peak memory
     (max RSS of a child process that runs only the import, minus the same process before it);
-(c) a default django-import-export ModelResource import of a --die-rows sample, extrapolated.
+(c) a default django-import-export ModelResource import of a --die-rows sample, extrapolated;
+(d) the admin upload → preview → confirm of the same file through Django's test client (tasks
+    in-process, as in the embedded default): the confirm request's time and queries when it writes
+    from the rows the preview kept (groups.importing.staging), against the same confirm reading and
+    validating the file again (the stage removed first: what every confirm did before).
 """
 
 from __future__ import annotations
@@ -187,6 +191,36 @@ def measure_memory(path: Path, db_name: str) -> tuple[float, float, float]:
     return before, after, peak
 
 
+def admin_confirm(path: Path, *, staged: bool) -> tuple[float, float, int, dict]:
+    """Upload and confirm ``path`` as HR through the admin pages: (upload s, confirm s, confirm queries, summary)."""
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from groups.models import ImportJob, StagedImport
+
+    user = User.objects.filter(username="bench_import_hr").first() or User.objects.create_superuser(
+        "bench_import_hr", "hr@example.cn", "bench-pass"
+    )
+    client = Client()
+    client.force_login(user)
+    with path.open("rb") as fh:
+        upload, response = timed(lambda: client.post(reverse("groups:import_upload", args=["employees"]), {"file": fh}))
+    job = ImportJob.objects.order_by("-pk").first()
+    assert response.status_code == 302 and job.status == "previewed", (response.status_code, job.status, job.errors)
+    if not staged:
+        StagedImport.objects.filter(job=job).delete()
+    with CaptureQueriesContext(connection) as queries:
+        confirm, response = timed(
+            lambda: client.post(reverse("groups:import_confirm", args=[job.pk]), {"create_departments": "on"})
+        )
+    job.refresh_from_db()
+    assert job.status == "done", (job.status, job.errors)
+    return upload, confirm, len(queries.captured_queries), job.summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
@@ -259,6 +293,15 @@ def run(args, db_name: str) -> None:
                 f"    peak RSS of a first import:          {after:7.1f} MiB (process before import: {before:.1f} MiB)"
             )
         truncate_employees()
+        if connection.vendor == "postgresql":
+            for staged in (False, True, False, True):  # alternated: the machine's load drifts
+                upload, confirm, queries, summary = admin_confirm(path, staged=staged)
+                how = "from the preview's rows" if staged else "reading the file again"
+                print(
+                    f"(d) admin upload {upload:6.2f} s; confirm {how:<24} {confirm:6.2f} s, {queries} queries "
+                    f"(created {summary['created']})"
+                )
+                truncate_employees()
         sample = min(args.die_rows, args.rows)
         die = die_import(path, sample)
         rate = sample / die

@@ -476,6 +476,28 @@ class ImportJob(models.Model):
         return min(100, int(self.processed_rows * 100 / self.total_rows))
 
 
+class StagedImport(models.Model):
+    """The rows an upload's validation read and checked, kept until the job ends (groups.importing.staging).
+
+    Confirming a previewed job writes from these rows instead of reading and validating the file a
+    second time; the plan against the database is still made again in the write transaction. Deleted
+    with the upload when the job ends (personal data is not left behind).
+    """
+
+    job = models.OneToOneField(
+        ImportJob, verbose_name=_("导入记录"), primary_key=True, on_delete=models.CASCADE, related_name="staged"
+    )
+    rows = models.JSONField(_("已校验的行"))
+    created_at = models.DateTimeField(_("校验时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("已校验的导入数据")
+        verbose_name_plural = pgettext_lazy("plural", "已校验的导入数据")
+
+    def __str__(self) -> str:
+        return str(self.job)
+
+
 class RosterSettings(models.Model):
     """The company's settings for the roster routines (reconciliation, overdue notices): one row.
 

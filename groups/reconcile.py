@@ -396,12 +396,20 @@ def reconcile_all(*, now: datetime | None = None, full: bool = True) -> Reconcil
     summary.still_waived = len(present_waived)
     if groups is not None:
         _count_unscanned(groups, summary, now)
-    new = [s for key, s in current.items() if key not in live]
+    new_keys = [key for key in current if key not in live]
+    new = [current[key] for key in new_keys]
     _create_new(new, now)
     summary.created.update(s.kind for s in new)
     run = ReconcileRun.objects.create(finished_at=now, summary=summary.as_dict())
     _audit(summary)
-    send_rosters_changed(None)  # findings opened and resolved in bulk: the dashboard's rollups follow
+    # Findings opened and resolved in bulk: the dashboard's rollups follow. An incremental run names
+    # the groups it rescanned or whose findings changed; recounting every group's cells after each
+    # run (1M memberships) was most of an unchanged day's run (0.7 s → 9 s after the rollups came).
+    if groups is None:
+        send_rosters_changed(None)
+    else:
+        touched = {key[1] for key, _pk in gone_open} | {key[1] for key in new_keys} | set(groups)
+        send_rosters_changed(sorted(g for g in touched if g))
     if new:
         from .notices import notify_new_findings
 

@@ -21,6 +21,7 @@ from portal.audit import audit_context, log_summary
 from portal.scoping import scope_for
 
 from .choices import GroupStatus, ImportKind, ImportStatus
+from .importing import staging
 from .importing.employees import EmployeeFile, plan_employees, preview_employees, read_employee_file
 from .importing.errors import ImportValidationError
 from .importing.readers import count_rows
@@ -206,17 +207,34 @@ def _job_progress(job: ImportJob) -> Callable[[int], None]:
 
 def _execute(job: ImportJob, path: str | Path, *, acting_user, dry_run: bool, progress: Progress) -> dict[str, Any]:
     if job.kind == ImportKind.EMPLOYEES:
-        return import_employees(
-            path,
-            acting_user=acting_user,
-            job=job,
-            dry_run=dry_run,
-            progress=progress,
-            create_departments=job.create_departments,
-        )
+        return _execute_employees(job, path, acting_user=acting_user, dry_run=dry_run, progress=progress)
     return import_group_roster(
         path, acting_user=acting_user, job=job, group=job.group, dry_run=dry_run, progress=progress
     )
+
+
+def _execute_employees(
+    job: ImportJob, path: str | Path, *, acting_user, dry_run: bool, progress: Progress
+) -> dict[str, Any]:
+    """The validation reads the file and keeps its checked rows; the confirm writes from them
+    (re-planned against the database in the write transaction), reading the file only without them."""
+    data = None if dry_run else staging.staged_employees(job)
+    if data is None:
+        data = read_employee_file(path, progress=progress)
+    elif progress:
+        progress(len(data.rows))
+    encoded = staging.encode_employees(data) if dry_run else None  # before the plan rewrites the rows
+    preview = _apply_employees(
+        data,
+        acting_user=acting_user,
+        job=job,
+        dry_run=dry_run,
+        reconcile=True,
+        create_departments=job.create_departments,
+    )
+    if encoded is not None:
+        staging.stage(job, encoded)
+    return preview
 
 
 def create_import_job(
@@ -258,6 +276,7 @@ def _finish(job: ImportJob, status: str, *, expected: Iterable[str] | None = Non
     """
     if job.file:
         job.file.delete(save=False)
+    staging.drop_stage(job)
     values = {**fields, "status": status, "finished_at": timezone.now(), "file": ""}
     if expected is None:
         for name, value in values.items():
@@ -312,15 +331,17 @@ def validate_import(job_id: int) -> ImportJob | None:
     except Exception:
         logger.exception("validating import job %s failed", job_id)
         return _finish(job, ImportStatus.FAILED, expected=working, errors=[str(FAILED_MESSAGE)])
-    ImportJob.objects.filter(pk=job.pk, status=ImportStatus.VALIDATING).update(
+    if not ImportJob.objects.filter(pk=job.pk, status=ImportStatus.VALIDATING).update(
         preview=preview, encoding=preview.get("encoding", "")[:20], status=ImportStatus.PREVIEWED
-    )
+    ):
+        staging.drop_stage(job)  # cancelled (its file deleted) while this validation ran
     job.refresh_from_db()
     return job
 
 
 def run_import(job_id: int) -> ImportJob | None:
-    """Write a previewed (or queued) job: re-validates the file and imports it in one transaction.
+    """Write a previewed (or queued) job in one transaction, from the rows its validation kept
+    (groups.importing.staging; the file is read and validated again only without them).
 
     Idempotent: the claim is a conditional update on the status, so a second delivery of the same
     task does nothing; a job left RUNNING by a killed worker may be claimed again after the task

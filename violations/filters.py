@@ -49,12 +49,16 @@ class ViolationFilterSet(django_filters.FilterSet):
     group = ScopedModelChoiceFilter(queryset=ChatGroup.objects.all(), label=_("工作群"))
     employee = ScopedModelChoiceFilter(queryset=Employee.objects.all(), label=_("员工"))
     sanction_kind = django_filters.ChoiceFilter(
-        field_name="sanctions__kind", choices=SanctionKind.choices, distinct=True, label=_("处分类型")
+        choices=SanctionKind.choices, method="filter_sanction_kind", label=_("处分类型")
     )
 
     class Meta:
         model = Violation
         fields = ["status", "rule", "category", "month", "department", "group", "employee", "sanction_kind"]
+
+    def filter_sanction_kind(self, queryset, name, value):
+        """Violations with a sanction of this kind that is not withdrawn (as the admin's filter)."""
+        return queryset.with_active_sanction(value)
 
 
 class AppealFilterSet(django_filters.FilterSet):

@@ -46,6 +46,25 @@ def _violation_scope_q(user, prefix: str = "") -> Q | None:
     return any_of(Violation, *conditions, prefix=prefix)
 
 
+def visible_departments(user) -> list[int] | None:
+    """Departments that hold the employee of every violation ``user`` sees, when the scope says so
+    (a head's subtree and their own department); None for everything or a group-based scope.
+
+    A redundant bound for lists sorted by department: walking departments in name order, the
+    planner otherwise reads every employee of the departments before the head's (the scope is
+    checked per employee), 0.5–4 s at 100k employees; bounded, it starts inside the subtree.
+    """
+    scope = scope_for(user)
+    if scope.everything or scope.group_ids:
+        return None
+    from groups.models import Employee
+
+    ids = set(scope.dept_ids)
+    if scope.employee_id:
+        ids.update(Employee.objects.filter(pk=scope.employee_id).values_list("department_id", flat=True))
+    return sorted(ids)
+
+
 def normalize_description(text: str) -> str:
     """What two descriptions are compared by: NFKC (full-width → half-width), case folded, without
     whitespace or invisible characters, so "在群里 辱骂同事。" and "在群里辱骂同事。" are the same text."""
@@ -70,6 +89,15 @@ class ViolationQuerySet(models.QuerySet):
     def for_month(self, month: datetime.date) -> ViolationQuerySet:
         start, end = month_bounds(month)
         return self.filter(occurred_at__gte=start, occurred_at__lt=end)
+
+    def with_active_sanction(self, kind: str) -> ViolationQuerySet:
+        """Violations holding a sanction of ``kind`` that is not withdrawn (admin 处分类型, API
+        ``sanction_kind``): a semi-join read from the index ``sanction_active_kind`` alone, not a
+        join to sanctions that needs ``DISTINCT`` over every column (1.4 s at 1M violations)."""
+        from .models import Sanction
+
+        active = Sanction.objects.filter(kind=kind, withdrawn_at__isnull=True).order_by()
+        return self.filter(pk__in=active.values("violation_id"))
 
     def likely_duplicates(
         self,

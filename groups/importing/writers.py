@@ -37,8 +37,9 @@ def write_employees(plan: EmployeePlan) -> list[str]:
         return created
     dept_ids = dict(Department.objects.values_list("name_path", "id")) if "department" in plan.file.fields else {}
     if connection.vendor == "postgresql":
-        _copy_upsert(plan, numbers, dept_ids)
-    elif connection.vendor == "sqlite":
+        _copy_upsert(plan, numbers, dept_ids)  # marks the rows it writes
+        return created
+    if connection.vendor == "sqlite":
         _executemany_upsert(plan, numbers, dept_ids)
     else:
         _bulk_upsert(plan, numbers, dept_ids)
@@ -110,12 +111,16 @@ def _copy_upsert(plan: EmployeePlan, numbers: list[str], dept_ids: dict[str, int
         sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in present)
         old = ", ".join(f"{table}.{c}" for c in present)
         new = ", ".join(f"EXCLUDED.{c}" for c in present)
+        # The change mark for the next incremental reconciliation is written with the row: a separate
+        # UPDATE … WHERE employee_no IN (100,000 numbers) ran for minutes on a table whose statistics
+        # still said empty (a first import): the planner rescanned the number list per row.
         cursor.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}, created_at, updated_at) "  # noqa: S608
-            f"SELECT {', '.join(columns)}, %s, %s FROM {stage} "
-            f"ON CONFLICT (employee_no) DO UPDATE SET {sets}, updated_at = EXCLUDED.updated_at "
+            f"INSERT INTO {table} ({', '.join(columns)}, created_at, updated_at, employment_changed_at) "  # noqa: S608
+            f"SELECT {', '.join(columns)}, %s, %s, %s FROM {stage} "
+            f"ON CONFLICT (employee_no) DO UPDATE SET {sets}, updated_at = EXCLUDED.updated_at, "
+            f"employment_changed_at = EXCLUDED.employment_changed_at "
             f"WHERE ROW({old}) IS DISTINCT FROM ROW({new})",
-            [now, now],
+            [now, now, now],
         )
 
 

@@ -131,7 +131,11 @@ def area_sanctions(user, area: Area):
 
 
 def area_appeals(user, area: Area):
-    return Appeal.objects.visible_to(user).filter(area.q("violation__employee__department__"))
+    # The area as a semi-join on the violation, not joins into the list: joined, the planner drove
+    # from the area's employees through all their violations (1.5 s for a head at 1M violations)
+    # instead of from the few pending appeals (0.27 s).
+    in_area = Violation.objects.filter(area.q("employee__department__")).order_by().values("pk")
+    return Appeal.objects.visible_to(user).filter(violation_id__in=in_area)
 
 
 # --- sections -------------------------------------------------------------------------------------

@@ -229,3 +229,86 @@ def test_migrations_create_the_list_indexes_and_trigram_indexes_on_postgresql():
         else:  # SQLite: no pg_trgm, the migration is a no-op there (icontains scans)
             for table, names in TRIGRAM.items():
                 assert not set(names) & set(connection.introspection.get_constraints(cursor, table))
+
+
+def add_fines(violations) -> None:
+    from violations.models import Sanction
+
+    Sanction.objects.bulk_create(
+        Sanction(violation=v, employee_id=v.employee_id, kind="fine", amount=50) for v in violations
+    )
+
+
+LIST_VARIANTS = [
+    ("admin:violations_violation_changelist", "?o=3"),  # sorted by department
+    ("admin:violations_violation_changelist", "?o=-3"),
+    ("admin:violations_violation_changelist", "?sanction=fine"),
+    ("admin:violations_violation_changelist", "?status__exact=reported"),
+    ("admin:violations_violation_changelist", "?p=2"),  # a deep page (deep_from lowered below)
+    ("admin:groups_membership_changelist", "?o=1"),
+    ("admin:groups_rosterfinding_changelist", ""),
+]
+
+
+@pytest.mark.parametrize("user", ["hr", "head_sales"])
+@pytest.mark.parametrize(("name", "query"), LIST_VARIANTS)
+def test_sorted_filtered_and_deep_lists_do_not_grow(client, org, user, request, name, query, monkeypatch):
+    """Each list HR and a head open: the same queries and (nearly) the same HTML for N and 3N rows."""
+    from groups.roles import sync_derived_roles
+
+    monkeypatch.setattr(EstimatedCountPaginator, "deep_from", 50)
+    user = request.getfixturevalue(user)
+    sync_derived_roles()
+    client.force_login(user)
+    url = reverse(name) + query
+    employees = add_employees(org, 20, 0)
+
+    def grow(n: int, start: int) -> None:
+        add_violations(org, employees, n)
+        add_fines(Violation.objects.order_by("-pk")[:n])
+        add_members(org["sales_group"], add_employees(org, n, 1000 + start))
+
+    grow(120, 0)
+    small, small_queries = get(client, url)
+    grow(240, 500)
+    big, big_queries = get(client, url)
+    assert len(big_queries) == len(small_queries) <= 25, url
+    assert abs(len(big.content) - len(small.content)) < 600, url  # a page of rows either way; counts differ
+
+
+def test_sort_by_department_orders_by_the_department_path(client, hr, org):
+    client.force_login(hr)
+    add_violations(org, [org["east_rep"], org["tech_dev"], org["sales_head"]], 9)
+    response, _ = get(client, reverse("admin:violations_violation_changelist") + "?o=3")
+    rows = list(response.context["cl"].result_list)
+    expected = list(Violation.objects.order_by("employee__department__name_path", "-pk"))
+    assert rows == expected
+    response, _ = get(client, reverse("admin:violations_violation_changelist") + "?o=-3")
+    assert list(response.context["cl"].result_list) == list(
+        Violation.objects.order_by("-employee__department__name_path", "-pk")
+    )
+
+
+API_LISTS = ["/api/v1/violations/", "/api/v1/violations/?sanction_kind=fine", "/api/v1/memberships/"]
+
+
+@pytest.mark.parametrize("user", ["hr", "head_sales"])
+@pytest.mark.parametrize("url", [*API_LISTS, "/api/v1/findings/"])
+def test_api_lists_do_not_grow_with_the_table(client, org, user, request, url):
+    from groups.roles import sync_derived_roles
+
+    user = request.getfixturevalue(user)
+    sync_derived_roles()
+    client.force_login(user)
+    employees = add_employees(org, 60, 0)  # more than a page of each
+    add_violations(org, employees, 60)
+    add_fines(Violation.objects.all())
+    add_members(org["sales_group"], employees)
+    small, small_queries = get(client, url)
+    more = add_employees(org, 120, 100)
+    add_violations(org, more, 120)
+    add_fines(Violation.objects.filter(employee__in=more))
+    add_members(org["sales_group"], more)
+    big, big_queries = get(client, url)
+    assert len(big_queries) == len(small_queries), url
+    assert abs(len(big.content) - len(small.content)) < 400, url

@@ -137,6 +137,36 @@ def test_rollups_follow_a_reconciliation_run(hr, head_sales, head_tech, data, dj
     assert_agree(hr, head_sales, head_tech)
 
 
+def test_an_incremental_run_refreshes_only_the_groups_it_touched(
+    hr, head_sales, head_tech, data, django_capture_on_commit_callbacks, monkeypatch
+):
+    """An unchanged day recounts no group's cells; a day's change recounts that group's (and agrees)."""
+    from portal.dashboard import signals as rollup_signals
+
+    org = data
+    with django_capture_on_commit_callbacks(execute=True):
+        reconcile_all(now=NOW)  # the first run is full
+    queued: list = []
+
+    def incremental_run() -> None:
+        with monkeypatch.context() as patch, django_capture_on_commit_callbacks(execute=True):
+            patch.setattr(rollup_signals, "_enqueue", lambda state: queued.append(state))
+            reconcile_all(now=NOW, full=False)
+
+    incremental_run()
+    assert queued == []  # nothing changed: no recount of every group's memberships
+
+    with django_capture_on_commit_callbacks(execute=True):  # 张三 departs and is still in 销售群
+        Employee.objects.filter(pk=org["east_rep"].pk).update(status="departed", employment_changed_at=NOW)
+        Membership.objects.create(group=org["sales_group"], employee=org["east_rep"], nickname="华东区-张三")
+    incremental_run()
+    assert len(queued) == 1 and not queued[0]["all_rosters"]
+    assert org["sales_group"].pk in queued[0]["rosters"]
+    assert org["tech_group"].pk not in queued[0]["rosters"]
+    rollup_signals._enqueue(queued[0])
+    assert_agree(hr, head_sales, head_tech)
+
+
 def test_dashboard_states_the_age_of_the_rollups(client, head_sales, hr, data):
     data = {**data, "hr_user": hr}
     client.force_login(head_sales)

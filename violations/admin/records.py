@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import redirect
@@ -40,6 +41,7 @@ from ..models import (
     Violation,
     WorkdayOverride,
 )
+from ..querysets import visible_departments
 from .rule_form import RuleAdminForm
 
 
@@ -213,8 +215,7 @@ class SanctionKindFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
-        active = Sanction.objects.filter(kind=self.value(), withdrawn_at__isnull=True)
-        return queryset.filter(pk__in=active.values("violation_id"))
+        return queryset.with_active_sanction(self.value())
 
 
 def deadline_with_mark(deadline, provisional: bool):
@@ -229,6 +230,21 @@ def deadline_with_mark(deadline, provisional: bool):
         _("该年的国家法定放假安排尚未公布,此期限暂按周一至周五计算,公布后可能调整(申诉期限只会延长)。"),
         _("暂定"),
     )
+
+
+DEPARTMENT_ORDER = "employee__department__name_path"
+
+
+class ViolationChangeList(ChangeList):
+    """Sorted by department, a head's list is bounded to their departments first (visible_departments)."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        qs = super().get_queryset(request, exclude_parameters)
+        if any(isinstance(o, str) and o.lstrip("-") == DEPARTMENT_ORDER for o in qs.query.order_by):
+            departments = visible_departments(request.user)
+            if departments is not None:
+                qs = qs.filter(employee__department_id__in=departments)
+        return qs
 
 
 @admin.register(Violation)
@@ -273,6 +289,9 @@ class ViolationAdmin(IndexedSearchMixin, AdminChannelMixin, ScopedAdminMixin, De
 
     def header_employee(self, obj):
         return obj.employee
+
+    def get_changelist(self, request, **kwargs):
+        return ViolationChangeList
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = AddEvidenceForm if obj is not None else RecordViolationForm
@@ -414,7 +433,7 @@ class ViolationAdmin(IndexedSearchMixin, AdminChannelMixin, ScopedAdminMixin, De
     def recorded_by_display(self, obj):
         return user_html(obj.recorded_by)
 
-    @admin.display(description=_("部门"), ordering="employee__department__name_path")
+    @admin.display(description=_("部门"), ordering=DEPARTMENT_ORDER)
     def department(self, obj):
         return obj.employee.department
 
