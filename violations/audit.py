@@ -11,6 +11,7 @@ from .models import (
     CompanySettings,
     Evidence,
     HolidaySchedule,
+    LexiconEntry,
     PerformanceMonth,
     Rule,
     Sanction,
@@ -22,6 +23,7 @@ auditlog.register(Rule, exclude_fields=["updated_at"])
 auditlog.register(CompanySettings, exclude_fields=["updated_at"])
 auditlog.register(WorkdayOverride)
 auditlog.register(HolidaySchedule)
+auditlog.register(LexiconEntry, exclude_fields=["updated_at"])
 auditlog.register(Violation, exclude_fields=["updated_at"])
 auditlog.register(Evidence)
 auditlog.register(Sanction, m2m_fields={"caused_by"})

@@ -2,6 +2,7 @@
 
 from .catalog import CompanySettings, HolidaySchedule, Rule, WorkdayOverride, validate_sanction_specs
 from .deductions import PerformanceDeduction, PerformanceMonth
+from .lexicon import LexiconEntry
 from .records import Appeal, Evidence, Sanction, Violation
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "CompanySettings",
     "Evidence",
     "HolidaySchedule",
+    "LexiconEntry",
     "PerformanceDeduction",
     "PerformanceMonth",
     "Rule",
