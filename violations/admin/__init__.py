@@ -1,7 +1,8 @@
 """HR admin screens of the violations app; admin autodiscovery imports this package.
 
 ``records``: rules, violations, sanctions, appeals, evidence, company settings, the audit log.
+``lexicon``: the keyword rules' words, patterns and link domains, with CSV import.
 ``deductions``: the monthly deduction rows and the months with their compute / close buttons.
 """
 
-from . import deductions, records  # noqa: F401  (each module registers its screens)
+from . import deductions, lexicon, records  # noqa: F401  (each module registers its screens)

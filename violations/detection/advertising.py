@@ -14,7 +14,8 @@ A recalled advertisement still counts as posted (the fact stays; ``details`` rec
 and how many seconds after posting). Occurrence 1 is a hit too (the catalog's first sanction, a
 warning); occurrence 2 and later carry ``details['occurrence'] = n`` for the rule's repeat sanction.
 
-Set-based: one streamed pass over the window (the keyword scan, recalled messages included), then,
+Set-based: one streamed pass over the window (the keyword scan, shared with the keyword detector,
+recalled messages included), then,
 for the senders who posted an ad in the window, one query per chunk of groups for their earlier
 messages (``REPEAT_LOOKBACK`` back), so a repeat is numbered after the posts before the window.
 """
@@ -33,7 +34,7 @@ from groups.models import ChatMessage
 
 from ..models.lexicon import AD_RULE
 from .base import Detector, Hit, Window
-from .keywords import COLUMNS, Matcher, load_matcher, message_matches, reason, window_messages
+from .keywords import COLUMNS, Matcher, lexicon_matches, load_matcher, message_matches, reason
 from .text import normalise, normalise_url, urls_in
 
 REPEAT_LOOKBACK = datetime.timedelta(days=365)
@@ -64,9 +65,9 @@ def fingerprint(text: str | None, link_url: str | None, link_title: str | None) 
     return "text:" + hashlib.sha1(body.encode()).hexdigest()[:20]  # noqa: S324  an identity, not security
 
 
-def as_ad(matcher: Matcher, row: tuple) -> Ad | None:
+def as_ad(row: tuple, matched: dict[str, list[str]]) -> Ad | None:
     pk, group_id, natural_key, sent_at, employee_id, sender, text, link_url, link_title, recalled, recalled_at = row
-    found = message_matches(matcher, text, link_url, link_title).get(AD_RULE)
+    found = matched.get(AD_RULE)
     if not found:
         return None
     key = fingerprint(text, link_url, link_title)
@@ -95,7 +96,7 @@ def earlier_ads(matcher: Matcher, window: Window, senders: set[tuple[int, str]])
             .values_list(*COLUMNS)
         )
         for row in rows.iterator(chunk_size=2000):
-            ad = as_ad(matcher, row)
+            ad = as_ad(row, message_matches(matcher, row[6], row[7], row[8]))
             if ad is not None and (ad.group_id, ad.sender) in senders:
                 yield ad
 
@@ -133,14 +134,11 @@ def _hit(ad: Ad, occurrence: int, earlier: list[Ad]) -> Hit:
 
 
 def detect(window: Window) -> Iterator[Hit]:
-    matcher = load_matcher([AD_RULE])
-    if not matcher:
-        return
-    ads = [ad for row in window_messages(window, include_recalled=True) if (ad := as_ad(matcher, row))]
+    ads = [ad for row, matched in lexicon_matches(window) if (ad := as_ad(row, matched))]
     if not ads:
         return
     in_window = {ad.pk for ad in ads}
-    ads.extend(earlier_ads(matcher, window, {(ad.group_id, ad.sender) for ad in ads}))
+    ads.extend(earlier_ads(load_matcher([AD_RULE]), window, {(ad.group_id, ad.sender) for ad in ads}))
     series: dict[tuple[int, str, str], list[Ad]] = {}
     for ad in ads:
         series.setdefault((ad.group_id, ad.sender, ad.fingerprint), []).append(ad)

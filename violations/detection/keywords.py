@@ -16,18 +16,21 @@ detector, which reports every advertisement with its occurrence number; this one
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import ahocorasick
+from django.db.models import Count, Max, Q
 from django.utils.translation import gettext as _
 
 from groups.choices import MessageKind
 from groups.models import ChatMessage
 
 from ..choices import LexiconKind
-from ..models.lexicon import AD_RULE, KEYWORD_RULES, LexiconEntry, pattern_anchor, pattern_regex
+from ..models import Rule
+from ..models.lexicon import AD_RULE, KEYWORD_RULES, LEXICON_RULES, LexiconEntry, pattern_anchor, pattern_regex
 from .base import Detector, Hit, Window
 from .text import host_matches, normalise, url_host, urls_in
 
@@ -92,20 +95,24 @@ def load_matcher(rule_codes: Iterable[str]) -> Matcher:
     return matcher
 
 
-def window_messages(window: Window, *, include_recalled: bool) -> Iterator[tuple]:
-    """The window's text and link messages with a body, as COLUMNS tuples, streamed in chunks."""
-    messages = ChatMessage.objects.filter(
-        kind__in=(MessageKind.TEXT, MessageKind.LINK), purged_at__isnull=True
-    ).order_by()  # no ORDER BY: a sort of millions of rows buys nothing here
-    if not include_recalled:
-        messages = messages.filter(recalled=False)
+def _window_filter(messages, window: Window):
     if window.since is not None:
         messages = messages.filter(sent_at__gte=window.since)
     if window.until is not None:
         messages = messages.filter(sent_at__lt=window.until)
     if window.group_ids is not None:
         messages = messages.filter(group_id__in=window.group_ids)
-    return messages.values_list(*COLUMNS).iterator(chunk_size=CHUNK)
+    return messages
+
+
+def window_messages(window: Window, *, include_recalled: bool, columns: tuple[str, ...] = COLUMNS) -> Iterator[tuple]:
+    """The window's text and link messages with a body, as ``columns`` tuples, streamed in chunks."""
+    messages = ChatMessage.objects.filter(
+        kind__in=(MessageKind.TEXT, MessageKind.LINK), purged_at__isnull=True
+    ).order_by()  # no ORDER BY: a sort of millions of rows buys nothing here
+    if not include_recalled:
+        messages = messages.filter(recalled=False)
+    return _window_filter(messages, window).values_list(*columns).iterator(chunk_size=CHUNK)
 
 
 def message_matches(matcher: Matcher, text: str | None, link_url: str | None, link_title: str | None):
@@ -117,6 +124,66 @@ def message_matches(matcher: Matcher, text: str | None, link_url: str | None, li
         for code, domains in matcher.match_hosts(h for h in hosts if h).items():
             found.setdefault(code, []).extend(d for d in domains if d not in found.get(code, []))
     return found
+
+
+# --- one scan for both lexicon detectors -----------------------------------------------------------
+# The keyword and the repeated-advertisement detectors read the same messages against the same
+# lexicon; the scan is most of their cost (bench_detection.py), so it is done once for every
+# lexicon rule and kept for the next caller while neither the lexicon nor the window's messages
+# changed (an import adds rows, a recall adds its event row, a purge clears bodies) and for at most
+# SCAN_TTL seconds. Only the matching messages are kept: memory stays small.
+
+SCAN_COLUMNS = ("id", "text", "link_url", "link_title")
+SCAN_TTL = 600.0
+_last_scan: tuple[tuple, float, list] | None = None
+
+
+def _signature(window: Window) -> tuple:
+    lexicon = LexiconEntry.objects.aggregate(
+        n=Count("id"), on=Count("id", filter=Q(active=True)), changed=Max("updated_at")
+    )
+    rules = tuple(Rule.objects.filter(code__in=LEXICON_RULES, is_active=True).values_list("code", flat=True))
+    messages = _window_filter(
+        ChatMessage.objects.filter(
+            kind__in=(MessageKind.TEXT, MessageKind.LINK, MessageKind.RECALL), purged_at__isnull=True
+        ),
+        window,
+    ).aggregate(n=Count("id"), last=Max("id"), imported=Max("imported_at"))
+    bounds = (window.since, window.until, window.group_ids)
+    return (
+        bounds,
+        lexicon["n"],
+        lexicon["on"],
+        lexicon["changed"],
+        rules,
+        messages["n"],
+        messages["last"],
+        messages["imported"],
+    )
+
+
+def lexicon_matches(window: Window) -> list[tuple[tuple, dict[str, list[str]]]]:
+    """The window's text and link messages (recalled ones too) that match an active entry of any
+    lexicon rule: (COLUMNS row, {rule: [entries]}), one streamed pass (see above)."""
+    global _last_scan
+    signature = _signature(window)
+    now = time.monotonic()
+    if _last_scan is not None and _last_scan[0] == signature and now - _last_scan[1] < SCAN_TTL:
+        return _last_scan[2]
+    _last_scan = None
+    matcher = load_matcher(LEXICON_RULES)
+    found: dict[int, dict[str, list[str]]] = {}
+    if matcher:
+        for pk, text, link_url, link_title in window_messages(window, include_recalled=True, columns=SCAN_COLUMNS):
+            if matched := message_matches(matcher, text, link_url, link_title):
+                found[pk] = matched
+    rows = []
+    ids = list(found)
+    for start in range(0, len(ids), 2000):
+        chunk = ChatMessage.objects.filter(pk__in=ids[start : start + 2000]).order_by().values_list(*COLUMNS)
+        rows.extend((row, found[row[0]]) for row in chunk)
+    _last_scan = (signature, now, rows)
+    return rows
 
 
 def reason(words: list[str]) -> str:

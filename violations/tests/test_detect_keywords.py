@@ -219,3 +219,17 @@ def test_no_lexicon_no_hits(group):
 def test_all_detectors_finds_both():
     names = {d.name for d in all_detectors()}
     assert {"keyword", "repeated_ad"} <= names
+
+
+def test_shared_scan_sees_new_messages_and_lexicon_changes(group):
+    msg(group, "a", "客户名单")
+    assert len(run(keywords)) == 1 and len(run(advertising)) == 0  # the second call reuses the scan
+    msg(group, "a", "加微信领券", at=5)
+    assert len(run(advertising)) == 1  # a new message: scanned again
+    LexiconEntry.objects.filter(text="客户名单").update(active=False)  # no signal, no updated_at
+    assert run(keywords) == []
+    entry = LexiconEntry.objects.get(text="客户名单")
+    entry.active = True
+    entry.save()
+    Rule.objects.filter(code="S01").update(is_active=False)
+    assert run(keywords) == []
