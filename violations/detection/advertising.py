@@ -79,10 +79,13 @@ def earlier_ads(matcher: Matcher, window: Window, senders: set[tuple[int, str]])
     """Advertisements of these (group, sender) pairs posted before the window."""
     if window.since is None or not senders:
         return
-    groups = sorted({g for g, _s in senders})
+    by_group: dict[int, set[str]] = {}
+    for group_id, sender in senders:
+        by_group.setdefault(group_id, set()).add(sender)
+    groups = sorted(by_group)
     for start in range(0, len(groups), GROUP_CHUNK):
         chunk = groups[start : start + GROUP_CHUNK]
-        names = sorted({s for g, s in senders if g in set(chunk)})
+        names = sorted(set().union(*(by_group[g] for g in chunk)))
         rows = (
             ChatMessage.objects.filter(
                 kind__in=(MessageKind.TEXT, MessageKind.LINK),

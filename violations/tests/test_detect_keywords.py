@@ -233,3 +233,22 @@ def test_shared_scan_sees_new_messages_and_lexicon_changes(group):
     entry.save()
     Rule.objects.filter(code="S01").update(is_active=False)
     assert run(keywords) == []
+
+
+def test_postgresql_prefilter_finds_what_the_stream_finds(group):
+    from django.db import connection
+
+    texts = ["加❤微❤信", "ＶＸ 客户名单", "内部\u200b资料", "点击这个链接马上中奖", "①号 报价单", "普通消息", "底　价"]
+    for i, text in enumerate(texts):
+        msg(group, f"s{i}", text, at=i)
+    msg(group, "x", kind="link", link_url="https://U.TB.CN/zz", link_title="看看", at=20)
+    matcher = keywords.load_matcher(keywords.LEXICON_RULES)
+    streamed = sorted((row[0], sorted(m)) for row, m in keywords._streamed(matcher, window()))
+    assert len(streamed) == 7
+    prefiltered = keywords._prefiltered(matcher, window())
+    if connection.vendor != "postgresql":
+        assert prefiltered is None
+        return
+    assert sorted((row[0], sorted(m)) for row, m in prefiltered) == streamed
+    LexiconEntry.objects.create(rule=Rule.objects.get(code="B02"), kind="word", text="дурак")
+    assert keywords._prefiltered(keywords.load_matcher(keywords.LEXICON_RULES), window()) is None  # streamed
