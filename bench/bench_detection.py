@@ -3,7 +3,7 @@ against a per-message Python loop doing the same rules, measured in the same run
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/qungui_dC .venv/bin/python bench/bench_detection.py [--scale 0.01]
 
-Data (built once with COPY into ``<db>_bench_detect``, kept for reruns at the same scale; ``--rebuild``):
+Data (built once with COPY into ``<db>_bench_detect[_<scale>]``, kept for reruns; ``--rebuild``):
 ``bench/data.py``'s company shape at 50,000 employees × scale, 10,000 groups × scale, ~500,000
 memberships × scale, then 5,000,000 messages × scale over November 2026, per group in proportion to
 its size: short and long texts (some over 200 characters), images, links (some with tracking
@@ -79,9 +79,11 @@ AD_LINK = "https://shop.example.com/item/{n}?utm_source={s}&spm=a{n}"
 # --- data ------------------------------------------------------------------------------------------------
 
 
-def bench_db() -> str:
+def bench_db(scale: float) -> str:
+    """One bench database per scale, so a quick run does not drop the full-scale data."""
     name = os.environ["DATABASE_URL"].rstrip("/").rsplit("/", 1)[-1]
-    return f"{name}_bench_detect"
+    suffix = "" if scale == 1 else "_" + f"{scale:g}".replace(".", "_")
+    return f"{name}_bench_detect{suffix}"
 
 
 def built_params(db: str) -> dict | None:
@@ -461,7 +463,7 @@ def main() -> None:
         result = fn() if fn else child_baseline(args.sample)
         print(json.dumps(result, ensure_ascii=False, default=str))
         return
-    db = bench_db()
+    db = bench_db(args.scale)
     params = built_params(db)
     if args.rebuild or params is None or params.get("scale") != args.scale or params.get("shape") != SHAPE:
         print(f"{db}: building at scale {args.scale}", flush=True)
