@@ -243,8 +243,10 @@ def _prefiltered(matcher: Matcher, window: Window) -> list[tuple[tuple, dict[str
         kind__in=(MessageKind.TEXT, MessageKind.LINK), purged_at__isnull=True
     ).order_by()
     messages = _window_filter(messages, window).alias(candidate=candidate).filter(candidate=True)
+    # A plain query, not .iterator(): PostgreSQL runs no parallel plan for a cursor, and the rows are
+    # the few candidates (about 1.4 % of the benchmark's messages), not the window.
     rows = []
-    for row in messages.values_list(*COLUMNS).iterator(chunk_size=CHUNK):
+    for row in messages.values_list(*COLUMNS):
         if matched := message_matches(matcher, row[6], row[7], row[8]):
             rows.append((row, matched))
     return rows
