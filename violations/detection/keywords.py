@@ -258,13 +258,13 @@ def reason(words: list[str]) -> str:
 
 
 def detect(window: Window) -> Iterator[Hit]:
-    matcher = load_matcher(code for code in KEYWORD_RULES if code != AD_RULE)
-    if not matcher:
-        return
-    for pk, group_id, natural_key, sent_at, employee_id, sender, text, link_url, link_title, _r, _ra in window_messages(
-        window, include_recalled=False
-    ):
-        for code, words in message_matches(matcher, text, link_url, link_title).items():
+    for row, matched in lexicon_matches(window):
+        pk, group_id, natural_key, sent_at, employee_id, sender, _text, _url, _title, recalled, _at = row
+        if recalled:  # a recalled message's text is hidden from detection
+            continue
+        for code, words in matched.items():
+            if code == AD_RULE:  # the repeated-advertisement detector's
+                continue
             yield Hit(
                 detector=DETECTOR.name,
                 rule_code=code,
