@@ -14,6 +14,7 @@ from .models import (
     GroupDetectionSettings,
     GroupLeader,
     HolidaySchedule,
+    LexiconEntry,
     PerformanceMonth,
     Rule,
     Sanction,
@@ -25,6 +26,7 @@ auditlog.register(Rule, exclude_fields=["updated_at"])
 auditlog.register(CompanySettings, exclude_fields=["updated_at"])
 auditlog.register(WorkdayOverride)
 auditlog.register(HolidaySchedule)
+auditlog.register(LexiconEntry, exclude_fields=["updated_at"])
 auditlog.register(Violation, exclude_fields=["updated_at"])
 auditlog.register(Evidence)
 auditlog.register(Sanction, m2m_fields={"caused_by"})

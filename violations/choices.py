@@ -68,3 +68,9 @@ class MonthStatus(models.TextChoices):
 class DeductionKind(models.TextChoices):
     REGULAR = "regular", _("常规")
     ADJUSTMENT = "adjustment", _("调整")
+
+
+class LexiconKind(models.TextChoices):
+    WORD = "word", _("词语")
+    PATTERN = "pattern", _("通配模式")
+    DOMAIN = "domain", _("链接域名")

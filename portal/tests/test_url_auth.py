@@ -92,7 +92,7 @@ NO_DELETE = {
     "groups.chatimport", "groups.chatmessage",  # records; bodies are purged by the retention job
     "groups.rosterfinding", "groups.importjob",  # the record: waived / cancelled with a reason instead
     "groups.memberrestriction",  # written by carried-out sanctions
-    "violations.rule", "violations.companysettings",
+    "violations.rule", "violations.companysettings", "violations.lexiconentry",  # deactivated instead
     "violations.violation",
     "violations.sanction", "violations.appeal", "violations.performancemonth", "violations.performancededuction",
     "violations.detection", "violations.detectionrun",  # the record of what detection found
@@ -355,6 +355,11 @@ def admin_expectation(name: str, role: str, model, model_admin, obj_visible: boo
     if action == "export":
         code = getattr(settings, "IMPORT_EXPORT_EXPORT_PERMISSION_CODE", None)
         return OK if code is None or code in have else FORBIDDEN
+    if action == "import":  # django-import-export's upload page (the lexicon's CSV import)
+        code = getattr(settings, "IMPORT_EXPORT_IMPORT_PERMISSION_CODE", None)
+        return OK if code is None or code in have else FORBIDDEN
+    if action == "process_import":
+        return NOT_ALLOWED  # POST only, before any permission check
     if obj_visible is False:
         return NOT_FOUND
     if action in ("change", "history"):

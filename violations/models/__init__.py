@@ -3,6 +3,7 @@
 from .catalog import CompanySettings, HolidaySchedule, Rule, WorkdayOverride, validate_sanction_specs
 from .deductions import PerformanceDeduction, PerformanceMonth
 from .detection import Detection, DetectionRun, GroupDetectionSettings, RunStatus
+from .lexicon import LexiconEntry
 from .records import Appeal, Evidence, Sanction, Violation
 from .responsiveness import DirectiveSettings, GroupLeader
 
@@ -16,6 +17,7 @@ __all__ = [
     "GroupDetectionSettings",
     "GroupLeader",
     "HolidaySchedule",
+    "LexiconEntry",
     "PerformanceDeduction",
     "PerformanceMonth",
     "Rule",

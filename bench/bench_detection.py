@@ -1,0 +1,483 @@
+"""Chat detection benchmark: every detector over a month of a 50,000-person company's chat groups
+against a per-message Python loop doing the same rules, measured in the same run (issue #16).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/qungui_dC .venv/bin/python bench/bench_detection.py [--scale 0.01]
+
+Data (built once with COPY into ``<db>_bench_detect[_<scale>]``, kept for reruns; ``--rebuild``):
+``bench/data.py``'s company shape at 50,000 employees × scale, 10,000 groups × scale, ~500,000
+memberships × scale, then 5,000,000 messages × scale over November 2026, per group in proportion to
+its size: short and long texts (some over 200 characters), images, links (some with tracking
+parameters, some advertisements), red packets, system lines, night messages, bursts from one
+sender, advertisements with spaced-out / full-width variants and repeats, secrets and rumours
+keywords, recalled messages, the owner's @-directives answered or not, and notices asking for 收到.
+
+Measured, each in a fresh child process (its own peak RSS, VmHWM of /proc/self/status):
+(1) every detector of ``all_detectors()`` over the whole month, hits counted, not kept;
+(2) the whole run: ``violations.detection.runner`` when present (its hits become 待核实 violations),
+    else the detectors' ``detect()`` one after another (said so in the output);
+(3) the baseline: a per-message loop over model instances applying the same rules in Python, with
+    the per-message queries such a loop makes for context (earlier posts of an ad, the sender's
+    last minute, the answers to a directive); on a sample of groups, extrapolated to all messages
+    by message count when the sample is smaller than the data (said so);
+(4) the lexicon scan two ways over the same month: every message streamed through the
+    Aho–Corasick automaton (SQLite's path) against PostgreSQL's set-based regex prefilter on its own
+    normal form with the automaton checking only the rows it returns (PostgreSQL's path); both must
+    find the same messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import data  # noqa: E402
+from bench.memory import peak_mib, reset_peak  # noqa: E402
+
+SHAPE = 1  # bump when the generated messages change
+MONTH_START = dt.datetime(2026, 11, 1, tzinfo=data.TZ)
+MONTH_END = dt.datetime(2026, 12, 1, tzinfo=data.TZ)
+SAMPLE_MESSAGES = 60_000  # the baseline loop's sample (whole groups) at full scale
+
+SHORT = [
+    "收到", "好的", "明白", "谢谢", "辛苦了", "明天几点开会", "客户回访表已发", "请大家注意", "本季度销售目标",
+    "下午三点会议室见", "这个问题我来跟进", "已处理", "报表已上传共享盘", "周报请周五前提交", "我在路上",
+    "麻烦确认一下", "方案第二版已更新", "客户说下周再谈", "好的马上处理", "同意", "收到,马上执行",
+]  # fmt: skip
+LONG_PARTS = [
+    "关于本月重点工作安排,请各位同事按照分工推进,", "客户反馈的问题已经汇总整理,详见附件说明,",
+    "项目进度目前符合预期,但测试环节仍需加强,", "请大家在周五前完成自评并提交给部门负责人,",
+    "下周将组织一次跨部门协调会议,具体时间另行通知,", "针对近期出现的流程问题,我们做了如下调整,",
+]  # fmt: skip
+ADS = [
+    "兼职刷单,日结300,加微信 {n}", "扫码领取优惠券,限时特价", "招商加盟,零投资,加我微信{n}",
+    "微商代理招募,详情私信领取",
+    "免费领取面膜,加 微 信 {n}", "ＶＸ：{n} 兼职刷单", "优惠券 每天更新 加微信{n}",
+]  # fmt: skip
+KEYWORD_TEXTS = [
+    "这份客户名单先别外发", "内部资料请勿外传", "报价单已发你邮箱", "据说要裁员了", "紧急扩散!!", "财务报表在我这",
+    "转发保平安", "这个底价不能对外说",
+]  # fmt: skip
+LINKS = [
+    "https://docs.example.com/d/{n}?utm_source=wechat",
+    "https://wiki.example.com/p/{n}",
+    "https://oa.example.com/flow/{n}",
+]
+AD_LINK = "https://shop.example.com/item/{n}?utm_source={s}&spm=a{n}"
+
+
+# --- data ------------------------------------------------------------------------------------------------
+
+
+def bench_db(scale: float) -> str:
+    """One bench database per scale, so a quick run does not drop the full-scale data."""
+    name = os.environ["DATABASE_URL"].rstrip("/").rsplit("/", 1)[-1]
+    suffix = "" if scale == 1 else "_" + f"{scale:g}".replace(".", "_")
+    return f"{name}_bench_detect{suffix}"
+
+
+def built_params(db: str) -> dict | None:
+    import psycopg
+
+    url = data.admin_url()
+    with psycopg.connect(f"{url}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db]).fetchone():
+            return None
+    with psycopg.connect(f"{url}/{db}", autocommit=True) as conn:
+        if not conn.execute("SELECT to_regclass('bench_detect_meta')").fetchone()[0]:
+            return None
+        row = conn.execute("SELECT value FROM bench_detect_meta WHERE key = 'params'").fetchone()
+        return row[0] if row else None
+
+
+def build(db: str, scale: float) -> None:
+    """Drop and build the company and its month of messages (COPY)."""
+    data._create(db, drop=True)
+    data.setup_django(db)
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    sizes = data.Sizes(
+        employees=max(300, int(50_000 * scale)),
+        groups=max(20, int(10_000 * scale)),
+        memberships=max(200, int(500_000 * scale)),
+        violations=0,
+        regions=6 if scale >= 0.05 else 3,
+        max_group=min(500, max(30, int(50_000 * scale) // 2)),
+    )
+    world = data.World(sizes, random.Random(1), [], [], [])
+    for step in (data.step_departments, data._load_depts, data.step_employees, data._load_depts):
+        step(world)
+    data.step_groups_and_memberships(world)
+    print(f"  company: {sizes}", flush=True)
+    started = time.perf_counter()
+    count = copy_messages(int(5_000_000 * scale))
+    print(f"  {count:,} messages generated and COPYed in {time.perf_counter() - started:.1f} s", flush=True)
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE groups_chatmessage")
+        cur.execute("CREATE TABLE bench_detect_meta (key text PRIMARY KEY, value jsonb)")
+        cur.execute(
+            "INSERT INTO bench_detect_meta VALUES ('params', %s)",
+            [json.dumps({"scale": scale, "shape": SHAPE, "messages": count})],
+        )
+
+
+def _members() -> dict[int, dict]:
+    from django.db import connection
+
+    groups: dict[int, dict] = {}
+    with connection.cursor() as cur:
+        cur.execute("SELECT id, platform, owner_id FROM groups_chatgroup")
+        for gid, platform, owner in cur.fetchall():
+            groups[gid] = {"platform": platform, "owner": owner, "members": []}
+        cur.execute(
+            "SELECT group_id, id, employee_id, platform_id, nickname FROM groups_membership WHERE left_at IS NULL"
+        )
+        for gid, mid, emp, pid, nick in cur.fetchall():
+            groups[gid]["members"].append((mid, emp, pid, nick))
+    return groups
+
+
+def copy_messages(total: int) -> int:
+    """The month's messages, group by group, streamed into one COPY."""
+    from groups.chat.store import COPY_COLUMNS
+
+    groups = _members()
+    weights = {gid: len(g["members"]) for gid, g in groups.items() if len(g["members"]) >= 2}
+    scale = total / sum(weights.values())
+    rng = random.Random(16)
+    now = dt.datetime.now(dt.UTC)
+
+    def rows():
+        for gid, size in weights.items():
+            g = groups[gid]
+            owner = next((m for m in g["members"] if m[1] == g["owner"]), g["members"][0])
+            yield from group_messages(rng, gid, g["platform"], g["members"], owner, max(2, round(size * scale)), now)
+
+    return data._copy("groups_chatmessage", list(COPY_COLUMNS), rows())
+
+
+def _moment(rng: random.Random) -> dt.datetime:
+    day = rng.randrange(30)
+    if rng.random() < 0.04:  # quiet hours
+        minute = rng.choice([rng.randrange(23 * 60 + 30, 24 * 60), rng.randrange(0, 7 * 60 + 30)])
+    else:
+        minute = rng.randrange(8 * 60 + 30, 19 * 60)
+    return MONTH_START + dt.timedelta(days=day, minutes=minute, seconds=rng.randrange(60))
+
+
+def group_messages(rng, gid, platform, members, owner, n, now):
+    """About ``n`` messages of one group in time order (COPY_COLUMNS tuples)."""
+    times = sorted(_moment(rng) for _ in range(n))
+    out = []
+    seq = 0
+
+    def add(at, member, kind, text=None, url=None, title=None, mentions=(), everyone=False, recalled=False):
+        nonlocal seq
+        seq += 1
+        mid, emp, pid, nick = member
+        recalled_at = at + dt.timedelta(seconds=10) if recalled else None
+        out.append((
+            gid, platform, f"b{gid}-{seq}", None, pid, nick, mid, emp, at, kind, text, url, title,
+            json.dumps(list(mentions), ensure_ascii=False), everyone, recalled, recalled_at, "", "{}", None, now,
+        ))  # fmt: skip
+
+    ad_posters = rng.sample(members, min(len(members), 2))
+    for at in times:
+        member = rng.choice(members)
+        roll = rng.random()
+        if roll < 0.60:
+            add(at, member, "text", "".join(rng.choice(SHORT) for _ in range(rng.randint(1, 4))))
+        elif roll < 0.63:
+            body = "".join(rng.choice(LONG_PARTS) for _ in range(rng.randint(4, 14)))
+            add(at, member, "text", body)
+        elif roll < 0.73:
+            add(at, member, "image")
+        elif roll < 0.765:
+            add(at, member, "link", url=rng.choice(LINKS).format(n=rng.randrange(10**5)), title="文档")
+        elif roll < 0.77:
+            add(at, member, "redpacket", "恭喜发财,大吉大利")
+        elif roll < 0.78:
+            add(at, member, "system", "某某加入了群聊")
+        elif roll < 0.79:  # an advertisement, often repeated by the same poster, sometimes recalled
+            poster = rng.choice(ad_posters)
+            ad = rng.choice(ADS).format(n=f"ab{gid % 97}")
+            add(at, poster, "text", ad, recalled=rng.random() < 0.1)
+        elif roll < 0.793:
+            url = AD_LINK.format(n=gid % 50, s=rng.choice(["wx", "qq", "moments"]))
+            add(at, rng.choice(ad_posters), "link", url=url, title="限时特价 优惠券")
+        elif roll < 0.796:
+            add(at, member, "text", rng.choice(KEYWORD_TEXTS))
+        elif roll < 0.80:  # a burst: 8 messages in ~20 s
+            for k in range(8):
+                add(at + dt.timedelta(seconds=k * 2), member, rng.choice(["text", "image"]), "哈哈")
+        elif roll < 0.815:  # the owner's directive to one person, answered (or not)
+            target = rng.choice(members)
+            add(at, owner, "text", f"@{target[3]} 请今天下班前把报表发我", mentions=[target[3]])
+            if rng.random() < 0.7:
+                add(at + dt.timedelta(seconds=rng.randint(30, 3000)), target, "text", "好的,马上处理")
+        elif roll < 0.82:  # a notice asking for 收到
+            add(at, owner, "text", "@所有人 明天上午九点全员会议,收到请回复", everyone=True)
+            for m in rng.sample(members, min(len(members), rng.randint(1, 8))):
+                add(at + dt.timedelta(seconds=rng.randint(10, 7200)), m, "text", "收到")
+        else:
+            add(at, member, "text", rng.choice(SHORT))
+    out.sort(key=lambda r: r[8])
+    return out
+
+
+# --- the children ----------------------------------------------------------------------------------------
+
+
+def window():
+    from django.utils import timezone
+
+    from violations.detection.base import Window
+
+    return Window(since=MONTH_START, until=MONTH_END, now=timezone.now())
+
+
+def forget_scans() -> None:
+    """Drop the lexicon scan kept for the next detector (keywords.py), so a run pays for it."""
+    from violations.detection import keywords
+
+    keywords._last_scan = None
+
+
+def child_detectors() -> dict:
+    """(1) each detector (the lexicon scan is paid by the first of keyword / repeated_ad and
+    reused by the other, as in a real run), then (2) the whole run from a cold scan."""
+    from violations.detection.base import all_detectors, hits
+
+    out: dict = {"detectors": []}
+    forget_scans()
+    for detector in all_detectors():
+        reset_peak()
+        started = time.perf_counter()
+        count = sum(1 for _hit in hits(detector, window()))
+        out["detectors"].append(
+            {"name": detector.name, "rules": detector.rule_codes, "hits": count,
+             "seconds": time.perf_counter() - started, "peak_mib": peak_mib()}
+        )  # fmt: skip
+    forget_scans()
+    reset_peak()
+    started = time.perf_counter()
+    out["run"] = whole_run()
+    out["run"].update(seconds=time.perf_counter() - started, peak_mib=peak_mib())
+    return out
+
+
+def whole_run() -> dict:
+    from violations.detection.base import all_detectors, hits
+
+    try:
+        from violations.detection import runner  # type: ignore[attr-defined]
+    except ImportError:
+        runner = None
+    entry = next((getattr(runner, n) for n in ("run_detection", "run", "detect_all") if hasattr(runner, n)), None)
+    if entry is not None:
+        result = entry(window())
+        return {"how": f"violations.detection.runner.{entry.__name__}", "result": str(result)[:200]}
+    count = sum(sum(1 for _h in hits(d, window())) for d in all_detectors())
+    return {"how": "no runner module yet: every detector's detect() in turn (hits counted, none stored)", "hits": count}
+
+
+def child_baseline(sample_messages: int) -> dict:
+    """(3) the per-message loop on whole groups until the sample size, extrapolated by message count."""
+    from groups.models import ChatMessage
+    from violations.detection.base import all_detectors
+
+    present = {code for d in all_detectors() for code in d.rule_codes}
+    loop = Baseline(present)
+    total = ChatMessage.objects.filter(sent_at__gte=MONTH_START, sent_at__lt=MONTH_END).count()
+    group_ids = list(ChatMessage.objects.order_by().values_list("group_id", flat=True).distinct())
+    random.Random(5).shuffle(group_ids)
+    reset_peak()
+    seen = 0
+    started = time.perf_counter()
+    for gid in group_ids:
+        seen += loop.group(gid)
+        if seen >= sample_messages:
+            break
+    seconds = time.perf_counter() - started
+    return {"rules": sorted(loop.rules), "sample": seen, "total": total, "sample_seconds": seconds,
+            "seconds": seconds * total / max(seen, 1), "hits": loop.hits, "peak_mib": peak_mib(),
+            "extrapolated": seen < total}  # fmt: skip
+
+
+class Baseline:
+    """The obvious Python implementation: every message as a model instance, every rule checked on
+    it in turn, context fetched per message when a rule needs it."""
+
+    def __init__(self, present: set[str]) -> None:
+        from violations.detection.text import normalise
+        from violations.models import CompanySettings, LexiconEntry
+        from violations.models.lexicon import pattern_regex
+
+        self.rules = present & {"C01", "C02", "C03", "C04", "C05", "S01", "B02", "C06", "B06", "C09", "B05", "C10",
+                                "R01", "R03"}  # fmt: skip
+        self.normalise = normalise
+        self.entries = [
+            (code, kind, text, pattern_regex(text) if kind == "pattern" else None)
+            for code, kind, text in LexiconEntry.objects.active().values_list("rule__code", "kind", "text")
+            if code in self.rules
+        ]
+        self.settings = CompanySettings.objects.first()
+        self.hits = 0
+
+    def matches(self, m) -> set[str]:
+        from violations.detection.text import host_matches, url_host, urls_in
+
+        body = self.normalise((m.text or "") + (m.link_title or ""))
+        hosts = [url_host(u) for u in [m.link_url or "", *urls_in(m.text)] if u]
+        found = set()
+        for code, kind, text, regex in self.entries:
+            if (
+                (kind == "word" and text in body)
+                or (kind == "pattern" and regex.search(body))
+                or (kind == "domain" and any(host_matches(h, text) for h in hosts))
+            ):
+                found.add(code)
+        return found
+
+    def group(self, gid: int) -> int:
+        from groups.models import ChatMessage
+
+        n = 0
+        for m in ChatMessage.objects.filter(group_id=gid, sent_at__gte=MONTH_START, sent_at__lt=MONTH_END):
+            n += 1
+            self.message(m)
+        return n
+
+    def message(self, m) -> None:
+        import datetime as _dt
+        from zoneinfo import ZoneInfo
+
+        from groups.models import ChatMessage
+
+        rules = self.rules
+        local = m.sent_at.astimezone(ZoneInfo("Asia/Shanghai")).time()
+        if "B06" in rules and (local >= _dt.time(23, 30) or local < _dt.time(7, 30)):
+            self.hits += 1
+        if "C09" in rules and m.kind == "text" and len(m.text or "") > 200:
+            self.hits += 1
+        if "B05" in rules and m.kind == "redpacket":
+            self.hits += 1
+        if "C10" in rules and m.sender_platform_id:
+            recent = ChatMessage.objects.filter(
+                group_id=m.group_id, sender_platform_id=m.sender_platform_id,
+                sent_at__gt=m.sent_at - _dt.timedelta(seconds=60), sent_at__lte=m.sent_at,
+            ).count()  # fmt: skip
+            self.hits += recent > 5
+        if m.kind in ("text", "link"):
+            found = self.matches(m) if not m.recalled or "C06" in rules else set()
+            if m.recalled:
+                found &= {"C06"}
+            self.hits += len(found - {"C06"})
+            if "C06" in found:
+                self.hits += 1
+                earlier = ChatMessage.objects.filter(
+                    group_id=m.group_id, sender_platform_id=m.sender_platform_id, sent_at__lt=m.sent_at,
+                    kind__in=("text", "link"),
+                )  # fmt: skip
+                mine = self.normalise((m.text or "") + (m.link_title or ""))
+                sum(1 for e in earlier if self.normalise((e.text or "") + (e.link_title or "")) == mine)
+        if ("R01" in rules or "R03" in rules) and (m.mentions or m.mentions_all):
+            answers = ChatMessage.objects.filter(
+                group_id=m.group_id, sent_at__gt=m.sent_at, sent_at__lte=m.sent_at + _dt.timedelta(minutes=30)
+            ).exclude(sender_platform_id=m.sender_platform_id)
+            self.hits += not answers.exists()
+
+
+def child_matching() -> dict:
+    """(4) the lexicon scan two ways over the same month: every message through the automaton in
+    Python, and PostgreSQL's regex prefilter (its own normal form) with the automaton on its rows."""
+    from violations.detection import keywords
+
+    out = {}
+    matcher = keywords.load_matcher(keywords.LEXICON_RULES)
+    for name, scan in (("postgresql_prefilter", keywords._prefiltered), ("aho_corasick_stream", keywords._streamed)):
+        reset_peak()
+        started = time.perf_counter()
+        rows = scan(matcher, window())
+        out[name] = {"seconds": time.perf_counter() - started, "messages": len(rows or []), "peak_mib": peak_mib()}
+    return out
+
+
+def run_child(db: str, what: str, *extra: str) -> dict:
+    env = {**os.environ, "BENCH_DETECT_DB": db}
+    out = subprocess.run([sys.executable, __file__, "--child", what, *extra], env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"child {what} failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --- report ----------------------------------------------------------------------------------------------
+
+
+def report(params: dict, detect: dict, baseline: dict, matching: dict) -> None:
+    load = os.getloadavg()
+    print(f"\nmessages: {params['messages']:,} (scale {params['scale']}); machine load average "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs (shared)")  # fmt: skip
+    print(f"{'detector':<16} {'rules':<28} {'hits':>9} {'seconds':>9} {'peak MiB':>9}")
+    for d in detect["detectors"]:
+        print(f"{d['name']:<16} {','.join(d['rules']):<28} {d['hits']:>9,} {d['seconds']:>9.2f} {d['peak_mib']:>9.1f}")
+    run = detect["run"]
+    total = sum(d["seconds"] for d in detect["detectors"])
+    print(f"{'sum of detectors':<45} {total:>19.2f}")
+    print(f"whole run: {run['seconds']:.2f} s, peak RSS {run['peak_mib']:.1f} MiB — {run['how']}")
+    note = (f"extrapolated from {baseline['sample']:,} of {baseline['total']:,} messages "
+            f"({baseline['sample_seconds']:.1f} s)") if baseline["extrapolated"] else "all messages"  # fmt: skip
+    print(f"baseline per-message loop (rules {','.join(baseline['rules'])}): {baseline['seconds']:.1f} s, {note}; "
+          f"peak RSS {baseline['peak_mib']:.1f} MiB")  # fmt: skip
+    print(
+        f"ratio: loop / whole run = {baseline['seconds'] / run['seconds']:.1f}× (target ≥ 20×); "
+        f"whole run {'<' if run['seconds'] < 60 else '≥'} 60 s; peak {run['peak_mib']:.0f} MiB (target < 300)"
+    )
+    print("keyword matching over the month (same messages):")
+    for name, m in matching.items():
+        print(f"  {name:<22} {m['seconds']:8.2f} s  {m['messages']:>9,} messages matched  peak {m['peak_mib']:.0f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 10,000 groups, 5,000,000 messages")
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--child")
+    parser.add_argument("--sample", type=int, default=0)
+    args = parser.parse_args()
+    if args.child:
+        data.setup_django(os.environ["BENCH_DETECT_DB"])
+        fn = {"detect": child_detectors, "matching": child_matching}.get(args.child)
+        result = fn() if fn else child_baseline(args.sample)
+        print(json.dumps(result, ensure_ascii=False, default=str))
+        return
+    db = bench_db(args.scale)
+    params = built_params(db)
+    if args.rebuild or params is None or params.get("scale") != args.scale or params.get("shape") != SHAPE:
+        print(f"{db}: building at scale {args.scale}", flush=True)
+        build(db, args.scale)
+        params = built_params(db)
+    else:
+        print(f"{db}: reusing the data built at scale {args.scale}")
+    assert params is not None
+    sample = max(2000, int(SAMPLE_MESSAGES * min(1.0, args.scale * 10)))
+    detect = run_child(db, "detect")
+    baseline = run_child(db, "baseline", "--sample", str(sample))
+    matching = run_child(db, "matching")
+    report(params, detect, baseline, matching)
+
+
+if __name__ == "__main__":
+    main()

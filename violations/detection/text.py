@@ -1,0 +1,96 @@
+"""Normalising chat text and links for matching (keywords, repeated advertisements).
+
+No word segmentation: Chinese is matched as character sequences after one normal form, the same for
+a lexicon entry and for a message:
+
+1. Unicode NFKC: full-width letters, digits and punctuation become half-width (``ＶＸ１２３`` → ``VX123``),
+   compatibility forms (circled digits, ``㈠``) their plain characters;
+2. case folded (``WeChat`` → ``wechat``);
+3. every character that is not a letter, digit or CJK character removed: spaces, punctuation,
+   symbols, emoji and zero-width characters that posters insert between characters to dodge a
+   filter (``加 微 信``, ``加.微.信``, ``加❤微❤信``) — so ``加 微 信`` matches the entry ``加微信``.
+
+Step 3 also joins words across a removed space ("代 理解" contains "代理"); entries are therefore
+kept to phrases of two or more characters (see ``LexiconEntry.clean``).
+
+Links: scheme and host lower-cased, ``www.`` and default ports dropped, tracking parameters
+(``utm_*``, ``spm``, ``from``, ``share*``, ``fbclid`` …) and the fragment removed, the remaining
+parameters sorted; the result identifies "the same link" for repeated advertisements.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+_SEPARATORS = re.compile(r"[\W_]+")
+URL_IN_TEXT = re.compile(r"(?:https?://|www\.)[^\s<>\"'，。！？、（）【】]+", re.IGNORECASE)
+TRACKING_PARAMS = frozenset(
+    {"spm", "from", "isappinstalled", "scene", "clicktime", "enterid", "fbclid", "gclid", "ref", "source"}
+)
+TRACKING_PREFIXES = ("utm_", "share", "wxshare", "mc_")
+
+
+def normalise(text: str | None) -> str:
+    """The match form of ``text``: NFKC, case-folded, separators removed (module docstring)."""
+    if not text:
+        return ""
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def _is_tracking(name: str) -> bool:
+    name = name.lower()
+    return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
+
+
+def normalise_url(url: str | None) -> str:
+    """The identity of a link: lower-case scheme and host, no www./default port/fragment/tracking."""
+    if not url:
+        return ""
+    url = unicodedata.normalize("NFKC", url.strip())
+    if not re.match(r"^[a-z][a-z0-9+.-]*://", url, re.IGNORECASE):
+        url = "http://" + url
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        return url.lower()
+    host = host.removeprefix("www.")
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        scheme = "http"  # the same page over either scheme is the same advertisement
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k))
+    path = parts.path.rstrip("/") or ""
+    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+
+
+def url_host(url: str | None) -> str:
+    """The lower-case host of a URL (``www.`` dropped), "" when there is none."""
+    normal = normalise_url(url)
+    if not normal:
+        return ""
+    try:
+        return (urlsplit(normal).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def urls_in(text: str | None) -> list[str]:
+    """The URLs written out in a message's text."""
+    return URL_IN_TEXT.findall(text) if text else []
+
+
+def normalise_domain(value: str) -> str:
+    """A lexicon domain entry's form: the host only, lower case, no scheme, path or ``www.``."""
+    value = value.strip()
+    if not value:
+        return ""
+    return url_host(value if "://" in value else "http://" + value)
+
+
+def host_matches(host: str, domain: str) -> bool:
+    """``host`` is ``domain`` or one of its subdomains."""
+    return bool(host) and (host == domain or host.endswith("." + domain))
