@@ -20,8 +20,9 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
 
-# The local WeCom API (fixture ``wecom_api``) for the notification tests of every app.
-pytest_plugins = ["portal.tests.wecom_server"]
+# The local WeCom APIs: ``wecom_api`` (application messages, the notification tests of every app) and
+# ``wecom_api_server`` (the server API: contacts, customer groups, transfer, chat archive).
+pytest_plugins = ["portal.tests.wecom_server", "portal.tests.wecom_api_server"]
 
 POSTGRES_SCHEMES = ("postgres://", "postgresql://", "pgsql://", "postgis://")
 

@@ -207,7 +207,7 @@ class ChatGroupAdmin(ServiceWriteMixin, ScopedAdminMixin, ExportMixin, admin.Mod
     readonly_fields = ["members_preview"]
     MEMBER_PREVIEW = 20
     fieldsets = [
-        (None, {"fields": ["name", "platform", "kind", "external_id", "department", "purpose"]}),
+        (None, {"fields": ["name", "platform", "kind", "external_id", "wecom_chat_type", "department", "purpose"]}),
         (_("管理"), {"fields": ["owner", "admins", "nickname_convention", "admits_outsiders", "wecom_webhook_url"]}),
         (
             _("审批与状态"),

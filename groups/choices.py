@@ -22,6 +22,14 @@ class GroupKind(models.TextChoices):
     MEETING = "meeting", _("会议群")
 
 
+class WeComChatType(models.TextChoices):
+    """Which WeCom API knows the group: 客户联系 (externalcontact/groupchat, transferable by API) or
+    the chat archive only (msgaudit/groupchat, an internal group: no transfer API)."""
+
+    CUSTOMER = "customer", _("客户群(客户联系)")
+    INTERNAL = "internal", _("内部群(会话存档)")
+
+
 class GroupStatus(models.TextChoices):
     ACTIVE = "active", _("正常")
     DISSOLVED = "dissolved", _("已解散")

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
 
-from .choices import EmployeeStatus, GroupKind, GroupStatus, ImportKind, ImportStatus, Platform
+from .choices import EmployeeStatus, GroupKind, GroupStatus, ImportKind, ImportStatus, Platform, WeComChatType
 from .identifiers import clean_employee_no, normalize_employee_no
 from .nicknames import DEFAULT_CONVENTION, validate_convention
 from .querysets import (
@@ -210,7 +210,19 @@ class ChatGroup(models.Model):
     name = models.CharField(_("群名称"), max_length=200)
     platform = models.CharField(_("平台"), max_length=10, choices=Platform.choices, db_index=True)
     kind = models.CharField(_("类型"), max_length=12, choices=GroupKind.choices, db_index=True)
-    external_id = models.CharField(_("群ID"), max_length=200, blank=True)
+    external_id = models.CharField(
+        _("群ID"), max_length=200, blank=True, help_text=_("企业微信: 客户群的 chat_id 或会话存档的 roomid")
+    )
+    wecom_chat_type = models.CharField(
+        _("企业微信群类别"),
+        max_length=10,
+        choices=WeComChatType.choices,
+        blank=True,
+        help_text=_("客户群可通过企业微信接口转让群主;内部群只能在企业微信中手动转让"),
+    )
+    # externalcontact/groupchat/get's member_version as of the last synced snapshot: an incremental
+    # sync fetches only the groups whose version changed.
+    wecom_member_version = models.CharField(_("企业微信成员版本"), max_length=64, blank=True, editable=False)
     department = models.ForeignKey(
         Department, verbose_name=_("所属部门"), on_delete=models.PROTECT, related_name="chat_groups"
     )
@@ -281,7 +293,11 @@ class ChatGroup(models.Model):
             ),
         ]
         # the admin list's order (name, pk); trigram index on name: migration 0011 (PostgreSQL)
-        indexes = [models.Index(fields=["name", "id"], name="chatgroup_name_id")]
+        indexes = [
+            models.Index(fields=["name", "id"], name="chatgroup_name_id"),
+            # a sync finds its group by (platform, chat id)
+            models.Index(fields=["platform", "external_id"], name="chatgroup_platform_external_id"),
+        ]
 
     def __str__(self) -> str:
         platform = self.get_platform_display()
@@ -510,6 +526,7 @@ class RosterSettings(models.Model):
 from .chat.models import ChatImport, ChatMessage  # noqa: E402, F401
 from .findings import ReconcileRun, RosterFinding  # noqa: E402, F401  re-exported: every groups model importable from here
 from .lifecycle import DepartmentMove, MemberRestriction, ReportedRemoval  # noqa: E402, F401  re-exported too
+from .succession import WeComTransfer  # noqa: E402, F401  re-exported too
 from .wecom_sync.models import (  # noqa: E402, F401  re-exported too
     DirectoryFinding,
     WeComArchiveState,

@@ -167,10 +167,10 @@ def wecom_sync_task(self, trigger: str = "schedule", user_id: int | None = None)
     from django.contrib.auth import get_user_model
 
     from .choices import SyncStatus
-    from .wecom_sync.client import settings_client
+    from .wecom_sync.client import configured_api
     from .wecom_sync.sync import run_sync, start_sync
 
-    client = settings_client()
+    client = configured_api()
     if client is None:
         logger.info("WeCom sync not configured (WECOM_CORP_ID, WECOM_CONTACT_SECRET): skipped")
         return {"status": "not_configured"}

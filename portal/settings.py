@@ -461,6 +461,15 @@ WECOM_CONTACT_SECRET = env("WECOM_CONTACT_SECRET")
 WECOM_DIRECTORY_SECRET = env("WECOM_DIRECTORY_SECRET")
 WECOM_ARCHIVE_SECRET = env("WECOM_ARCHIVE_SECRET")
 WECOM_ARCHIVE_DIR = env("WECOM_ARCHIVE_DIR")
+# The server API client (portal.wecom.WeComClient, docs/wecom.md "Server API").
+WECOM_HTTP_TIMEOUT = env_int("WECOM_HTTP_TIMEOUT", 10)  # seconds per request
+WECOM_HTTP_RETRIES = env_int("WECOM_HTTP_RETRIES", 2)  # network error / 5xx / -1 busy
+WECOM_RATE_LIMIT_RETRIES = env_int("WECOM_RATE_LIMIT_RETRIES", 5)  # 45009 / 45033 / 429, then "resume later"
+WECOM_BACKOFF_SECONDS = env_int("WECOM_BACKOFF_SECONDS", 2)  # first back-off; doubles, with jitter
+WECOM_BACKOFF_CAP_SECONDS = env_int("WECOM_BACKOFF_CAP_SECONDS", 60)
+# Key of the WeCom connection's stored secrets (Fernet). Empty: derived from SECRET_KEY. Several keys,
+# comma-separated: the first encrypts, all decrypt (rotation: docs/wecom.md).
+WECOM_SECRET_KEY = env("WECOM_SECRET_KEY")
 # The portal's address as employees reach it: the text card's 详情 link (e.g. https://qungui.example.com).
 PORTAL_BASE_URL = env("PORTAL_BASE_URL").rstrip("/")
 

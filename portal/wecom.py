@@ -20,13 +20,20 @@ Errors are sorted for the delivery task (``portal.notifications.deliver``):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import random
+import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from html import escape
 
+import requests
 from django.conf import settings
 from django.core.cache import cache
 
@@ -154,3 +161,286 @@ def send_textcard(userid: str, title: str, body: str, url: str) -> str:
             f" (invaliduser={answer.get('invaliduser', '')!r}, unlicenseduser={answer.get('unlicenseduser', '')!r})"
         )
     return str(answer.get("msgid", ""))
+
+
+# --- The server API client (通讯录, 客户联系, 会话存档): issue #17 ----------------------------------------
+#
+# One ``WeComClient`` per (corp id, secret): WeCom issues a separate access token for each secret and
+# each token only opens its own app's calls (a contacts token gets 48002 "api forbidden" on
+# externalcontact/*). Built from the WeCom connection (``portal.wecom_connection``) or by hand.
+# docs/wecom.md "Server API" says which call needs which secret and what each error becomes.
+
+REDACTED = "***"
+_SECRET_QUERY = re.compile(r"((?:access_token|corpsecret|secret)=)[^&\s'\"]+", re.IGNORECASE)
+TOKEN_REFUSED = {40014, 42001, 40001}  # invalid / expired access_token, invalid credential (a rotated secret)
+FREQUENCY_LIMITED = {45009, 45033}  # api freq out of limit, api concurrent out of limit
+TRANSIENT = {-1}  # system busy
+
+
+def redact(text: str) -> str:
+    """``text`` with every ``access_token=…`` / ``corpsecret=…`` value replaced by ***."""
+    return _SECRET_QUERY.sub(lambda m: m.group(1) + REDACTED, str(text))
+
+
+class RedactingFilter(logging.Filter):
+    """Masks tokens and secrets in URLs that urllib3 logs at DEBUG (``GET /cgi-bin/gettoken?corpsecret=…``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        record.msg = redact(record.msg) if isinstance(record.msg, str) else record.msg
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(RedactingFilter())
+
+
+class WeComError(Exception):
+    """WeCom answered ``errcode`` (non-zero) to ``path``; ``errmsg`` as WeCom wrote it (redacted)."""
+
+    def __init__(self, errcode: int | None, errmsg: str, path: str):
+        self.errcode, self.errmsg, self.path = errcode, redact(errmsg)[:500], path
+        super().__init__(f"WeCom {path}: errcode {errcode}: {self.errmsg}")
+
+
+class WeComRateLimited(WeComError):
+    """Still frequency-limited (45009 / 45033 / HTTP 429) after the bounded back-off: resume later."""
+
+
+class WeComUnavailable(WeComError):
+    """No usable answer (network error, timeout, HTTP 5xx, not JSON, -1 busy) after the retries;
+    ``errcode`` is None unless WeCom sent one. Safe to try again later."""
+
+
+@dataclass(frozen=True)
+class WeComCredentials:
+    """A corp id and one app's secret. ``repr`` never shows the secret."""
+
+    corp_id: str
+    secret: str = field(repr=False)
+    base_url: str = "https://qyapi.weixin.qq.com/cgi-bin"
+    app: str = "app"  # contacts / customer / archive / app: names the cached token
+
+    def cache_key(self) -> str:
+        # A digest of the secret, not the secret: a rotated secret gets a fresh token at once.
+        digest = hashlib.sha256(f"{self.corp_id}\0{self.secret}".encode()).hexdigest()[:16]
+        return f"wecom:api-token:{self.app}:{digest}"
+
+
+@dataclass
+class WeComClient:
+    """Calls of the WeCom server API with one app's credentials.
+
+    The ``access_token`` lives in the Django cache (Redis in production: every worker shares it)
+    until ``expires_in - WECOM_TOKEN_MARGIN_SECONDS``; a call refused with 40014 / 42001 / 40001
+    drops it, fetches a new one and is sent once more. 45009 / 45033 / HTTP 429 back off with
+    jitter (``backoff * 2**n``, capped) up to ``rate_retries`` times, then ``WeComRateLimited``.
+    Network errors, timeouts, HTTP 5xx and -1 are retried ``retries`` times (only for calls safe to
+    repeat), then ``WeComUnavailable``. Any other errcode: ``WeComError``. Tokens and secrets never
+    reach a log line or an exception (``redact``).
+    """
+
+    credentials: WeComCredentials
+    timeout: float = field(default_factory=lambda: float(settings.WECOM_HTTP_TIMEOUT))
+    retries: int = field(default_factory=lambda: int(settings.WECOM_HTTP_RETRIES))
+    rate_retries: int = field(default_factory=lambda: int(settings.WECOM_RATE_LIMIT_RETRIES))
+    backoff: float = field(default_factory=lambda: float(settings.WECOM_BACKOFF_SECONDS))
+    backoff_cap: float = field(default_factory=lambda: float(settings.WECOM_BACKOFF_CAP_SECONDS))
+    sleep: Callable[[float], None] = time.sleep
+    session: requests.Session = field(default_factory=requests.Session, repr=False)
+    calls: int = 0  # HTTP requests sent (gettoken included): for benches and tests
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        base = self.credentials.base_url.rstrip("/")
+        if not base.startswith(("https://", "http://")):
+            raise WeComError(None, f"base URL must be http(s): {base!r}", path)
+        return f"{base}/{path}"
+
+    def _pause(self, attempt: int) -> None:
+        delay = min(self.backoff_cap, self.backoff * (2**attempt))
+        self.sleep(delay * random.uniform(0.5, 1.0))
+
+    def _send(self, method: str, path: str, params: dict, body: dict | None, *, repeatable: bool) -> dict:
+        """One answer as a dict, after the network / busy / rate-limit retries."""
+        busy = limited = 0
+        while True:
+            self.calls += 1
+            try:
+                response = self.session.request(
+                    method,
+                    self._url(path),
+                    params=params,
+                    data=None if body is None else json.dumps(body, ensure_ascii=False).encode(),
+                    headers={"Content-Type": "application/json; charset=utf-8"},
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                # A request that may have reached WeCom (read timeout, reset) is sent again only when
+                # repeating it is harmless; one that never left (refused, connect timeout) always.
+                never_sent = isinstance(exc, requests.ConnectTimeout) or "NewConnectionError" in repr(exc)
+                if busy < self.retries and (repeatable or never_sent):
+                    busy += 1
+                    logger.info("WeCom %s: %s; retry %s", path, type(exc).__name__, busy)
+                    self._pause(busy)
+                    continue
+                raise WeComUnavailable(None, f"{type(exc).__name__}: {redact(exc)}", path) from None
+            if response.status_code == 429:
+                answer: dict = {"errcode": 45009, "errmsg": "HTTP 429"}
+            elif response.status_code >= 500:
+                answer = {"errcode": None, "errmsg": f"HTTP {response.status_code}"}
+            else:
+                try:
+                    answer = response.json()
+                except ValueError:
+                    answer = {"errcode": None, "errmsg": f"not JSON (HTTP {response.status_code})"}
+                if not isinstance(answer, dict):
+                    answer = {"errcode": None, "errmsg": "not a JSON object"}
+            errcode = answer.get("errcode", 0)
+            if errcode in FREQUENCY_LIMITED:
+                if limited < self.rate_retries:
+                    limited += 1
+                    logger.warning("WeCom %s: frequency limit (errcode %s); back-off %s", path, errcode, limited)
+                    self._pause(limited)
+                    continue
+                raise WeComRateLimited(errcode, str(answer.get("errmsg", "")), path)
+            if errcode is None or errcode in TRANSIENT:
+                if busy < self.retries and repeatable:
+                    busy += 1
+                    logger.info("WeCom %s: %s; retry %s", path, answer.get("errmsg"), busy)
+                    self._pause(busy)
+                    continue
+                raise WeComUnavailable(errcode, str(answer.get("errmsg", "")), path)
+            return answer
+
+    def access_token(self, *, refresh: bool = False) -> str:
+        """This app's token: from the cache unless ``refresh`` (or missing there), else ``gettoken``."""
+        key = self.credentials.cache_key()
+        if not refresh:
+            token = cache.get(key)
+            if token:
+                return token
+        query = {"corpid": self.credentials.corp_id, "corpsecret": self.credentials.secret}
+        answer = self._send("GET", "gettoken", query, None, repeatable=True)
+        if answer.get("errcode"):
+            raise WeComError(answer["errcode"], str(answer.get("errmsg", "")), "gettoken")
+        token = answer.get("access_token")
+        if not token:
+            raise WeComUnavailable(None, "gettoken answered no access_token", "gettoken")
+        lifetime = int(answer.get("expires_in") or 7200) - settings.WECOM_TOKEN_MARGIN_SECONDS
+        if lifetime > 0:
+            cache.set(key, token, timeout=lifetime)
+        else:
+            cache.delete(key)
+        return token
+
+    def call(self, path: str, body: dict | None = None, *, query: dict | None = None, repeatable: bool = True) -> dict:
+        """``POST path`` (GET without ``body``) with the token; a refused token is renewed once."""
+        method = "GET" if body is None else "POST"
+        for attempt in (0, 1):
+            params = {**(query or {}), "access_token": self.access_token(refresh=attempt == 1)}
+            answer = self._send(method, path, params, body, repeatable=repeatable)
+            errcode = answer.get("errcode", 0)
+            if errcode in TOKEN_REFUSED and attempt == 0:
+                logger.info("WeCom %s: token refused (errcode %s): fetching a new one", path, errcode)
+                cache.delete(self.credentials.cache_key())
+                continue
+            if errcode:
+                raise WeComError(errcode, str(answer.get("errmsg", "")), path)
+            return answer
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- 通讯录 (contacts secret) ---------------------------------------------------------------------
+
+    def department_list(self, department_id: int | None = None) -> list[dict]:
+        """``department/list``: the department and all below it (the whole company without an id)."""
+        query = {} if department_id is None else {"id": department_id}
+        return self.call("department/list", query=query).get("department", [])
+
+    def user_list_id(self, cursor: str = "", limit: int = 10000) -> dict:
+        """``user/list_id``: one page of ``dept_user[{userid, department}]`` and ``next_cursor``."""
+        body: dict = {"limit": limit}
+        if cursor:
+            body["cursor"] = cursor
+        return self.call("user/list_id", body)
+
+    def iter_user_ids(self, limit: int = 10000) -> Iterator[dict]:
+        """Every ``{userid, department}`` of ``user/list_id``, page after page."""
+        yield from _paged(lambda cursor: self.user_list_id(cursor, limit), "dept_user")
+
+    def user_list(self, department_id: int, *, fetch_child: bool = False) -> list[dict]:
+        """``user/list``: members of a department with ``userid, name, department, status`` …"""
+        query = {"department_id": department_id, "fetch_child": int(fetch_child)}
+        return self.call("user/list", query=query).get("userlist", [])
+
+    def user_get(self, userid: str) -> dict:
+        """``user/get``: one member."""
+        return self.call("user/get", query={"userid": userid})
+
+    # -- 客户联系 (customer-contact secret) -----------------------------------------------------------
+
+    def groupchat_list(
+        self, *, cursor: str = "", limit: int = 1000, status_filter: int = 0, owner_userids: Iterable[str] = ()
+    ) -> dict:
+        """``externalcontact/groupchat/list``: ``group_chat_list[{chat_id, status}]`` and ``next_cursor``."""
+        if not 1 <= limit <= GROUPCHAT_LIST_LIMIT:
+            raise ValueError(f"limit must be 1–{GROUPCHAT_LIST_LIMIT}, not {limit}")
+        body: dict = {"status_filter": status_filter, "limit": limit}
+        owners = list(owner_userids)
+        if owners:
+            body["owner_filter"] = {"userid_list": owners}
+        if cursor:
+            body["cursor"] = cursor
+        return self.call("externalcontact/groupchat/list", body)
+
+    def iter_groupchats(self, *, limit: int = 1000, status_filter: int = 0, owner_userids=(), cursor: str = ""):
+        """Every ``{chat_id, status}``, page after page; yields ``(entry, cursor_of_its_page)`` so a
+        caller can store the cursor and resume a killed run from that page."""
+        owners = list(owner_userids)
+        while True:
+            page = self.groupchat_list(cursor=cursor, limit=limit, status_filter=status_filter, owner_userids=owners)
+            for entry in page.get("group_chat_list", []):
+                yield entry, cursor
+            cursor = page.get("next_cursor") or ""
+            if not cursor:
+                return
+
+    def groupchat_get(self, chat_id: str, *, need_name: bool = True) -> dict:
+        """``externalcontact/groupchat/get``: the ``group_chat`` (owner, admin_list, member_list with
+        names when ``need_name``, member_version)."""
+        body = {"chat_id": chat_id, "need_name": int(need_name)}
+        return self.call("externalcontact/groupchat/get", body).get("group_chat", {})
+
+    def groupchat_transfer(self, chat_ids: Iterable[str], new_owner: str) -> list[dict]:
+        """``externalcontact/groupchat/transfer`` (离职继承) of 1–100 chats to ``new_owner``; returns
+        ``failed_chat_list[{chat_id, errcode, errmsg}]`` (the chats not listed were transferred).
+        Not repeated after a timeout: WeCom may have done it."""
+        ids = list(dict.fromkeys(chat_ids))
+        if not 1 <= len(ids) <= TRANSFER_BATCH:
+            raise ValueError(f"chat_id_list must hold 1–{TRANSFER_BATCH} ids, not {len(ids)}")
+        body = {"chat_id_list": ids, "new_owner": new_owner}
+        answer = self.call("externalcontact/groupchat/transfer", body, repeatable=False)
+        return list(answer.get("failed_chat_list") or [])
+
+    # -- 会话存档 (chat-archive secret) ---------------------------------------------------------------
+
+    def msgaudit_groupchat_get(self, roomid: str) -> dict:
+        """``msgaudit/groupchat/get``: an internal group seen by the archive (roomname, creator,
+        room_create_time, notice, members[{memberid, jointime}])."""
+        answer = self.call("msgaudit/groupchat/get", {"roomid": roomid})
+        return {k: v for k, v in answer.items() if k not in ("errcode", "errmsg")}
+
+
+GROUPCHAT_LIST_LIMIT = 1000
+TRANSFER_BATCH = 100
+
+
+def _paged(fetch: Callable[[str], dict], key: str) -> Iterator[dict]:
+    cursor = ""
+    while True:
+        page = fetch(cursor)
+        yield from page.get(key, [])
+        cursor = page.get("next_cursor") or ""
+        if not cursor:
+            return

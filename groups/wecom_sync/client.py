@@ -1,7 +1,9 @@
 """The calls the sync makes, as an interface, and the errors it sorts.
 
-The sync talks to anything with these methods (``SyncClient``): the WeCom client of ``portal.wecom``
-through ``connection_client()``, the local faithful server in tests and benchmarks, a test double.
+The sync talks to anything with these methods (``SyncClient``): ``WeComApi``, which puts the
+server API client of ``portal.wecom`` (one ``WeComClient`` per secret: 通讯录, 客户联系, 会话存档)
+behind them, or a test double. ``WeComClient`` already backs off on rate limits and retries
+network faults; what it still raises after that is sorted here for the sync:
 Every method returns the documented JSON body (errcode 0) or raises:
 
 - ``RateLimited`` — errcode 45009 (api freq out of limit), 45033 (api concurrent out of limit) or
@@ -12,18 +14,12 @@ Every method returns the documented JSON body (errcode 0) or raises:
 
 from __future__ import annotations
 
-import hashlib
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from django.core.cache import cache
+from portal import wecom
 
 RATE_LIMITED = {45009, 45033, -1}
-TOKEN_EXPIRED = {42001, 40014}
-TIMEOUT = 10
 
 
 class SyncError(Exception):
@@ -48,6 +44,8 @@ class SyncClient(Protocol):
     """The WeCom server API calls the sync makes (one method per call; bodies as documented)."""
 
     calls: int
+    has_directory: bool  # a 通讯录 secret: the organisation phase runs
+    has_archive: bool  # a 会话存档 secret: internal rooms are fetched
 
     def department_list(self) -> dict[str, Any]: ...
 
@@ -69,101 +67,85 @@ def raise_for(body: dict[str, Any], call: str) -> dict[str, Any]:
     raise error(int(errcode), str(body.get("errmsg", "")), call)
 
 
-class HttpClient:
-    """A thin client over urllib for the sync's calls (one secret: the customer-contact or the
-    directory secret; the chat-archive calls use the archive secret: pass another instance).
+class WeComApi:
+    """The sync's calls on ``portal.wecom.WeComClient``, one client per secret, answering the
+    documented bodies and raising this module's errors."""
 
-    The token is cached in the Django cache (shared by every worker) until ``expires_in`` less a
-    margin, and fetched again once when WeCom answers 42001 / 40014. ``calls`` counts the requests
-    made (token requests included), for the run's figures and the benchmark.
-    """
+    def __init__(self, *, customer, contacts=None, archive=None) -> None:
+        self.customer, self.contacts, self.archive = customer, contacts, archive
+        self.has_directory, self.has_archive = contacts is not None, archive is not None
 
-    def __init__(
-        self, base: str, corp_id: str, secret: str, *, directory_secret: str = "", archive_secret: str = "", margin=300
-    ) -> None:
-        if not base.startswith(("https://", "http://")):
-            raise ValueError(f"WeCom API base must be http(s): {base!r}")
-        self.base, self.corp_id, self.margin = base.rstrip("/"), corp_id, margin
-        # 客户联系 secret for externalcontact/*, 通讯录 secret for department/user, 会话存档 secret for msgaudit
-        self.secrets = {"contact": secret, "directory": directory_secret or secret, "archive": archive_secret or secret}
-        self.calls = 0
+    @property
+    def calls(self) -> int:
+        return sum(c.calls for c in (self.customer, self.contacts, self.archive) if c is not None)
 
-    def _request(self, url: str, payload: dict | None) -> dict[str, Any]:
-        self.calls += 1
-        data = None if payload is None else json.dumps(payload, ensure_ascii=False).encode()
-        request = urllib.request.Request(  # noqa: S310  scheme checked in __init__
-            url, data=data, headers={"Content-Type": "application/json; charset=utf-8"}
-        )
+    @staticmethod
+    def _do(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
-                raw = response.read()
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise TransportError(f"WeCom API: {exc}") from exc
-        try:
-            body = json.loads(raw)
-        except ValueError as exc:
-            raise TransportError(f"WeCom API answered no JSON: {raw[:200]!r}") from exc
-        if not isinstance(body, dict):
-            raise TransportError("WeCom API answered no object")
-        return body
-
-    def _token(self, secret: str, *, refresh: bool = False) -> str:
-        digest = hashlib.blake2b(secret.encode(), digest_size=6).hexdigest()  # the secret never in a key
-        key = f"wecom:sync-token:{self.corp_id}:{digest}"
-        if not refresh and (token := cache.get(key)):
-            return token
-        query = urllib.parse.urlencode({"corpid": self.corp_id, "corpsecret": secret})
-        body = raise_for(self._request(f"{self.base}/gettoken?{query}", None), "gettoken")
-        token = str(body.get("access_token") or "")
-        if not token:
-            raise TransportError("WeCom gettoken answered no access_token")
-        lifetime = int(body.get("expires_in") or 7200) - self.margin
-        if lifetime > 0:
-            cache.set(key, token, timeout=lifetime)
-        return token
-
-    def call(self, path: str, payload: dict | None = None, *, query: dict | None = None, app: str = "contact"):
-        secret = self.secrets[app]
-        for attempt in (0, 1):
-            params = {"access_token": self._token(secret, refresh=attempt == 1), **(query or {})}
-            url = f"{self.base}/{path}?{urllib.parse.urlencode(params)}"
-            body = self._request(url, payload)
-            if body.get("errcode") not in TOKEN_EXPIRED:
-                break
-        return raise_for(body, path)
+            return method(*args, **kwargs)
+        except wecom.WeComRateLimited as exc:
+            raise RateLimited(exc.errcode or 45009, exc.errmsg, exc.path) from None
+        except wecom.WeComUnavailable as exc:
+            raise TransportError(str(exc)) from None
+        except wecom.WeComError as exc:
+            raise ApiError(exc.errcode or 0, exc.errmsg, exc.path) from None
 
     def department_list(self) -> dict[str, Any]:
-        return self.call("department/list", app="directory")
+        return {"department": self._do(self.contacts.department_list)}
 
     def user_list(self, department_id: int) -> dict[str, Any]:
-        return self.call("user/list", query={"department_id": department_id, "fetch_child": 1}, app="directory")
+        return {"userlist": self._do(self.contacts.user_list, department_id, fetch_child=True)}
 
     def groupchat_list(self, *, cursor: str = "", limit: int = 1000, status_filter: int = 0) -> dict[str, Any]:
-        body: dict[str, Any] = {"status_filter": status_filter, "limit": limit}
-        if cursor:
-            body["cursor"] = cursor
-        return self.call("externalcontact/groupchat/list", body)
+        return self._do(self.customer.groupchat_list, cursor=cursor, limit=limit, status_filter=status_filter)
 
     def groupchat_get(self, chat_id: str) -> dict[str, Any]:
-        return self.call("externalcontact/groupchat/get", {"chat_id": chat_id, "need_name": 1})
+        return {"group_chat": self._do(self.customer.groupchat_get, chat_id, need_name=True)}
 
     def msgaudit_groupchat_get(self, roomid: str) -> dict[str, Any]:
-        return self.call("msgaudit/groupchat/get", {"roomid": roomid}, app="archive")
+        return self._do(self.archive.msgaudit_groupchat_get, roomid)
 
 
-def settings_client() -> HttpClient | None:
-    """The client configured by settings (WECOM_CORP_ID, WECOM_CONTACT_SECRET, WECOM_DIRECTORY_SECRET,
-    WECOM_ARCHIVE_SECRET, WECOM_API_BASE), or None when the customer-contact secret is not set."""
+def api_for(base_url: str, corp_id: str, secrets: dict[str, str], **client_options: Any) -> WeComApi | None:
+    """``WeComApi`` for the secrets given (keys ``customer``, ``contacts``, ``archive``); None without
+    the customer-contact secret (no customer groups: nothing to sync)."""
+
+    def client(app: str):
+        if not secrets.get(app):
+            return None
+        credentials = wecom.WeComCredentials(corp_id, secrets[app], base_url=base_url, app=app)
+        return wecom.WeComClient(credentials, **client_options)
+
+    customer = client("customer")
+    if customer is None:
+        return None
+    return WeComApi(customer=customer, contacts=client("contacts"), archive=client("archive"))
+
+
+def configured_api() -> WeComApi | None:
+    """The API of the WeCom connection HR configured (admin 企业微信连接: enabled, with the customer-contact
+    secret), else of the settings (WECOM_CORP_ID, WECOM_CONTACT_SECRET, …); None when neither is set."""
     from django.conf import settings
 
-    corp, secret = settings.WECOM_CORP_ID, getattr(settings, "WECOM_CONTACT_SECRET", "")
-    if not (corp and secret):
+    try:
+        from portal.models import WeComConnection  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover  (before the connection model existed)
+        WeComConnection = None
+    if WeComConnection is not None:
+        connection = WeComConnection.load()
+        if connection.enabled and connection.corp_id:
+            apps = {"customer": "customer_enabled", "contacts": "contacts_enabled", "archive": "archive_enabled"}
+            secrets = {
+                app: connection.secret(app)
+                for app, flag in apps.items()
+                if getattr(connection, flag, True) and connection.has_secret(app)
+            }
+            return api_for(connection.base_url, connection.corp_id, secrets)
+    secrets = {
+        "customer": getattr(settings, "WECOM_CONTACT_SECRET", ""),
+        "contacts": getattr(settings, "WECOM_DIRECTORY_SECRET", ""),
+        "archive": getattr(settings, "WECOM_ARCHIVE_SECRET", ""),
+    }
+    if not settings.WECOM_CORP_ID:
         return None
-    return HttpClient(
-        settings.WECOM_API_BASE,
-        corp,
-        secret,
-        directory_secret=getattr(settings, "WECOM_DIRECTORY_SECRET", ""),
-        archive_secret=getattr(settings, "WECOM_ARCHIVE_SECRET", ""),
-        margin=settings.WECOM_TOKEN_MARGIN_SECONDS,
-    )
+    return api_for(settings.WECOM_API_BASE, settings.WECOM_CORP_ID, secrets)

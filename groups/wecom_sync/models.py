@@ -102,8 +102,8 @@ class WeComSyncRun(models.Model):
 
 class WeComChat(models.Model):
     """One WeCom chat the sync knows: a customer group (listed by groupchat/list) or an internal group
-    (seen by the chat archive). ``member_version`` is what groupchat/get answered last time: equal
-    means the roster did not change and the snapshot is not rewritten."""
+    (seen by the chat archive), and the run marks that make a run resumable. The member_version of
+    the last snapshot is the group's (``ChatGroup.wecom_member_version``)."""
 
     chat_id = models.CharField(_("企业微信群ID"), max_length=200, unique=True)
     kind = models.CharField(_("类型"), max_length=10, choices=WeComChatKind.choices, default=WeComChatKind.CUSTOMER)
@@ -118,7 +118,6 @@ class WeComChat(models.Model):
     list_status = models.PositiveSmallIntegerField(
         _("群状态"), default=0, help_text=_("0 正常,1 离职待继承,2 离职继承中,3 离职继承完成")
     )
-    member_version = models.CharField(_("成员版本"), max_length=100, blank=True)
     listed_run = models.ForeignKey(
         WeComSyncRun, verbose_name=_("最近列出"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from portal.audit import audit_context
 
-from ..choices import GroupKind, GroupStatus, Platform
+from ..choices import GroupKind, GroupStatus, Platform, WeComChatType
 from ..importing.directory import Directory
 from ..importing.roster import NICK_MAX, RosterFile, RosterLine, match_roster
 from ..importing.values import check_text
@@ -110,6 +110,7 @@ class Snapshots:
                     department=self._department_for(owner_id),
                     owner_id=owner_id,
                     admits_outsiders=not chat.internal,
+                    wecom_chat_type=WeComChatType.INTERNAL if chat.internal else WeComChatType.CUSTOMER,
                     purpose="企业微信同步创建",
                 )
                 with audit_context(self.acting_user):

@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from ..choices import ImportKind, ImportStatus, SyncPhase, SyncStatus, SyncTrigger, WeComChatKind
 from ..importing.errors import ImportValidationError
-from ..models import ImportJob, WeComArchiveState, WeComChat, WeComSyncRun
+from ..models import ChatGroup, ImportJob, WeComArchiveState, WeComChat, WeComSyncRun
 from . import archive, org
 from .client import ApiError, RateLimited, SyncClient, TransportError
 from .mapping import MappingError, parse_group_chat, parse_list_page, parse_room
@@ -131,7 +131,7 @@ class Runner:
     # --- phases ------------------------------------------------------------------------------
 
     def org(self) -> None:
-        if not hasattr(self.client, "department_list"):
+        if not getattr(self.client, "has_directory", True):
             return
         try:
             departments, users = org.fetch_directory(self.call, self.client)
@@ -185,17 +185,27 @@ class Runner:
         """Snapshot the fetched chats of one batch and set their done marks, in one transaction."""
         now = timezone.now()
         ok = [(c, g) for c, g in fetched if not isinstance(g, Exception)]
-        changed = [
-            (c, g)
-            for c, g in ok
-            if not (c.synced_at and c.group_id and c.member_version == g.member_version and g.member_version)
-        ]
+        versions = dict(
+            ChatGroup.objects.filter(pk__in=[c.group_id for c, _g in ok if c.group_id]).values_list(
+                "pk", "wecom_member_version"
+            )
+        )
+
+        def unchanged(chat: WeComChat, result) -> bool:  # same member_version as the stored snapshot's
+            return bool(
+                chat.synced_at and result.member_version and versions.get(chat.group_id) == result.member_version
+            )
+
+        changed = [(c, g) for c, g in ok if not unchanged(c, g)]
         with transaction.atomic():
             snap = self.snap()
             known = groups_by_chat_id([c.chat_id for c, _g in ok])
             items = [Fetched(c.chat_id, g) for c, g in changed]
             created = snap.ensure_groups(items, known)
             summary = snap.write(items) if items else {}
+            for item in items:  # the version of the snapshot just written
+                assert item.group is not None  # ensure_groups set it
+                ChatGroup.objects.filter(pk=item.group.pk).update(wecom_member_version=item.chat.member_version[:64])
             group_of = {i.chat_id: i.group for i in items}
             for chat, result in fetched:
                 chat.attempted_run = self.run
@@ -203,12 +213,12 @@ class Runner:
                     chat.failed_at, chat.last_error = now, str(result)[:500]
                     self.error(f"群 {chat.chat_id}: {result}")
                     continue
-                chat.member_version, chat.synced_at, chat.last_error = result.member_version, now, ""
+                chat.synced_at, chat.last_error = now, ""
                 chat.group = group_of.get(chat.chat_id) or known.get(chat.chat_id) or chat.group
                 chat.changed_at = None
             WeComChat.objects.bulk_update(
                 [c for c, _r in fetched],
-                ["attempted_run", "member_version", "synced_at", "failed_at", "last_error", "group", "changed_at"],
+                ["attempted_run", "synced_at", "failed_at", "last_error", "group", "changed_at"],
             )
             self.bump(
                 fetched=len(ok),
@@ -235,7 +245,7 @@ class Runner:
                 [WeComChat(chat_id=r, kind=WeComChatKind.INTERNAL) for r in batch.counts if r not in customers],
                 ignore_conflicts=True,
             )
-        if not hasattr(self.client, "msgaudit_groupchat_get"):
+        if not getattr(self.client, "has_archive", True):
             return
         pending = WeComChat.objects.filter(kind=WeComChatKind.INTERNAL).exclude(attempted_run=self.run).order_by("pk")
         while batch_rows := list(pending[:BATCH]):
