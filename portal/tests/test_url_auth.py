@@ -254,6 +254,7 @@ EXPLICIT = {
     "groups:import_validate": ("", _staff_only(NOT_ALLOWED)),
     "groups:import_cancel": ("", _staff_only(NOT_ALLOWED)),
     "admin:groups_rosterfinding_reconcile_now": ("", _staff_only(FORBIDDEN)),  # a POST action
+    "admin:groups_wecomsyncrun_sync_now": ("", _staff_only(FORBIDDEN)),  # a POST action (立即同步)
     # Chat-export imports (HR only, inside the admin site): another's job is 404 to non-HR staff.
     "groups:chat_import_upload": ("", _staff_only(FORBIDDEN, hr=OK)),
     "groups:chat_import_job": ("", _staff_only(NOT_FOUND, hr=OK), "groups_chatimport"),
