@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -91,7 +92,10 @@ class WeComSyncRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{_('企业微信同步')} #{self.pk} {self.started_at:%Y-%m-%d %H:%M}"
+        started = timezone.localtime(self.started_at) if self.started_at else None
+        return (
+            f"{_('企业微信同步')} #{self.pk} {started:%Y-%m-%d %H:%M}" if started else f"{_('企业微信同步')} #{self.pk}"
+        )
 
     @property
     def progress_percent(self) -> int:
