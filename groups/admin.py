@@ -34,6 +34,7 @@ from .models import (
     ReconcileRun,
     RosterFinding,
     RosterSettings,
+    WeComTransfer,
 )
 from .people import DepartedHeaderMixin, departed_badge, employee_html, user_html
 from .resources import ChatGroupExportResource, EmployeeExportResource, MembershipExportResource
@@ -414,6 +415,28 @@ class WaiveForm(forms.Form):
 _FINDING_DISPLAY = {"employee": "employee_display", "resolved_by": "resolved_by_display", "last_seen_at": "last_seen"}
 
 
+class WeComTransferInline(admin.TabularInline):
+    """What WeCom answered each time this finding's group was handed over by API (离职继承)."""
+
+    model = WeComTransfer
+    extra = 0
+    can_delete = False
+    fields = ["attempted_at", "new_owner_userid", "status", "errcode", "explanation", "errmsg", "attempted_by"]
+    readonly_fields = fields
+    verbose_name = _("企业微信群主转让")
+    verbose_name_plural = _("企业微信群主转让记录")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("说明"))
+    def explanation(self, obj):
+        return obj.explanation
+
+
 @admin.register(RosterFinding)
 class RosterFindingAdmin(IndexedSearchMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -440,6 +463,7 @@ class RosterFindingAdmin(IndexedSearchMixin, ScopedAdminMixin, admin.ModelAdmin)
     readonly_fields = [_FINDING_DISPLAY.get(f.name, f.name) for f in RosterFinding._meta.fields]
     fields = readonly_fields
     actions = ["mark_removed", "waive"]
+    inlines = [WeComTransferInline]
     list_per_page = 50
     paginator = EstimatedCountPaginator
     show_full_result_count = False

@@ -709,11 +709,26 @@ def successor_choices(group: ChatGroup, *, suggested_id: int | None = None):
     return Employee.objects.active().filter(query).exclude(pk=group.owner_id).distinct().order_by("name")
 
 
-@transaction.atomic
 def apply_successor(finding_id: int, successor: Employee, *, acting_user, channel: str | None = None) -> ChatGroup:
     """离职继承: the group's departed owner is replaced by ``successor`` (the suggested one or another
-    active employee of the group); the change is audited and the finding resolves."""
+    active employee of the group); the change is audited and the finding resolves.
+
+    A WeCom customer group (``succession.api_transfer_refusal`` is empty) is handed over through
+    ``externalcontact/groupchat/transfer`` first: only when WeCom transferred it does the owner
+    change. Otherwise the failure is kept (a ``WeComTransfer`` row with WeCom's errcode, read on the
+    finding) and ``TransferFailed`` names it; the finding stays open.
+    """
+    group, failure = _apply_successor(finding_id, successor, acting_user=acting_user, channel=channel)
+    if failure is not None:  # raised after the commit: the failed row stays for HR
+        raise failure
+    return group
+
+
+@transaction.atomic
+def _apply_successor(finding_id: int, successor: Employee, *, acting_user, channel: str | None):
     from django.core.exceptions import ValidationError
+
+    from .succession import TransferFailed, api_transfer_refusal, transfer_chats
 
     finding = _own_open_finding(finding_id, acting_user, ["owner_departed"])
     group = finding.group
@@ -721,9 +736,14 @@ def apply_successor(finding_id: int, successor: Employee, *, acting_user, channe
     if not choices.filter(pk=successor.pk).exists():
         raise ValidationError({"successor": gettext_lazy("继任群主须是本群在职的成员或管理员。")})
     with audit_context(acting_user, channel):
+        if not api_transfer_refusal(group):
+            # The finding's row lock (``_own_open_finding``) keeps a second click from a second call.
+            [transfer] = transfer_chats([group], successor, acting_user=acting_user, findings=[finding])
+            if transfer.status != "transferred":
+                return group, TransferFailed({"successor": transfer.explanation})
         group = update_chat_group(group, acting_user=acting_user, owner=successor)
         _resolve_finding(finding, acting_user, timezone.now())
-    return group
+    return group, None
 
 
 # --- A membership's lifecycle (groups/lifecycle.py; reconciliation in groups/lifecycle_checks.py) ----

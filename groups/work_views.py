@@ -116,11 +116,21 @@ def finding_successor(request, pk: int):
         except ValidationError as exc:
             form.add_error("successor", exc.messages)
         else:
-            messages.success(
-                request, _("%(group)s 的群主已改为 %(name)s。") % {"group": finding.group.name, "name": successor.name}
-            )
+            done = _("%(group)s 的群主已改为 %(name)s。") % {"group": finding.group.name, "name": successor.name}
+            if finding.wecom_transfers.filter(status="transferred").exists():
+                done = f"{done} {_('企业微信已完成转让。')}"
+            messages.success(request, done)
             return redirect(_next(request))
-    return render(request, "groups/work/successor.html", {"finding": finding, "form": form, "next": _next(request)})
+    from .succession import api_transfer_refusal
+
+    context = {
+        "finding": finding,
+        "form": form,
+        "next": _next(request),
+        "api_refusal": api_transfer_refusal(finding.group),
+    }
+    context["transfers"] = finding.wecom_transfers.select_related("new_owner")[:20]
+    return render(request, "groups/work/successor.html", context)
 
 
 # --- importing one's own group's roster (preview + confirm) -----------------------------------------

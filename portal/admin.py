@@ -1,8 +1,11 @@
-"""Read-only admins: notification deliveries (what was sent, where, attempts, last error) and the audit log."""
+"""Read-only admins: notification deliveries (what was sent, where, attempts, last error) and the audit log;
+the WeCom connection (write-only secrets, 测试连接)."""
 
 from auditlog.models import LogEntry
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.contenttypes.models import ContentType
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
@@ -10,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import audit_display
 from .admin_mixins import ReadOnlyAdminMixin
-from .models import NotificationLog
+from .models import NotificationLog, WeComApp, WeComConnection
 from .scoping import scope_for
 
 
@@ -150,3 +153,118 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not rows:
             return "—"
         return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
+
+
+# --- The WeCom connection (企业微信连接): one row, secrets write-only ----------------------------------
+
+
+def _secret_field(label) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+class WeComConnectionForm(forms.ModelForm):
+    """The plain fields, and one write-only field per secret: a value replaces the stored secret,
+    blank keeps it; the stored value is never rendered (not even masked)."""
+
+    contacts_secret = _secret_field(_("通讯录同步 Secret"))
+    customer_secret = _secret_field(_("客户联系 Secret"))
+    archive_secret = _secret_field(_("会话内容存档 Secret"))
+    app_secret = _secret_field(_("自建应用 Secret"))
+    contacts_clear = forms.BooleanField(label=_("清除通讯录同步 Secret"), required=False)
+    customer_clear = forms.BooleanField(label=_("清除客户联系 Secret"), required=False)
+    archive_clear = forms.BooleanField(label=_("清除会话内容存档 Secret"), required=False)
+    app_clear = forms.BooleanField(label=_("清除自建应用 Secret"), required=False)
+
+    class Meta:
+        model = WeComConnection
+        fields = [
+            "enabled",
+            "corp_id",
+            "base_url",
+            "agent_id",
+            "contacts_enabled",
+            "customer_enabled",
+            "archive_enabled",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for app in WeComApp.values:
+            stored = bool(self.instance.pk) and self.instance.has_secret(app)
+            self.fields[f"{app}_secret"].help_text = (
+                _("已设置。留空则保持不变,填写则替换。") if stored else _("未设置。")
+            )
+
+    def secrets(self) -> dict[str, str]:
+        return {app: self.cleaned_data.get(f"{app}_secret") or "" for app in WeComApp.values}
+
+    def cleared(self) -> list[str]:
+        return [app for app in WeComApp.values if self.cleaned_data.get(f"{app}_clear")]
+
+
+@admin.register(WeComConnection)
+class WeComConnectionAdmin(admin.ModelAdmin):
+    """HR / IT enter the corp id and the secrets here; 测试连接 calls gettoken with each secret."""
+
+    form = WeComConnectionForm
+    change_form_template = "admin/portal/wecomconnection/change_form.html"
+    list_display = ["__str__", "enabled", "corp_id", "last_test_at", "last_sync_at", "last_sync_status"]
+    readonly_fields = ["secrets_status", "last_test_at", "last_test_result", "last_sync_at", "last_sync_status"]
+    readonly_fields += ["last_sync_message", "updated_at"]
+
+    def get_fieldsets(self, request, obj=None):
+        secret_fields = [f"{app}_secret" for app in WeComApp.values]
+        secret_fields += [f"{app}_clear" for app in WeComApp.values if obj is not None and obj.has_secret(app)]
+        return [
+            (None, {"fields": ["enabled", "corp_id", "base_url", "agent_id"]}),
+            (_("Secret(只写:保存后不再显示)"), {"fields": ["secrets_status", *secret_fields]}),
+            (_("同步"), {"fields": ["contacts_enabled", "customer_enabled", "archive_enabled"]}),
+            (_("状态"), {"fields": ["last_test_at", "last_test_result", "last_sync_at", "last_sync_status"]}),
+            (None, {"fields": ["last_sync_message", "updated_at"]}),
+        ]
+
+    @admin.display(description=_("已保存的 Secret"))
+    def secrets_status(self, obj):
+        return format_html_join(
+            "",
+            "<div>{}: {}</div>",
+            ((label, _("已设置") if obj.has_secret(app) else _("未设置")) for app, label in WeComApp.choices),
+        )
+
+    def _may_edit(self, request) -> bool:
+        return scope_for(request.user).is_hr
+
+    def has_add_permission(self, request):
+        return False  # the one row: load() creates it
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return self._may_edit(request) and super().has_change_permission(request, obj)
+
+    def changelist_view(self, request, extra_context=None):
+        WeComConnection.load()  # the one row, listed (and linked) like the other settings
+        return super().changelist_view(request, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        from .wecom_connection import clear_secret, save_connection
+
+        save_connection(obj, acting_user=request.user, secrets=form.secrets())
+        for app in form.cleared():
+            clear_secret(obj, app, acting_user=request.user)
+
+    def response_change(self, request, obj):
+        if "_test_connection" in request.POST:
+            from .wecom_connection import test_connection
+
+            ok, lines = test_connection(obj, acting_user=request.user)
+            report = messages.success if ok else messages.error
+            report(request, format_html_join("", "<div>{}</div>", ((line,) for line in lines)))
+            return redirect(request.path)
+        return super().response_change(request, obj)

@@ -13,3 +13,16 @@ class PortalConfig(AppConfig):
         from .outbox import connect_signals
 
         connect_signals()  # work deferred past the response (outbox.send_after_response)
+        self._audit_wecom_connection()
+
+    @staticmethod
+    def _audit_wecom_connection() -> None:
+        from auditlog.registry import auditlog
+
+        from .models import WeComConnection
+
+        # The encrypted secrets never enter a diff: portal.wecom_connection logs "已更换" instead.
+        hidden = [*WeComConnection.SECRET_FIELDS.values(), "updated_at", "last_test_at", "last_test_result"]
+        hidden += ["last_sync_at", "last_sync_status", "last_sync_message"]
+        if not auditlog.contains(WeComConnection):
+            auditlog.register(WeComConnection, exclude_fields=hidden)

@@ -177,3 +177,77 @@ class ExportJob(models.Model):
     def is_downloadable(self, now=None) -> bool:
         now = now or timezone.now()
         return self.status == ExportStatus.DONE and bool(self.file) and self.expires_at > now
+
+
+class WeComApp(models.TextChoices):
+    """The WeCom secrets the portal uses: each opens its own calls (docs/wecom.md)."""
+
+    CONTACTS = "contacts", _("通讯录同步")
+    CUSTOMER = "customer", _("客户联系")
+    ARCHIVE = "archive", _("会话内容存档")
+    APP = "app", _("自建应用(应用消息)")
+
+
+class WeComConnection(models.Model):
+    """The company's WeCom connection (one row): corp id, one encrypted secret per app, which syncs
+    are on, and how the last test and sync went.
+
+    Secrets are stored encrypted (``portal.secrets``), written only through ``set_secret`` (the
+    admin's write-only fields), never shown, logged or audited in clear: the audit entry says
+    "secret changed". Edited by HR / IT in the admin (企业微信连接).
+    """
+
+    singleton = models.BooleanField(default=True, unique=True, editable=False)
+    enabled = models.BooleanField(_("启用"), default=False, help_text=_("关闭后不再调用企业微信接口"))
+    corp_id = models.CharField(_("企业ID"), max_length=64, blank=True, help_text=_("管理后台 → 我的企业 → 企业ID(ww…)"))
+    base_url = models.URLField(
+        _("接口地址"),
+        max_length=300,
+        default="https://qyapi.weixin.qq.com/cgi-bin",
+        help_text=_("一般不用改;私有化部署或测试服务器时填写其 cgi-bin 地址"),
+    )
+    agent_id = models.CharField(_("自建应用 AgentId"), max_length=20, blank=True)
+    contacts_secret_enc = models.TextField(blank=True, editable=False)
+    customer_secret_enc = models.TextField(blank=True, editable=False)
+    archive_secret_enc = models.TextField(blank=True, editable=False)
+    app_secret_enc = models.TextField(blank=True, editable=False)
+    contacts_enabled = models.BooleanField(_("同步组织架构"), default=False)
+    customer_enabled = models.BooleanField(_("同步客户群"), default=False)
+    archive_enabled = models.BooleanField(_("同步会话存档"), default=False)
+    last_test_at = models.DateTimeField(_("最近测试时间"), null=True, blank=True, editable=False)
+    last_test_result = models.TextField(_("最近测试结果"), blank=True, editable=False)
+    last_sync_at = models.DateTimeField(_("最近同步时间"), null=True, blank=True, editable=False)
+    last_sync_status = models.CharField(_("最近同步状态"), max_length=20, blank=True, editable=False)
+    last_sync_message = models.TextField(_("最近同步说明"), blank=True, editable=False)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    SECRET_FIELDS = {app: f"{app}_secret_enc" for app in WeComApp.values}
+
+    class Meta:
+        verbose_name = _("企业微信连接")
+        verbose_name_plural = pgettext_lazy("plural", "企业微信连接")
+
+    def __str__(self) -> str:
+        return str(_("企业微信连接")) + (f" {self.corp_id}" if self.corp_id else "")
+
+    def __repr__(self) -> str:  # never the secrets, not even encrypted
+        return f"<WeComConnection corp_id={self.corp_id!r} enabled={self.enabled}>"
+
+    @classmethod
+    def load(cls) -> WeComConnection:
+        return cls.objects.get_or_create(singleton=True)[0]
+
+    def has_secret(self, app: str) -> bool:
+        return bool(getattr(self, self.SECRET_FIELDS[app]))
+
+    def set_secret(self, app: str, plain: str) -> None:
+        """Replace one app's secret (empty: remove it). Saving is the caller's (a service)."""
+        from .secrets import encrypt
+
+        setattr(self, self.SECRET_FIELDS[app], encrypt(plain) if plain else "")
+
+    def secret(self, app: str) -> str:
+        from .secrets import decrypt
+
+        token = getattr(self, self.SECRET_FIELDS[app])
+        return decrypt(token) if token else ""

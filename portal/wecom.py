@@ -49,12 +49,42 @@ DESCRIPTION_BYTES = 512
 DEFAULT_BUTTON = "详情"
 
 
+@dataclass(frozen=True)
+class _AppSettings:
+    corp_id: str
+    agent_id: str
+    secret: str = field(repr=False)
+    api_base: str
+
+
+def _app() -> _AppSettings | None:
+    """The application's credentials: the WECOM_* settings when all three are set, else the WeCom
+    connection's (enabled, with corp id, AgentId and the app secret) entered by HR in the admin."""
+    if settings.WECOM_CORP_ID and settings.WECOM_AGENT_ID and settings.WECOM_APP_SECRET:
+        return _AppSettings(
+            settings.WECOM_CORP_ID, settings.WECOM_AGENT_ID, settings.WECOM_APP_SECRET, settings.WECOM_API_BASE
+        )
+    from django.db import DatabaseError
+
+    from .models import WeComConnection
+    from .secrets import SecretUnreadable
+
+    try:
+        row = WeComConnection.objects.filter(singleton=True).first()
+        if row is None or not (row.enabled and row.corp_id and row.agent_id and row.has_secret("app")):
+            return None
+        return _AppSettings(row.corp_id, row.agent_id, row.secret("app"), row.base_url.rstrip("/"))
+    except (DatabaseError, SecretUnreadable):
+        logger.warning("WeCom connection unreadable: application messages off")
+        return None
+
+
 def configured() -> bool:
-    return bool(settings.WECOM_CORP_ID and settings.WECOM_AGENT_ID and settings.WECOM_APP_SECRET)
+    return _app() is not None
 
 
-def _token_cache_key() -> str:
-    return f"wecom:token:{settings.WECOM_CORP_ID}:{settings.WECOM_AGENT_ID}"
+def _token_cache_key(app: _AppSettings) -> str:
+    return f"wecom:token:{app.corp_id}:{app.agent_id}"
 
 
 def _call(url: str, payload: dict | None = None) -> dict:
@@ -93,13 +123,16 @@ def _raise_for(body: dict, what: str) -> None:
 
 def access_token(*, refresh: bool = False) -> str:
     """The application's access token, from the cache unless ``refresh`` (or absent/expired there)."""
-    key = _token_cache_key()
+    app = _app()
+    if app is None:
+        raise DeliveryRejected("WeCom application not configured")
+    key = _token_cache_key(app)
     if not refresh:
         token = cache.get(key)
         if token:
             return token
-    query = urllib.parse.urlencode({"corpid": settings.WECOM_CORP_ID, "corpsecret": settings.WECOM_APP_SECRET})
-    body = _call(f"{settings.WECOM_API_BASE}/gettoken?{query}")
+    query = urllib.parse.urlencode({"corpid": app.corp_id, "corpsecret": app.secret})
+    body = _call(f"{app.api_base}/gettoken?{query}")
     _raise_for(body, "gettoken")
     token = body.get("access_token")
     if not token:
@@ -117,13 +150,13 @@ def _clip(text: str, limit: int) -> str:
     return raw[: limit - len("…".encode())].decode(errors="ignore") + "…"
 
 
-def textcard(userid: str, title: str, body: str, url: str) -> dict:
+def textcard(userid: str, title: str, body: str, url: str, *, agent_id: str | None = None) -> dict:
     """The ``message/send`` payload: the body's lines as the card's description (escaped, clipped)."""
     description = _clip(escape(body, quote=False), DESCRIPTION_BYTES)
     return {
         "touser": userid,
         "msgtype": "textcard",
-        "agentid": int(settings.WECOM_AGENT_ID),
+        "agentid": int(agent_id or settings.WECOM_AGENT_ID),
         "textcard": {
             "title": _clip(title, TITLE_BYTES),
             "description": description,
@@ -139,20 +172,23 @@ def textcard(userid: str, title: str, body: str, url: str) -> dict:
 
 def send_textcard(userid: str, title: str, body: str, url: str) -> str:
     """Send one text card; returns WeCom's msgid. Raises DeliveryError (retry) or DeliveryRejected."""
-    if not configured():
-        raise DeliveryRejected("WeCom application not configured (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_APP_SECRET)")
+    app = _app()
+    if app is None:
+        raise DeliveryRejected(
+            "WeCom application not configured (WECOM_CORP_ID, WECOM_AGENT_ID, WECOM_APP_SECRET or the WeCom connection)"
+        )
     if not userid:
         raise DeliveryRejected("no WeCom userid")
-    if not str(settings.WECOM_AGENT_ID).isdigit():
-        raise DeliveryRejected(f"WECOM_AGENT_ID must be the application's number, not {settings.WECOM_AGENT_ID!r}")
-    payload = textcard(userid, title, body, url)
+    if not str(app.agent_id).isdigit():
+        raise DeliveryRejected(f"WECOM_AGENT_ID must be the application's number, not {app.agent_id!r}")
+    payload = textcard(userid, title, body, url, agent_id=app.agent_id)
     token = access_token()
-    answer = _call(f"{settings.WECOM_API_BASE}/message/send?access_token={urllib.parse.quote(token)}", payload)
+    answer = _call(f"{app.api_base}/message/send?access_token={urllib.parse.quote(token)}", payload)
     if answer.get("errcode") in TOKEN_EXPIRED:
         logger.info("WeCom token refused (errcode %s): fetching a new one", answer.get("errcode"))
-        cache.delete(_token_cache_key())
+        cache.delete(_token_cache_key(app))
         token = access_token(refresh=True)
-        answer = _call(f"{settings.WECOM_API_BASE}/message/send?access_token={urllib.parse.quote(token)}", payload)
+        answer = _call(f"{app.api_base}/message/send?access_token={urllib.parse.quote(token)}", payload)
     _raise_for(answer, "message/send")
     refused = {u for field in ("invaliduser", "unlicenseduser") for u in str(answer.get(field) or "").split("|")}
     if userid in refused:
@@ -294,6 +330,8 @@ class WeComClient:
                 try:
                     answer = response.json()
                 except ValueError:
+                    if response.status_code >= 400:  # a wrong base URL or a proxy's page: not transient
+                        raise WeComError(response.status_code, f"HTTP {response.status_code}, not JSON", path) from None
                     answer = {"errcode": None, "errmsg": f"not JSON (HTTP {response.status_code})"}
                 if not isinstance(answer, dict):
                     answer = {"errcode": None, "errmsg": "not a JSON object"}
@@ -444,3 +482,18 @@ def _paged(fetch: Callable[[str], dict], key: str) -> Iterator[dict]:
         cursor = page.get("next_cursor") or ""
         if not cursor:
             return
+
+
+class WeComNotConfigured(WeComError):
+    """The connection is off, or lacks the corp id or the secret this call needs."""
+
+
+def client_for(app: str, **kwargs) -> WeComClient:
+    """A client with the stored connection's ``app`` secret (``portal.models.WeComApp``)."""
+    from .models import WeComConnection
+
+    connection = WeComConnection.load()
+    if not connection.enabled or not connection.corp_id or not connection.has_secret(app):
+        raise WeComNotConfigured(None, f"WeCom connection: no corp id or {app} secret, or not enabled", app)
+    credentials = WeComCredentials(connection.corp_id, connection.secret(app), base_url=connection.base_url, app=app)
+    return WeComClient(credentials, **kwargs)

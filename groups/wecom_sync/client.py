@@ -14,10 +14,13 @@ Every method returns the documented JSON body (errcode 0) or raises:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from portal import wecom
+
+logger = logging.getLogger(__name__)
 
 RATE_LIMITED = {45009, 45033, -1}
 
@@ -127,20 +130,20 @@ def configured_api() -> WeComApi | None:
     secret), else of the settings (WECOM_CORP_ID, WECOM_CONTACT_SECRET, …); None when neither is set."""
     from django.conf import settings
 
-    try:
-        from portal.models import WeComConnection  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover  (before the connection model existed)
-        WeComConnection = None
-    if WeComConnection is not None:
-        connection = WeComConnection.load()
-        if connection.enabled and connection.corp_id:
-            apps = {"customer": "customer_enabled", "contacts": "contacts_enabled", "archive": "archive_enabled"}
-            secrets = {
-                app: connection.secret(app)
-                for app, flag in apps.items()
-                if getattr(connection, flag, True) and connection.has_secret(app)
-            }
-            return api_for(connection.base_url, connection.corp_id, secrets)
+    from portal.models import WeComConnection
+    from portal.secrets import SecretUnreadable
+
+    connection = WeComConnection.load()
+    if connection.enabled and connection.corp_id:
+        apps = {"customer": "customer_enabled", "contacts": "contacts_enabled", "archive": "archive_enabled"}
+        secrets = {}
+        for app, flag in apps.items():
+            if getattr(connection, flag) and connection.has_secret(app):
+                try:
+                    secrets[app] = connection.secret(app)
+                except SecretUnreadable:  # the key changed: that app is off until HR enters it again
+                    logger.warning("WeCom connection: the stored %s secret cannot be decrypted", app)
+        return api_for(connection.base_url, connection.corp_id, secrets)
     secrets = {
         "customer": getattr(settings, "WECOM_CONTACT_SECRET", ""),
         "contacts": getattr(settings, "WECOM_DIRECTORY_SECRET", ""),

@@ -333,6 +333,15 @@ class Runner:
                 total_rows=run.total_groups,
                 processed_rows=run.done_groups,
             )
+        from portal.wecom_connection import record_sync_status
+
+        counts = run.counts
+        record_sync_status(
+            status,
+            f"#{run.pk}: {counts.get('fetched', 0)} 个群, {counts.get('written', 0)} 个有变化, "
+            f"{counts.get('failed', 0)} 个失败" + (f"; {run.errors[0]}" if run.errors else ""),
+            at=run.finished_at,
+        )
         from ..tasks import enqueue_reconcile
 
         enqueue_reconcile()  # departed members and outsiders of the synced rosters become findings

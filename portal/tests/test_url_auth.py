@@ -82,10 +82,11 @@ NO_ADD = {
     "groups.importjob", "groups.rosterfinding", "groups.rostersettings", "auditlog.logentry",
     "groups.memberrestriction",  # written by carried-out sanctions
     "portal.notificationlog", "violations.companysettings", "violations.sanction", "violations.appeal",
+    "portal.wecomconnection",  # one row
     "violations.performancemonth", "violations.performancededuction",  # computed by the deductions job
 }  # fmt: skip
 NO_DELETE = {
-    "auditlog.logentry", "groups.rostersettings",
+    "auditlog.logentry", "groups.rostersettings", "portal.wecomconnection",
     "groups.chatimport", "groups.chatmessage",  # records; bodies are purged by the retention job
     "groups.rosterfinding", "groups.importjob",  # the record: waived / cancelled with a reason instead
     "groups.memberrestriction",  # written by carried-out sanctions

@@ -213,3 +213,46 @@ def test_no_secret_or_token_in_any_log_line(wecom_api_server, caplog):
     assert "gettoken" in text  # urllib3 logged the URLs …
     assert SECRETS["customer"] not in text and token not in text  # … masked
     assert redact("x?access_token=abc&corpsecret=def") == "x?access_token=***&corpsecret=***"
+
+
+def test_http_429_backs_off_like_45009(wecom_api_server):
+    pauses = []
+    api = client(wecom_api_server, sleep=pauses.append)
+    api.access_token()
+    wecom_api_server.http_status = [429, 429]
+    assert api.groupchat_list(limit=1)["group_chat_list"]
+    assert len(pauses) == 2
+
+
+def test_read_timeout_retries_reads_but_never_repeats_a_transfer(wecom_api_server):
+    api = client(wecom_api_server, timeout=0.3, retries=2)
+    api.access_token()
+    wecom_api_server.delay = 1.0
+    with pytest.raises(WeComUnavailable):
+        api.groupchat_list(limit=1)
+    assert len(wecom_api_server.calls("externalcontact/groupchat/list")) == 3  # 1 + 2 retries
+    world = wecom_api_server.world
+    departed = next(c for i, c in enumerate(world.chat_ids) if world.status(i) == 1)
+    with pytest.raises(WeComUnavailable):
+        api.groupchat_transfer([departed], world.owners[0])
+    assert len(wecom_api_server.calls("externalcontact/groupchat/transfer")) == 1  # WeCom may have done it
+
+
+def test_an_html_404_is_an_error_not_a_retry(tmp_path):
+    """A wrong base URL (a web server's 404 page, not JSON): WeComError at once, no back-off."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    web = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    try:
+        creds = WeComCredentials(CORP_ID, SECRETS["customer"], base_url=f"http://127.0.0.1:{web.server_port}/cgi-bin")
+        pauses = []
+        with pytest.raises(WeComError) as caught:
+            WeComClient(creds, sleep=pauses.append).access_token()
+        assert caught.value.errcode == 404 and not isinstance(caught.value, WeComUnavailable) and not pauses
+    finally:
+        web.shutdown()
+        web.server_close()

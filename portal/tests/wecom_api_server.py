@@ -17,9 +17,11 @@ the doc paths); the data is generated from a seed, the same on every start:
 - internal rooms for ``msgaudit/groupchat/get``.
 
 Each secret opens its own app: a token of the contacts secret gets 48002 on externalcontact/*.
-Tokens expire after ``token_ttl`` seconds (42001), unknown ones get 40014. ``rate_per_minute``
+Tokens expire after ``token_ttl`` seconds (42001), unknown ones get 40014; within its validity
+gettoken answers the same token again, as WeCom does. ``rate_per_minute``
 limits each (app, path) per minute (45009). Faults for resume tests: ``fail_calls`` (path → set of
-call numbers answered ``-1 system busy``), ``down`` (HTTP 503 for everything).
+call numbers answered ``-1 system busy``), ``down`` (HTTP 503 for everything), ``http_status``
+(the next answers' HTTP status, e.g. 429), ``delay`` (seconds before each answer).
 
 Group details are generated from (seed, index, version) when asked, never stored: 10,000 groups ×
 100 members cost no memory. Standalone (benches, scripts/prodlike.sh)::
@@ -38,6 +40,8 @@ import base64
 import hashlib
 import json
 import random
+import signal
+import socket
 import threading
 import time
 import urllib.parse
@@ -225,6 +229,12 @@ def _offset(cursor: str) -> int | None:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: a bench's requests.Session reuses the connection
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave in separate writes: without this, Nagle's algorithm meets the
+        # client's delayed ACK and every keep-alive answer waits ~40 ms.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, *args):
         pass
 
@@ -273,6 +283,9 @@ class WeComAPIServer(ThreadingHTTPServer):
         self.counts: dict[str, int] = {}
         self.down = False
         self.transfer_failures: dict[str, tuple[int, str]] = {}
+        self.delivered: list[dict] = []  # message/send bodies
+        self.http_status: list[int] = []
+        self.delay = 0.0  # seconds before answering (not gettoken)
         self.lock = threading.Lock()
         self.issued = 0
 
@@ -306,9 +319,14 @@ class WeComAPIServer(ThreadingHTTPServer):
                 self.requests.append((path, query, body))
             if self.down:
                 return 503, {"errcode": -1, "errmsg": "service unavailable"}
+            if self.http_status:  # scripted HTTP answers (429 from a gateway, 502 …), one per call
+                return self.http_status.pop(0), {"errcode": -1, "errmsg": "scripted"}
+            delay = self.delay
             self.counts[path] = self.counts.get(path, 0) + 1
             if self.counts[path] in self.fail_calls.get(path, ()):
                 return 200, {"errcode": -1, "errmsg": "system busy"}
+        if delay and path != "gettoken":
+            time.sleep(delay)  # a slow answer: the client's timeout fires first
         if path == "gettoken":
             return 200, self._gettoken(query)
         token = query.get("access_token", "")
@@ -340,10 +358,16 @@ class WeComAPIServer(ThreadingHTTPServer):
         app = next((a for a, s in SECRETS.items() if s == query.get("corpsecret")), None)
         if app is None:
             return {"errcode": 40001, "errmsg": "invalid credential"}
+        now = time.time()
         with self.lock:
+            # As WeCom: within its validity a repeated gettoken answers the same token (and what is left).
+            live = [(t, at) for t, (a, at) in self.tokens.items() if a == app and at > now]
+            if live:
+                token, expires_at = live[-1]
+                return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": int(expires_at - now)}
             self.issued += 1
             token = f"TOKEN_{app}_{self.issued}_" + hashlib.sha256(f"{self.issued}".encode()).hexdigest()[:12]
-            self.tokens[token] = (app, time.time() + self.token_ttl)
+            self.tokens[token] = (app, now + self.token_ttl)
         return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": self.token_ttl}
 
     # -- 通讯录 ------------------------------------------------------------------------------------------
@@ -453,7 +477,18 @@ class WeComAPIServer(ThreadingHTTPServer):
         return {**self.world.room(self.world.room_ids.index(roomid)), "errcode": 0, "errmsg": "ok"}
 
 
+def _message_send(server: WeComAPIServer, query: dict, body: dict) -> dict:
+    """``message/send`` for the app secret: every listed userid of the contacts gets it."""
+    users = [u for u in str(body.get("touser", "")).split("|") if u]
+    invalid = [u for u in users if u not in server.world.by_userid]
+    if users and len(invalid) == len(users):
+        return {"errcode": 81013, "errmsg": "user & party & tag all invalid", "invaliduser": "|".join(invalid)}
+    server.delivered.append(body)
+    return {"errcode": 0, "errmsg": "ok", "invaliduser": "|".join(invalid), "msgid": f"msgid_{len(server.delivered)}"}
+
+
 ROUTES = {
+    "message/send": _message_send,
     "department/list": WeComAPIServer.department_list,
     "user/list_id": WeComAPIServer.user_list_id,
     "user/list": WeComAPIServer.user_list,
@@ -504,6 +539,8 @@ def main(argv=None) -> None:
     print(f"WeCom API on {server.base_url}  corp id {CORP_ID}", flush=True)
     for app, secret in SECRETS.items():
         print(f"  {app} secret: {secret}", flush=True)
+    # SIGTERM (scripts/prodlike.sh stopping its services) ends it cleanly, with status 0.
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     try:
         server.serve_forever()
     except KeyboardInterrupt:
