@@ -1,6 +1,7 @@
-"""HR in a real browser (zh-hans) with the local WeCom server standing in for WeCom: 立即同步 on the
-企业微信同步 page, the run with its counts, and the departed member the sync found among the
-findings. Screenshots: test-artifacts/screenshots/wecom_sync_*.png."""
+"""HR in a real browser (zh-hans) with the local WeCom server standing in for WeCom: configures the
+WeCom connection (企业微信连接), presses 立即同步 on the 企业微信同步 page, reads the run with its counts,
+and finds the departed member the sync found among the findings.
+Screenshots: test-artifacts/screenshots/wecom_sync_*.png."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from conftest import SCREENSHOT_DIR, browser_login
 from groups.models import Employee
+from portal.models import WeComConnection
 from portal.tests.wecom_api_server import CORP_ID, SECRETS, World, start
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -16,8 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def wecom(settings, org):
     server = start(World(groups=8, members_per_group=6))
-    settings.WECOM_CORP_ID, settings.WECOM_API_BASE = CORP_ID, server.base_url
-    settings.WECOM_CONTACT_SECRET, settings.WECOM_DIRECTORY_SECRET = SECRETS["customer"], SECRETS["contacts"]
+    settings.WECOM_CORP_ID = settings.WECOM_CONTACT_SECRET = ""  # only the connection HR enters counts
     leaver = server.world.group_chat(0, need_name=True)["member_list"][1]["userid"]
     Employee.objects.bulk_create(
         Employee(
@@ -52,6 +53,17 @@ def shot(page, name: str) -> None:
 def test_hr_syncs_now_and_sees_the_run_and_the_departed_member(desk, hr, wecom):
     page = desk
     browser_login(page, "hr")
+    page.goto(f"/admin/portal/wecomconnection/{WeComConnection.load().pk}/change/")
+    page.check("#id_enabled")
+    page.fill("#id_corp_id", CORP_ID)
+    page.fill("#id_base_url", wecom.base_url)
+    page.fill("#id_customer_secret", SECRETS["customer"])
+    page.fill("#id_contacts_secret", SECRETS["contacts"])
+    page.check("#id_customer_enabled")
+    page.check("#id_contacts_enabled")
+    page.click("[data-testid=wecom-test-connection]")
+    page.wait_for_load_state("networkidle")
+    assert "客户联系: 成功" in page.locator("ul.messagelist").inner_text()
     page.goto("/admin/groups/wecomsyncrun/")
     assert page.locator("html").get_attribute("lang") == "zh-hans"
     page.get_by_role("button", name="立即同步").click()
@@ -68,3 +80,7 @@ def test_hr_syncs_now_and_sees_the_run_and_the_departed_member(desk, hr, wecom):
     findings = page.locator("#result_list tbody").inner_text()
     assert wecom.leaver.name in findings and "离职员工仍在群" in findings
     shot(page, "findings")
+    page.goto(f"/admin/portal/wecomconnection/{WeComConnection.load().pk}/change/")
+    status = page.locator("#content").inner_text()
+    assert "已完成" in status and "#1: 8 个群, 8 个有变化, 0 个失败" in status  # 最近同步 on the connection
+    shot(page, "connection")

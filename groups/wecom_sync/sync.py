@@ -337,7 +337,7 @@ class Runner:
 
         counts = run.counts
         record_sync_status(
-            status,
+            str(SyncStatus(status).label),
             f"#{run.pk}: {counts.get('fetched', 0)} 个群, {counts.get('written', 0)} 个有变化, "
             f"{counts.get('failed', 0)} 个失败" + (f"; {run.errors[0]}" if run.errors else ""),
             at=run.finished_at,
