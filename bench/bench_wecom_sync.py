@@ -116,7 +116,11 @@ def one_sync(base: str):
 
 
 def floor_minutes(calls: int) -> float:
-    return max(calls / LIMIT_PER_MINUTE, calls / LIMIT_PER_HOUR * 60)
+    """Minutes the API's limits need for ``calls`` of one API: the per-minute limit, and past one
+    hour's allowance the hourly one (each further 150,000 calls wait for the next hour)."""
+    if calls <= LIMIT_PER_HOUR:
+        return calls / LIMIT_PER_MINUTE
+    return calls // LIMIT_PER_HOUR * 60 + (calls % LIMIT_PER_HOUR) / LIMIT_PER_MINUTE
 
 
 def run(args) -> None:
