@@ -122,8 +122,10 @@ def api_transfer_refusal(group) -> str:
         return str(
             _("内部群无法通过企业微信接口转让群主(接口只支持客户群):请在企业微信中由群主或管理员手动转让后确认。")
         )
-    connection = WeComConnection.load()
-    if not (connection.enabled and connection.customer_enabled and connection.has_secret("customer")):
+    connection = WeComConnection.objects.filter(singleton=True).first()  # a page view writes no row
+    if connection is None or not (
+        connection.enabled and connection.customer_enabled and connection.has_secret("customer")
+    ):
         return str(_("企业微信连接未启用客户联系:请在企业微信中手动转让后确认,或先配置企业微信连接。"))
     return ""
 

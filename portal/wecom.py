@@ -1,4 +1,5 @@
-"""WeCom application messages (企业微信应用消息): a text card to one member, by their WeCom userid.
+"""WeCom: application messages (企业微信应用消息, a text card to one member by their WeCom userid), and
+below them the server API client (``WeComClient``: contacts, customer groups, transfer, chat archive).
 
 The API is described in ``docs/wecom.md``. Two calls:
 
@@ -203,7 +204,7 @@ def send_textcard(userid: str, title: str, body: str, url: str) -> str:
 #
 # One ``WeComClient`` per (corp id, secret): WeCom issues a separate access token for each secret and
 # each token only opens its own app's calls (a contacts token gets 48002 "api forbidden" on
-# externalcontact/*). Built from the WeCom connection (``portal.wecom_connection``) or by hand.
+# externalcontact/*). Built from the stored WeCom connection (``client_for``, below) or by hand.
 # docs/wecom.md "Server API" says which call needs which secret and what each error becomes.
 
 REDACTED = "***"

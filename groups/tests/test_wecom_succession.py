@@ -148,3 +148,15 @@ def test_batches_of_100_within_the_quota_left(org, hr):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_customer_group_without_customer_contact_enabled_is_confirmed_by_hand(
+    customer, group_admin, org, wecom_api_server
+):
+    WeComConnection.objects.update(customer_enabled=False)
+    from groups.succession import api_transfer_refusal
+
+    assert "未启用客户联系" in api_transfer_refusal(ChatGroup.objects.get(pk=customer["project"].pk))
+    services.apply_successor(customer["owner"].pk, org["tech_dev"], acting_user=group_admin)
+    assert not wecom_api_server.calls("externalcontact/groupchat/transfer")
+    assert ChatGroup.objects.get(pk=customer["project"].pk).owner == org["tech_dev"]

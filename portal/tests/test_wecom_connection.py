@@ -60,6 +60,11 @@ def test_secret_never_in_audit_diff_only_changed(client, hr, url, wecom_api_serv
     assert "customer_secret_enc" not in everything
     assert any(e.changes_dict.get("customer_secret") == ["", "已更换"] and e.actor == hr for e in entries)
     assert any("corp_id" in e.changes_dict for e in entries)  # the plain fields are audited as usual
+    listing = client.get(reverse("admin:auditlog_logentry_changelist"))
+    assert listing.status_code == 200 and NEW_SECRET not in listing.content.decode()
+    pages = [client.get(reverse("admin:auditlog_logentry_change", args=[e.pk])) for e in entries]
+    assert all(p.status_code == 200 and NEW_SECRET not in p.content.decode() for p in pages)
+    assert any("已更换" in p.content.decode() for p in pages)  # what HR reads instead
 
 
 def test_clear_removes_a_secret(client, hr, url, wecom_api_server):
