@@ -84,6 +84,7 @@ NO_ADD = {
     "portal.notificationlog", "violations.companysettings", "violations.sanction", "violations.appeal",
     "portal.wecomconnection",  # one row
     "violations.performancemonth", "violations.performancededuction",  # computed by the deductions job
+    "groups.wecomsyncrun", "groups.wecomchat", "groups.wecomuser", "groups.directoryfinding",  # the WeCom sync's
 }  # fmt: skip
 NO_DELETE = {
     "auditlog.logentry", "groups.rostersettings", "portal.wecomconnection",
@@ -93,6 +94,7 @@ NO_DELETE = {
     "violations.rule", "violations.companysettings",
     "violations.violation",
     "violations.sanction", "violations.appeal", "violations.performancemonth", "violations.performancededuction",
+    "groups.wecomsyncrun", "groups.wecomchat", "groups.wecomuser", "groups.directoryfinding",  # the WeCom sync's
 }  # fmt: skip
 NO_CHANGE = {"groups.importjob"}
 
