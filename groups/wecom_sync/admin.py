@@ -124,7 +124,7 @@ class WeComChatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["kind", "list_status"]
     search_fields = ["chat_id", "group__name"]
     list_select_related = ["group"]
-    readonly_fields = ["chat_id", "kind", "group", "list_status", "synced_at", "failed_at", "last_error", "changed_at"]
+    readonly_fields = ["chat_id", "kind", "group", "list_status", "synced_at", "failed_at", "last_error"]
     fields = readonly_fields
 
     def get_queryset(self, request):

@@ -131,9 +131,6 @@ class WeComChat(models.Model):
     synced_at = models.DateTimeField(_("名单同步时间"), null=True, blank=True)
     failed_at = models.DateTimeField(_("最近失败时间"), null=True, blank=True)
     last_error = models.CharField(_("最近错误"), max_length=500, blank=True)
-    changed_at = models.DateTimeField(
-        _("变更通知时间"), null=True, blank=True, help_text=_("客户群变更事件通知的时间;增量同步只取这些群")
-    )
 
     class Meta:
         verbose_name = _("企业微信群")

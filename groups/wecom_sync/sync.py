@@ -215,10 +215,9 @@ class Runner:
                     continue
                 chat.synced_at, chat.last_error = now, ""
                 chat.group = group_of.get(chat.chat_id) or known.get(chat.chat_id) or chat.group
-                chat.changed_at = None
             WeComChat.objects.bulk_update(
                 [c for c, _r in fetched],
-                ["attempted_run", "synced_at", "failed_at", "last_error", "group", "changed_at"],
+                ["attempted_run", "synced_at", "failed_at", "last_error", "group"],
             )
             self.bump(
                 fetched=len(ok),
