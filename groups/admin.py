@@ -574,3 +574,4 @@ class MemberRestrictionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 from .chat import admin as _chat_admin  # noqa: E402, F401  the message store's admin pages
+from .wecom_sync import admin as _wecom_sync_admin  # noqa: E402, F401  the WeCom sync's admin pages

@@ -100,3 +100,36 @@ class MessageKind(models.TextChoices):
     RECALL = "recall", _("撤回")
     FILE = "file", _("文件")
     OTHER = "other", _("其他")
+
+
+class SyncStatus(models.TextChoices):
+    RUNNING = "running", _("同步中")
+    INTERRUPTED = "interrupted", _("已中断(待续)")
+    DONE = "done", _("已完成")
+    PARTIAL = "partial", _("部分完成")
+    FAILED = "failed", _("失败")
+
+
+class SyncTrigger(models.TextChoices):
+    SCHEDULE = "schedule", _("定时")
+    MANUAL = "manual", _("立即同步")
+
+
+class SyncPhase(models.TextChoices):
+    ORG = "org", _("通讯录")
+    LIST = "list", _("客户群列表")
+    FETCH = "fetch", _("客户群成员")
+    ROOMS = "rooms", _("内部群成员")
+    ARCHIVE = "archive", _("会话存档")
+    DONE = "done", _("完成")
+
+
+class WeComChatKind(models.TextChoices):
+    CUSTOMER = "customer", _("客户群")
+    INTERNAL = "internal", _("内部群")
+
+
+class DirectoryFindingKind(models.TextChoices):
+    NOT_EMPLOYEE = "not_employee", _("企业微信成员不在花名册")
+    DEPARTED_ACTIVE = "departed_active", _("已离职员工仍在企业微信")
+    NAME_MISMATCH = "name_mismatch", _("企业微信姓名与花名册不符")

@@ -352,6 +352,9 @@ class Membership(models.Model):
         related_name="invited_memberships",
     )
     is_admin = models.BooleanField(_("群管理员"), default=False)
+    # False when the platform says the member set no group nickname (WeCom: an empty group_nickname;
+    # the group shows their name, stored in ``nickname``): the nickname check does not apply.
+    nickname_set = models.BooleanField(_("已设置群昵称"), default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -518,6 +521,14 @@ class RosterSettings(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(3650)],
         help_text=_("超过此天数的聊天消息内容每天自动清除(保留消息的时间、发送人和类型)"),
     )
+    wecom_roster_source = models.BooleanField(
+        _("以企业微信通讯录为花名册来源"),
+        default=False,
+        help_text=_(
+            "勾选后,企业微信同步把通讯录(部门、成员、在职状态)写入员工花名册;"
+            "不勾选时花名册以人事系统为准,企业微信账号只用于匹配员工,不一致之处列为通讯录核查结果"
+        ),
+    )
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     class Meta:
@@ -538,3 +549,10 @@ from .chat.models import ChatImport, ChatMessage  # noqa: E402, F401
 from .findings import ReconcileRun, RosterFinding  # noqa: E402, F401  re-exported: every groups model importable from here
 from .lifecycle import DepartmentMove, MemberRestriction, ReportedRemoval  # noqa: E402, F401  re-exported too
 from .succession import WeComTransfer  # noqa: E402, F401  re-exported too
+from .wecom_sync.models import (  # noqa: E402, F401  re-exported too
+    DirectoryFinding,
+    WeComArchiveState,
+    WeComChat,
+    WeComSyncRun,
+    WeComUser,
+)

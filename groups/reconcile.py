@@ -116,7 +116,9 @@ def _member_conditions() -> tuple[Q, Q, Q]:
     )
     outsider = Q(employee__isnull=True, group__admits_outsiders=False)
     departed = Q(employee__status=EmployeeStatus.DEPARTED)
-    nickname = Q(employee__status=ACTIVE) & ~default_ok
+    # A group nickname the member never set (WeCom: empty group_nickname, the group shows their
+    # name) is "not set", not a mismatch: the check applies to nicknames people chose.
+    nickname = Q(employee__status=ACTIVE, nickname_set=True) & ~default_ok
     return outsider, departed, nickname
 
 

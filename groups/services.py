@@ -193,6 +193,13 @@ def _apply_roster(data: RosterFile, *, acting_user, job: ImportJob, dry_run: boo
     return preview
 
 
+def apply_roster_snapshot(data: RosterFile, *, acting_user, job: ImportJob) -> dict[str, Any]:
+    """Write group rosters read from a platform's API (the WeCom sync) as a confirmed upload is
+    written: the same plan, write, audit entry and rosters_changed signal. The lines are validated
+    and matched by the caller; no reconciliation is queued (the sync queues one when it ends)."""
+    return _apply_roster(data, acting_user=acting_user, job=job, dry_run=False, reconcile=False)
+
+
 # --- Import jobs (admin uploads, the command, the Celery task) ---------------------------------
 
 

@@ -168,3 +168,48 @@ def purge_chat_bodies_task() -> int:
     from .chat.retention import purge_chat_bodies
 
     return purge_chat_bodies()
+
+
+WECOM_SYNC_LOCK = "wecom_sync"
+WECOM_SYNC_SOFT_LIMIT = 3 * 60 * 60
+WECOM_SYNC_RESUME_COUNTDOWN = 5 * 60
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=12,
+    soft_time_limit=WECOM_SYNC_SOFT_LIMIT,
+    time_limit=WECOM_SYNC_SOFT_LIMIT + 300,
+)
+def wecom_sync_task(self, trigger: str = "schedule", user_id: int | None = None) -> dict:
+    """Daily (beat: wecom-sync-daily, before the reconciliation) and on 立即同步: run or resume the WeCom
+    sync under its lock. An interrupted run (rate limit past the back-off, network down) is resumed
+    by a retry in a few minutes; a killed worker's run is resumed by the redelivered task."""
+    from celery.exceptions import SoftTimeLimitExceeded
+    from django.contrib.auth import get_user_model
+
+    from .choices import SyncStatus
+    from .wecom_sync.client import configured_api
+    from .wecom_sync.sync import run_sync, start_sync
+
+    client = configured_api()
+    if client is None:
+        logger.info("WeCom sync not configured (WECOM_CORP_ID, WECOM_CONTACT_SECRET): skipped")
+        return {"status": "not_configured"}
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    with task_lock(self, WECOM_SYNC_LOCK):
+        run = start_sync(acting_user=user, trigger=trigger)
+        try:
+            run = run_sync(run, client=client)
+        except SoftTimeLimitExceeded:
+            from .models import WeComSyncRun
+
+            WeComSyncRun.objects.filter(pk=run.pk, status=SyncStatus.RUNNING).update(status=SyncStatus.INTERRUPTED)
+            run.status = SyncStatus.INTERRUPTED
+    if run.status == SyncStatus.INTERRUPTED:
+        raise self.retry(countdown=WECOM_SYNC_RESUME_COUNTDOWN)
+    return {"run": run.pk, "status": run.status, "counts": run.counts}

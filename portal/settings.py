@@ -274,6 +274,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # takes a lock (portal.locks), so a slow run and the next one never overlap; a run that finds the
 # lock held is retried later, and a killed run's lock dies with it.
 CELERY_BEAT_SCHEDULE: dict = {
+    # Before the reconciliation: the synced rosters are the ones it checks.
+    "wecom-sync-daily": {
+        "task": "groups.tasks.wecom_sync_task",
+        "schedule": crontab(hour=env_int("QUNGUI_WECOM_SYNC_HOUR", 6), minute=0),
+    },
     "reconcile-groups-daily": {
         "task": "groups.tasks.reconcile_groups_task",
         "schedule": crontab(hour=env_int("QUNGUI_RECONCILE_HOUR", 6), minute=30),
@@ -464,6 +469,14 @@ WECOM_AGENT_ID = env("WECOM_AGENT_ID")
 WECOM_APP_SECRET = env("WECOM_APP_SECRET")
 WECOM_API_BASE = env("WECOM_API_BASE", "https://qyapi.weixin.qq.com/cgi-bin")
 WECOM_TOKEN_MARGIN_SECONDS = env_int("WECOM_TOKEN_MARGIN_SECONDS", 300)  # refresh this long before expiry
+# WeCom sync (groups/wecom_sync, docs/wecom-sync.md): the 客户联系 secret (customer groups), the 通讯录
+# secret (departments and members; else the contact secret is used), the 会话存档 secret
+# (msgaudit/groupchat/get), and the directory where the company's archive SDK runner writes the
+# decrypted chat records (JSON Lines with each record's seq). Empty contact secret: no sync.
+WECOM_CONTACT_SECRET = env("WECOM_CONTACT_SECRET")
+WECOM_DIRECTORY_SECRET = env("WECOM_DIRECTORY_SECRET")
+WECOM_ARCHIVE_SECRET = env("WECOM_ARCHIVE_SECRET")
+WECOM_ARCHIVE_DIR = env("WECOM_ARCHIVE_DIR")
 # The server API client (portal.wecom.WeComClient, docs/wecom.md "Server API").
 WECOM_HTTP_TIMEOUT = env_int("WECOM_HTTP_TIMEOUT", 10)  # seconds per request
 WECOM_HTTP_RETRIES = env_int("WECOM_HTTP_RETRIES", 2)  # network error / 5xx / -1 busy

@@ -14,7 +14,9 @@
 # PRODLIKE_DB (qungui_prodlike), PG_ADMIN_URL (postgresql://postgres@127.0.0.1:5432/postgres),
 # PRODLIKE_REDIS_URL (redis://127.0.0.1:6379/12), PRODLIKE_PORT (18080), KEEP_LOGS=1 to keep them.
 # A local WeCom server API (portal/tests/wecom_api_server.py) stands in for WeCom: its base URL is
-# PRODLIKE_WECOM_URL for the scenario; PRODLIKE_WECOM_PORT (18931), PRODLIKE_WECOM_GROUPS (500).
+# PRODLIKE_WECOM_URL for the scenario; PRODLIKE_WECOM_PORT (18931), PRODLIKE_WECOM_GROUPS (40) ×
+# PRODLIKE_WECOM_MEMBERS (8). The services get WECOM_* pointing at it (the settings the WeCom sync
+# falls back to without a configured connection) and the scenario runs one sync through the worker.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -46,6 +48,9 @@ export QUNGUI_VAR_DIR="$WORK/var" MEDIA_ROOT="$WORK/media" STATIC_ROOT="$WORK/st
 export GUNICORN_BIND="127.0.0.1:$PORT" WEB_CONCURRENCY=2 CELERY_WORKER_CONCURRENCY=2 LOG_FORMAT=json
 export PRODLIKE_WECOM_URL="http://127.0.0.1:$WECOM_PORT/cgi-bin"
 export PRODLIKE_BASE_URL="http://127.0.0.1:$PORT" PRODLIKE_LOGS="$LOGS" PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export PRODLIKE_WECOM_GROUPS="${PRODLIKE_WECOM_GROUPS:-40}" PRODLIKE_WECOM_MEMBERS="${PRODLIKE_WECOM_MEMBERS:-8}"
+export WECOM_API_BASE="$PRODLIKE_WECOM_URL" WECOM_CORP_ID="ww0123456789abcdef"
+export WECOM_CONTACT_SECRET="customer-secret-for-tests" WECOM_DIRECTORY_SECRET="contacts-secret-for-tests"
 
 declare -A PIDS=()
 log() { echo "[prodlike $(date -u +%H:%M:%S)] $*" >&2; }
@@ -87,7 +92,15 @@ python -c 'import os, redis; redis.Redis.from_url(os.environ["REDIS_URL"]).flush
 
 $CMD_COLLECTSTATIC >"$LOGS/collectstatic.log" 2>&1
 $CMD_MIGRATE >"$LOGS/migrate.log" 2>&1 || { cat "$LOGS/migrate.log" >&2; exit 1; }
-start wecom python -m portal.tests.wecom_api_server --port "$WECOM_PORT" --groups "${PRODLIKE_WECOM_GROUPS:-500}"
+start wecom python -m portal.tests.wecom_api_server --port "$WECOM_PORT" --groups "$PRODLIKE_WECOM_GROUPS" \
+  --members-per-group "$PRODLIKE_WECOM_MEMBERS"
+for i in $(seq 1 50); do  # up before the services that read WECOM_* start calling it
+  python -c 'import os, urllib.request; urllib.request.urlopen(os.environ["WECOM_API_BASE"] + "/gettoken", timeout=1)' \
+    2>/dev/null && break
+  kill -0 "${PIDS[wecom]}" 2>/dev/null || { cat "$LOGS/wecom.log" >&2; log "WeCom server died"; exit 1; }
+  [[ "$i" == 50 ]] && { log "WeCom server not up after 10 s"; exit 1; }
+  sleep 0.2
+done
 start web $CMD_WEB
 start worker $CMD_WORKER
 start beat $CMD_BEAT

@@ -5,7 +5,8 @@ prodlike_http.Browser): production probes, login, pages, static files, then a wh
 (scripts/prodlike_month.py): the operator's superuser creates HR's account in the admin; HR imports
 the employee roster and the group roster (upload → preview → confirm, on the worker), queues a
 reconciliation, records violations that climb the ladder, computes the month's deductions on the
-worker and downloads the month's report (CSV, and XLSX built by the worker). Uses the Django ORM
+worker and downloads the month's report (CSV, and XLSX built by the worker); then 立即同步 against the
+local WeCom server, run by the worker, finds a departed member (scripts/prodlike_wecom.py). Uses the Django ORM
 (same environment) only to send one task to the worker directly.
 Exits non-zero at the first failed check.
 """
@@ -18,6 +19,7 @@ import time
 
 import django
 import prodlike_month
+import prodlike_wecom
 import requests
 from prodlike_http import BASE, ORIGIN, Browser, check
 
@@ -118,6 +120,9 @@ def main() -> None:
     static_files(session, pages(session))
     worker_round_trip()
     month(session)
+    begun = time.monotonic()
+    prodlike_wecom.wecom_sync(session)
+    print(f"     -- WeCom sync (local server): {time.monotonic() - begun:.1f} s")
     print("scenario passed")
 
 

@@ -45,6 +45,7 @@ class RosterLine:
     invited_by_id: int | None = None
     employee_id: int | None = None
     matched_by: str | None = None
+    nickname_set: bool = True  # False: the platform says no group nickname is set (WeCom sync)
 
     @property
     def key(self) -> str:
@@ -191,6 +192,11 @@ def read_roster_file(
     return result
 
 
+def match_roster(data: RosterFile, directory: Directory) -> None:
+    """Match lines built elsewhere (an API sync) as a file's lines are matched."""
+    _match_all(data, directory)
+
+
 def _match_all(data: RosterFile, directory: Directory) -> None:
     """Match every line; one employee holds one line per group (the best match keeps it)."""
     for line in data.lines:
@@ -207,7 +213,10 @@ def _match_all(data: RosterFile, directory: Directory) -> None:
             line.employee_id, line.matched_by = None, None
 
 
-_EXISTING = ("id", "group_id", "member_key", "nickname", "platform_id", "employee_id", "is_admin", "invited_by_id")
+_EXISTING = (
+    "id", "group_id", "member_key", "nickname", "platform_id", "employee_id", "is_admin", "invited_by_id",
+    "nickname_set",
+)  # fmt: skip
 
 
 @dataclass
@@ -239,7 +248,12 @@ def _changes(line: RosterLine, old: dict[str, Any]) -> dict[str, Any]:
     if line.employee_id is None and old["employee_id"]:
         # A match HR made by hand (or an earlier id match) survives a snapshot that cannot match.
         line.employee_id, line.matched_by = old["employee_id"], "kept"
-    new = {"nickname": line.nickname, "platform_id": line.platform_id, "employee_id": line.employee_id}
+    new = {
+        "nickname": line.nickname,
+        "platform_id": line.platform_id,
+        "employee_id": line.employee_id,
+        "nickname_set": line.nickname_set,
+    }
     if line.is_admin is not None:
         new["is_admin"] = line.is_admin
     if line.invited_by_id is not None:
@@ -349,6 +363,7 @@ def write_roster(plan: RosterPlan) -> None:
                 joined_at=line.joined_at or now,
                 is_admin=bool(line.is_admin),
                 invited_by_id=line.invited_by_id,
+                nickname_set=line.nickname_set,
             )
             for line in plan.creates
         ],

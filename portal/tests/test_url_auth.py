@@ -86,6 +86,7 @@ NO_ADD = {
     "violations.performancemonth", "violations.performancededuction",  # computed by the deductions job
     "violations.detection", "violations.detectionrun",  # written by chat detection runs only
     "violations.directivesettings",  # one row, seeded
+    "groups.wecomsyncrun", "groups.wecomchat", "groups.wecomuser", "groups.directoryfinding",  # the WeCom sync's
 }  # fmt: skip
 NO_DELETE = {
     "auditlog.logentry", "groups.rostersettings", "portal.wecomconnection",
@@ -97,6 +98,7 @@ NO_DELETE = {
     "violations.sanction", "violations.appeal", "violations.performancemonth", "violations.performancededuction",
     "violations.detection", "violations.detectionrun",  # the record of what detection found
     "violations.directivesettings",
+    "groups.wecomsyncrun", "groups.wecomchat", "groups.wecomuser", "groups.directoryfinding",  # the WeCom sync's
 }  # fmt: skip
 NO_CHANGE = {"groups.importjob"}
 
@@ -269,6 +271,7 @@ EXPLICIT = {
     "groups:import_validate": ("", _staff_only(NOT_ALLOWED)),
     "groups:import_cancel": ("", _staff_only(NOT_ALLOWED)),
     "admin:groups_rosterfinding_reconcile_now": ("", _staff_only(FORBIDDEN)),  # a POST action
+    "admin:groups_wecomsyncrun_sync_now": ("", _staff_only(FORBIDDEN)),  # a POST action (立即同步)
     # Chat-export imports (HR only, inside the admin site): another's job is 404 to non-HR staff.
     "groups:chat_import_upload": ("", _staff_only(FORBIDDEN, hr=OK)),
     "groups:chat_import_job": ("", _staff_only(NOT_FOUND, hr=OK), "groups_chatimport"),
