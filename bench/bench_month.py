@@ -192,6 +192,15 @@ def fresh_copy(template: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{run_db}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{run_db}" TEMPLATE "{template}"')
     connection.settings_dict["NAME"] = run_db
+    with connection.cursor() as cur:
+        # Notices the company's build recorded (data.py runs a reconciliation, in-process) belong to
+        # before the month: delivered then, not work for this month's worker.
+        cur.execute(
+            "UPDATE portal_notificationlog SET status = 'sent', sent_at = created_at"
+            " WHERE status IN ('pending', 'retrying')"
+        )
+        if cur.rowcount:
+            print(f"  {cur.rowcount} notices from building the company marked delivered before the month")
     return run_db
 
 
@@ -614,6 +623,11 @@ def main() -> None:
         portal.start()
         print(f"portal up ({work}); simulating {args.days} days", flush=True)
         month(args, stats, rng, people, actions)
+    except SystemExit:  # SIGTERM: report the days simulated so far
+        print("stopped: the figures cover the days simulated so far", flush=True)
+        extra_note = "stopped early"
+    else:
+        extra_note = ""
     finally:
         portal.stop()
     from portal.models import NotificationLog
@@ -622,6 +636,7 @@ def main() -> None:
     failed = NotificationLog.objects.exclude(status="sent").count()
     extra = {
         "scale": args.scale,
+        "note": extra_note,
         "month_days": args.days,
         "run_days": args.run_days or args.days,
         "admin_share": args.admin_share,
@@ -664,26 +679,27 @@ def month(args, stats: Stats, rng: random.Random, people: dict[int, Departure], 
         t0_sim = MONTH_START + dt.timedelta(days=day) + IMPORT_AT
         run_actions(admins, actions, t0_sim, people)  # what the admins did since yesterday's import
         leaving = {pk: (MONTH_START + dt.timedelta(days=day)).date() for pk in by_day.get(day, [])}
-        today = [people.setdefault(pk, Departure(pk, day)) for pk in leaving]
+        today = {pk: Departure(pk, day) for pk in leaving}
         open_memberships = Membership.objects.open().filter(employee_id__in=list(leaving))
         for employee_id, membership_id in open_memberships.values_list("employee_id", "pk"):
-            people[employee_id].memberships.add(membership_id)
+            today[employee_id].memberships.add(membership_id)
         content = roster_csv(leaving)
         began = time.monotonic()
         uploaded = dt.datetime.now(dt.UTC)
         job_id = hr_imports(stats, content, day)
         job = ImportJob.objects.get(pk=job_id)
         settled = wait_for_notices(uploaded, DAY_TIMEOUT)
-        for person in today:
+        for person in today.values():
             person.t0_real, person.t0_sim, person.uploaded_real = job.finished_at, t0_sim, uploaded
-        measure_day(today, uploaded)
-        plan_actions([p for p in today if p.employee_id in sampled], rng, actions)
+        measure_day(list(today.values()), uploaded)
+        plan_actions([p for p in today.values() if p.employee_id in sampled], rng, actions)
         import_s = (job.finished_at - uploaded).total_seconds()
         notices_s = (settled - job.finished_at).total_seconds()
         told = NotificationLog.objects.filter(created_at__gte=uploaded).aggregate(n=Count("pk"), last=Max("sent_at"))
         delivered_s = (told["last"] - job.finished_at).total_seconds() if told["last"] else None
+        people.update(today)  # in the figures once their day is measured
         stats.days.append(
-            {"day": day + 1, "departures": len(today), "memberships": sum(len(p.memberships) for p in today),
+            {"day": day + 1, "departures": len(today), "memberships": sum(len(p.memberships) for p in today.values()),
              "upload_to_imported_s": round(import_s, 1), "imported_to_run_s": round(notices_s, 1),
              "notices": told["n"], "imported_to_last_delivery_s": delivered_s and round(delivered_s, 1),
              "wall_s": round(time.monotonic() - began, 1)}
