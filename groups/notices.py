@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.models import NotificationLog
-from portal.notifications import logs_for, record
+from portal.notifications import logs_for, logs_for_accounts, record
 
 from .choices import FindingKind
 from .lifecycle_checks import explain
@@ -45,7 +45,7 @@ def send_findings_digest() -> int:
         .prefetch_related(Prefetch("admins", queryset=Employee.objects.active()))
     )
     groups = list(groups)
-    stand_ins = _stand_ins([group for group in groups if not _staff(group)])
+    stand_ins, _heads = _stand_ins([group for group in groups if not _staff(group)])
     logs = []
     for group in groups:
         people = _staff(group) or stand_ins[group.pk]
@@ -98,7 +98,8 @@ def notify_new_findings(run: ReconcileRun) -> int:
         .prefetch_related(Prefetch("admins", queryset=Employee.objects.active()))
     )
     staff = {group.pk: _staff(group) for group in groups}
-    stand_ins = _stand_ins([group for group in groups if not staff[group.pk]])
+    stand_ins, heads_told = _stand_ins([group for group in groups if not staff[group.pk]])
+    hr_accounts = _hr_accounts() if len(heads_told) < sum(1 for g in groups if not staff[g.pk]) else []
     logs = []
     for group in groups:
         people = staff[group.pk] or stand_ins.get(group.pk, [])
@@ -112,6 +113,8 @@ def notify_new_findings(run: ReconcileRun) -> int:
         subject = _("【群规】%(group)s 新发现 %(n)d 条核查结果") % {"group": group.name, "n": len(found)}
         event = f"findings-new:{group.pk}:{_ids_digest(f[0] for f in found)}"
         logs += logs_for(people, subject, "\n".join(lines), None, event=event)
+        if not staff[group.pk] and group.pk not in heads_told:
+            logs += logs_for_accounts(hr_accounts, subject, "\n".join(lines), event=event)
     return len(record(logs)) + _notify_hr_of_barred_rejoins(rows)
 
 
@@ -128,12 +131,23 @@ def _active_hr() -> list[Employee]:
     return list(hr.distinct())
 
 
-def _stand_ins(orphans: list[ChatGroup]) -> dict[int, list[Employee]]:
+def _hr_accounts() -> list:
+    """Active HR admins' logins that have no employee record (told by the account's email)."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(is_active=True, groups__name=settings.ROLE_HR_ADMIN, employee__isnull=True)
+    return list(users.exclude(email="").distinct())
+
+
+def _stand_ins(orphans: list[ChatGroup]) -> tuple[dict[int, list[Employee]], set[int]]:
     """Who is told instead when a group has no active owner or admin (its owner departed, say): the
-    head of its department or the nearest ancestor's, else HR. Nobody would act on the findings
-    otherwise (the month simulation, bench/bench_month.py, found such groups' departures untold)."""
+    head of its department or the nearest ancestor's, else HR (HR admins without an employee record
+    by their account's email, ``_hr_accounts``). Nobody would act on the findings otherwise (the
+    month simulation, bench/bench_month.py, found such groups' departures untold). Returns the
+    stand-ins by group and the groups whose stand-in is a head."""
     if not orphans:
-        return {}
+        return {}, set()
     tree = DeptTree()
     head_of = {}
     for group in orphans:
@@ -142,7 +156,7 @@ def _stand_ins(orphans: list[ChatGroup]) -> dict[int, list[Employee]]:
             head_of[group.pk] = dept.head_id
     heads = Employee.objects.in_bulk(set(head_of.values()))
     hr = _active_hr() if len(head_of) < len(orphans) else []
-    return {group.pk: [heads[head_of[group.pk]]] if group.pk in head_of else hr for group in orphans}
+    return {group.pk: [heads[head_of[group.pk]]] if group.pk in head_of else hr for group in orphans}, set(head_of)
 
 
 def _notify_hr_of_barred_rejoins(rows) -> int:

@@ -136,3 +136,20 @@ def test_daily_digest_once_a_day(admins):
     reconcile_all()
     assert notices.send_findings_digest() == 1  # 李销售's email (WeCom not configured here)
     assert notices.send_findings_digest() == 0
+
+
+def test_hr_logins_without_an_employee_record_are_told_by_their_email(org, orphan, django_user_model):
+    from django.conf import settings
+    from django.contrib.auth.models import Group
+
+    org["tech"].head = None
+    org["tech"].save()
+    hr = Group.objects.get_or_create(name=settings.ROLE_HR_ADMIN)[0]
+    for name, email in (("hr_zhao", "zhao@example.com"), ("hr_none", ""), ("hr_off", "off@example.com")):
+        user = django_user_model.objects.create_user(name, email=email, is_active=name != "hr_off")
+        user.groups.add(hr)
+    reconcile_all()
+    rows = NotificationLog.objects.filter(event_key__startswith=f"findings-new:{orphan.pk}:")
+    assert list(rows.values_list("channel", "target", "recipient")) == [("email", "zhao@example.com", None)]
+    reconcile_all()  # nothing new: told once
+    assert rows.count() == 1
