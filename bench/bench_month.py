@@ -201,6 +201,7 @@ def fresh_copy(template: str) -> str:
         )
         if cur.rowcount:
             print(f"  {cur.rowcount} notices from building the company marked delivered before the month")
+        cur.execute("UPDATE auth_user SET email = 'hr@example.cn' WHERE username = 'bench_hr' AND email = ''")
     return run_db
 
 
@@ -621,7 +622,7 @@ def main() -> None:
     actions: list = []
     try:
         portal.start()
-        print(f"portal up ({work}); simulating {args.days} days", flush=True)
+        print(f"portal up ({work}); simulating {args.run_days or args.days} of {args.days} days", flush=True)
         month(args, stats, rng, people, actions)
     except SystemExit:  # SIGTERM: report the days simulated so far
         print("stopped: the figures cover the days simulated so far", flush=True)
