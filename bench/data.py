@@ -53,8 +53,8 @@ class Sizes:
     max_group: int
 
     @classmethod
-    def for_scale(cls, scale: float) -> Sizes:
-        employees = max(300, int(100_000 * scale))
+    def for_scale(cls, scale: float, employees_at_1: int = 100_000) -> Sizes:
+        employees = max(300, int(employees_at_1 * scale))
         groups = max(20, int(10_000 * scale))
         return cls(
             employees=employees,
@@ -626,15 +626,26 @@ def _rollups_emptied() -> bool:
     return not (ViolationCell.objects.exists() and GroupRosterCell.objects.exists())
 
 
-def prepare(db: str, scale: float = 1.0, *, rebuild: bool = False, migrate: bool = True, quiet: bool = False) -> Info:
+def prepare(
+    db: str,
+    scale: float = 1.0,
+    *,
+    rebuild: bool = False,
+    migrate: bool = True,
+    quiet: bool = False,
+    employees_at_1: int | None = None,
+) -> Info:
     """Make sure ``db`` holds the company at ``scale`` (building what is missing), set up Django on it.
 
     ``migrate=False`` leaves the schema as it is (a benchmark of an older commit runs on the schema
-    that commit built; see bench_pages.py).
+    that commit built; see bench_pages.py). ``employees_at_1`` changes the head count at scale 1
+    (default 100,000; groups and memberships stay): bench_month.py's company has 50,000.
     """
     say = (lambda *a, **k: None) if quiet else print
     state = _state(db)
-    wanted = {"scale": scale, "shape": SHAPE_VERSION}
+    wanted: dict = {"scale": scale, "shape": SHAPE_VERSION}
+    if employees_at_1 is not None:
+        wanted["employees_at_1"] = employees_at_1
     stale = state is not None and state.get("params") not in (None, wanted)
     if rebuild or stale:
         why = "rebuild requested" if rebuild else f"holds another shape {state.get('params')}"
@@ -657,7 +668,7 @@ def prepare(db: str, scale: float = 1.0, *, rebuild: bool = False, migrate: bool
     done = (json.loads(row[0]) if isinstance(row[0], str) else list(row[0])) if row else []
     if migrate and "rollups" in done and _rollups_emptied():
         done.remove("rollups")  # bench_pages migrated back to an older commit (dropping them) and forward
-    world = World(Sizes.for_scale(scale), random.Random(1), [], [], [])
+    world = World(Sizes.for_scale(scale, employees_at_1 or 100_000), random.Random(1), [], [], [])
     todo = [(name, fn) for name, fn in STEPS if name not in done]
     if todo:
         say(f"{db}: building at scale {scale} ({world.sizes}); steps left: {[n for n, _ in todo]}", flush=True)

@@ -181,6 +181,23 @@ def logs_for(
     return logs
 
 
+def logs_for_accounts(users: Iterable, subject: str, body: str, *, event: str | None = None, link: str = "") -> list:
+    """Email rows for portal accounts with no employee record (an HR admin's login, say): by the
+    account's address, no recipient employee; ``event`` as in ``logs_for`` (keyed by the account)."""
+    common = {"subject": subject[:200], "body": body, "link": _absolute(link)}
+    return [
+        NotificationLog(
+            channel=NotificationChannel.EMAIL,
+            target=user.email,
+            recipient=None,
+            event_key=_key(event, f"user-{user.pk}", NotificationChannel.EMAIL),
+            **common,
+        )
+        for user in users
+        if user.email
+    ]
+
+
 def _absolute(link: str) -> str:
     if link.startswith(("https://", "http://")):
         return link

@@ -3,8 +3,8 @@
 - the employee, when HR gives notice of the sanctions (``mark_notified``): rule, sanctions, appeal deadline;
 - the employee, of the decision on their appeal (``decide_appeal``);
 - the employee, two working days before the appeal deadline (daily beat, ``send_deadline_reminders``);
-- the department head, of an employee one step from the next rung of the ladder (daily beat,
-  ``notify_at_risk``), once per employee and rung.
+- the department head, of the employees one step from the next rung of the ladder: one digest per
+  head and day listing them all (daily beat, ``notify_at_risk``).
 
 Rows are written in the caller's transaction; their ``event_key`` makes a rerun write nothing.
 """
@@ -12,7 +12,7 @@ Rows are written in the caller's transaction; their ``event_key`` makes a rerun 
 from __future__ import annotations
 
 import datetime
-import hashlib
+from collections import defaultdict
 
 from django.urls import reverse
 from django.utils import timezone
@@ -144,8 +144,12 @@ def at_risk_candidates(now: datetime.datetime, settings: CompanySettings) -> lis
     )
 
 
+AT_RISK_LINES = 30  # per digest; the rest is counted and the dashboard lists them all
+
+
 def notify_at_risk(now: datetime.datetime | None = None) -> int:
-    """Each at-risk employee's department head hears of them once per rung they are one step from."""
+    """Each department head gets one digest a day listing all their at-risk employees (one step from
+    the next rung), on each channel they have; a rerun the same day records nothing new."""
     now = now or timezone.now()
     settings = CompanySettings.load()
     ids = at_risk_candidates(now, settings)
@@ -153,24 +157,37 @@ def notify_at_risk(now: datetime.datetime | None = None) -> int:
         return 0
     tree = DeptTree()
     employees = Employee.objects.filter(pk__in=ids).select_related("department").in_bulk()
-    told: list[tuple[int, Employee, escalation.Step]] = []
+    by_head: dict[int, list[tuple[Employee, list[escalation.Step]]]] = defaultdict(list)
     for employee_id in ids:
         employee = employees[employee_id]
         rungs = escalation.next_rungs(escalation.load_input(employee_id), settings, now)
         dept = tree.head_for(employee.department_id, exclude=employee_id) if rungs else None
         if dept is not None:
-            told += [(dept.head_id, employee, rung) for rung in rungs]
-    heads = Employee.objects.in_bulk({head_id for head_id, _e, _r in told})
+            by_head[dept.head_id].append((employee, rungs))
+    heads = Employee.objects.in_bulk(list(by_head))
+    day = timezone.localdate(now)
     logs = []
-    for head_id, employee, rung in told:
-        level = hashlib.sha1(rung.key.encode(), usedforsecurity=False).hexdigest()[:16]
-        subject = _("【群规】员工临近升级处分:%(name)s") % {"name": employee.name}
-        body = _("%(name)s(工号 %(no)s,%(dept)s)距下一级处分只差一次:%(next)s") % {
+    for head_id, people in sorted(by_head.items()):
+        subject = _("【群规】%(n)d 名员工临近升级处分") % {"n": len(people)}
+        event = f"at-risk-digest:{head_id}:{day:%Y%m%d}"  # once per head and day
+        body = _at_risk_body(people, settings)
+        logs += logs_for([heads[head_id]], subject, body, None, event=event, link=reverse("dashboard"))
+    return len(record(logs))
+
+
+def _at_risk_body(people: list[tuple[Employee, list[escalation.Step]]], settings: CompanySettings) -> str:
+    people = sorted(people, key=lambda item: (item[0].department.name, item[0].employee_no))
+    lines = [
+        _("- %(name)s(工号 %(no)s,%(dept)s)距下一级处分只差一次:%(next)s")
+        % {
             "name": employee.name,
             "no": employee.employee_no,
             "dept": employee.department.name,
-            "next": escalation.describe(rung, settings),
+            "next": _(";").join(escalation.describe(rung, settings) for rung in rungs),
         }
-        event = f"at-risk:{employee.pk}:{level}"
-        logs += logs_for([heads[head_id]], subject, body, None, event=event, link=reverse("dashboard"))
-    return len(record(logs))
+        for employee, rungs in people
+    ]
+    if len(lines) > AT_RISK_LINES:
+        more = len(lines) - AT_RISK_LINES
+        lines = [*lines[:AT_RISK_LINES], _("……另有 %(n)d 人,请登录门户查看") % {"n": more}]
+    return "\n".join(lines)

@@ -141,7 +141,7 @@ def appeal_deadline_reminders_task() -> int:
 
 @shared_task(acks_late=True, soft_time_limit=1200, time_limit=1260)
 def at_risk_notices_task() -> int:
-    """Daily (beat): department heads hear of employees one step from the next rung (once per rung)."""
+    """Daily (beat): each department head gets one digest of their employees one step from the next rung."""
     from .notices import notify_at_risk
 
     with transaction.atomic():

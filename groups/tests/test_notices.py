@@ -67,12 +67,48 @@ def test_only_the_new_finding_is_told_the_next_day(admins):
     assert bodies == ["- 离职员工仍在群: 赵六", "- 非本公司人员在群: 路人乙"]
 
 
-def test_a_group_without_active_owner_or_admin_tells_nobody(org):
-    Membership.objects.create(group=org["tech_group"], nickname="路人丙", platform_id="wx_c")
-    org["tech_group"].admins.clear()
+@pytest.fixture
+def orphan(org):
+    """技术部工作群 without an active owner or admin: its owner 孙七 has departed."""
+    group = org["tech_group"]
+    org["tech_dev"].status = "departed"
+    org["tech_dev"].save()
+    group.owner, group.approved_at = org["tech_dev"], timezone.now()
+    group.save()
+    group.admins.clear()
+    Membership.objects.create(group=group, nickname="路人丙", platform_id="wx_c")
+    return group
+
+
+def test_a_group_without_active_owner_or_admin_tells_its_department_head(org, orphan):
+    org["tech_head"].email = "chen@example.com"
+    org["tech_head"].save()
     reconcile_all()
-    assert RosterFinding.objects.filter(group=org["tech_group"]).exists()
-    assert _new_findings_rows() == []
+    assert RosterFinding.objects.filter(group=orphan, kind="outsider").exists()
+    rows = [(channel, target, body) for channel, target, _s, body in _new_findings_rows()]
+    assert [(channel, target) for channel, target, _b in rows] == [("email", "chen@example.com")]
+    assert rows[0][2].splitlines() == [
+        "该群没有在职的群主或群管理员,请处理以下结果并指定新群主:",
+        "- 非本公司人员在群: 路人丙",
+        "- 群主已离职: 孙七(陈技术)",
+    ]
+    notices.send_findings_digest()  # the daily digest goes to the head too
+    digest = NotificationLog.objects.filter(event_key__startswith=f"findings-digest:{orphan.pk}:")
+    assert list(digest.values_list("target", flat=True)) == ["chen@example.com"]
+
+
+def test_a_group_without_active_owner_admin_or_head_tells_hr(org, orphan, django_user_model):
+    from django.conf import settings
+    from django.contrib.auth.models import Group
+
+    org["tech"].head = None
+    org["tech"].save()
+    user = django_user_model.objects.create_user("hr_wang", password="pw-Qungui-2026!")
+    user.groups.add(Group.objects.get_or_create(name=settings.ROLE_HR_ADMIN)[0])
+    org["ceo"].user, org["ceo"].email = user, "wang@example.com"
+    org["ceo"].save()
+    reconcile_all()
+    assert [(channel, target) for channel, target, _s, _b in _new_findings_rows()] == [("email", "wang@example.com")]
 
 
 def test_long_lists_are_cut_and_counted(admins, monkeypatch):
@@ -100,3 +136,20 @@ def test_daily_digest_once_a_day(admins):
     reconcile_all()
     assert notices.send_findings_digest() == 1  # 李销售's email (WeCom not configured here)
     assert notices.send_findings_digest() == 0
+
+
+def test_hr_logins_without_an_employee_record_are_told_by_their_email(org, orphan, django_user_model):
+    from django.conf import settings
+    from django.contrib.auth.models import Group
+
+    org["tech"].head = None
+    org["tech"].save()
+    hr = Group.objects.get_or_create(name=settings.ROLE_HR_ADMIN)[0]
+    for name, email in (("hr_zhao", "zhao@example.com"), ("hr_none", ""), ("hr_off", "off@example.com")):
+        user = django_user_model.objects.create_user(name, email=email, is_active=name != "hr_off")
+        user.groups.add(hr)
+    reconcile_all()
+    rows = NotificationLog.objects.filter(event_key__startswith=f"findings-new:{orphan.pk}:")
+    assert list(rows.values_list("channel", "target", "recipient")) == [("email", "zhao@example.com", None)]
+    reconcile_all()  # nothing new: told once
+    assert rows.count() == 1

@@ -118,37 +118,93 @@ def test_no_reminder_once_appealed_or_past(employee_user, notified):
 # --- at-risk employees ---------------------------------------------------------------------------
 
 
-def _at_risk_rows() -> list[tuple[str, str]]:
+def _at_risk_rows() -> list[tuple[str, str, str]]:
     return list(
-        NotificationLog.objects.filter(event_key__startswith="at-risk:").order_by("pk").values_list("channel", "body")
+        NotificationLog.objects.filter(event_key__startswith="at-risk-digest:")
+        .order_by("pk")
+        .values_list("channel", "event_key", "body")
     )
 
 
-def test_head_told_once_of_an_employee_one_warning_from_a_demerit(
-    sanction, reachable, wecom_api, django_capture_on_commit_callbacks
+WARNING_TO_DEMERIT = "第3次警告(12个月内)→ 记过一次(记过、扣当月全额绩效、清出群)"
+
+
+@pytest.fixture
+def east_colleague(org):
+    from groups.models import Employee
+
+    return Employee.objects.create(employee_no="E0103", name="王五", department=org["east"])
+
+
+def test_head_gets_one_digest_a_day_listing_all_their_at_risk_employees(
+    sanction, reachable, east_colleague, wecom_api, django_capture_on_commit_callbacks
 ):
     sanction("C04", at(2026, 3, 2, 10))
     assert notices.notify_at_risk(at(2026, 3, 10, 9)) == 0  # one warning of three: not yet
     sanction("C05", at(2026, 3, 5, 10))
+    sanction("C04", at(2026, 3, 3, 10), employee=east_colleague)
+    sanction("C10", at(2026, 3, 6, 10), employee=east_colleague)
     with django_capture_on_commit_callbacks(execute=True):
-        assert notices.notify_at_risk(at(2026, 3, 10, 9)) == 2  # email and WeCom to 李销售
+        assert notices.notify_at_risk(at(2026, 3, 10, 9)) == 2  # one digest to 李销售: email and WeCom
+    head = reachable["sales_head"].pk
     rows = _at_risk_rows()
-    assert [channel for channel, _ in rows] == ["email", "wecom_app"]
-    assert rows[0][1] == (
-        "张三(工号 E0101,华东区)距下一级处分只差一次:第3次警告(12个月内)→ 记过一次(记过、扣当月全额绩效、清出群)"
+    assert [(channel, key) for channel, key, _body in rows] == [
+        ("email", f"at-risk-digest:{head}:20260310:{head}:email"),
+        ("wecom_app", f"at-risk-digest:{head}:20260310:{head}:wecom_app"),
+    ]
+    assert rows[0][2] == (
+        f"- 张三(工号 E0101,华东区)距下一级处分只差一次:{WARNING_TO_DEMERIT}\n"
+        f"- 王五(工号 E0103,华东区)距下一级处分只差一次:{WARNING_TO_DEMERIT}"
     )
-    assert mail.outbox[-1].to == ["lixiaoshou@example.com"]
-    assert wecom_api.delivered[-1]["touser"] == "lixiaoshou"
-    assert notices.notify_at_risk(at(2026, 3, 11, 9)) == 0  # the next day: already told of this rung
+    (message,) = mail.outbox
+    assert message.to == ["lixiaoshou@example.com"] and message.subject == "【群规】2 名员工临近升级处分"
+    (card,) = wecom_api.delivered
+    assert card["touser"] == "lixiaoshou" and "王五" in card["textcard"]["description"]
+    assert notices.notify_at_risk(at(2026, 3, 10, 18)) == 0  # the same day again: recorded already
+    assert notices.notify_at_risk(at(2026, 3, 11, 9)) == 2  # the next day's digest
+    assert len(_at_risk_rows()) == 4
 
 
-def test_at_risk_again_after_the_rung_is_reached(sanction, reachable):
+def test_each_head_gets_their_own_digest(sanction, reachable, org):
+    org["tech_head"].email = "chenjishu@example.com"
+    org["tech_head"].save()
+    for employee in (org["east_rep"], org["tech_dev"]):
+        sanction("C04", at(2026, 3, 2, 10), employee=employee)
+        sanction("C05", at(2026, 3, 5, 10), employee=employee)
+    assert notices.notify_at_risk(at(2026, 3, 10, 9)) == 2  # no WeCom corp configured: one email each
+    by_recipient = dict(
+        NotificationLog.objects.filter(event_key__startswith="at-risk-digest:", channel="email").values_list(
+            "recipient__name", "body"
+        )
+    )
+    assert set(by_recipient) == {"李销售", "陈技术"}
+    assert "张三" in by_recipient["李销售"] and "孙七" not in by_recipient["李销售"]
+    assert "孙七" in by_recipient["陈技术"] and "张三" not in by_recipient["陈技术"]
+
+
+def test_at_risk_digest_counts_what_it_does_not_list(sanction, reachable, org, monkeypatch):
+    from groups.models import Employee
+
+    monkeypatch.setattr(notices, "AT_RISK_LINES", 2)
+    for n in range(4):
+        person = Employee.objects.create(employee_no=f"E03{n:02d}", name=f"员工{n}", department=org["east"])
+        sanction("C04", at(2026, 3, 2, 10), employee=person)
+        sanction("C05", at(2026, 3, 5, 10), employee=person)
+    assert notices.notify_at_risk(at(2026, 3, 10, 9)) == 1
+    ((subject, body),) = NotificationLog.objects.filter(event_key__startswith="at-risk-digest:").values_list(
+        "subject", "body"
+    )
+    assert subject == "【群规】4 名员工临近升级处分"
+    assert body.splitlines()[-1] == "……另有 2 人,请登录门户查看" and len(body.splitlines()) == 3
+
+
+def test_at_risk_digest_follows_the_ladder(sanction, reachable):
     sanction("C04", at(2026, 3, 2, 10))
     sanction("C05", at(2026, 3, 5, 10))
     assert notices.notify_at_risk(at(2026, 3, 10, 9)) == 1  # no WeCom corp configured: email only
     sanction("C10", at(2026, 3, 12, 10))  # the third warning: a demerit, counting starts again
-    assert notices.notify_at_risk(at(2026, 3, 13, 9)) == 0
+    assert notices.notify_at_risk(at(2026, 3, 13, 9)) == 0  # nobody at risk: no digest
     sanction("C04", at(2026, 4, 1, 10))
     sanction("C05", at(2026, 4, 2, 10))
-    assert notices.notify_at_risk(at(2026, 4, 3, 9)) == 1  # a new rung: told again
+    assert notices.notify_at_risk(at(2026, 4, 3, 9)) == 1  # at risk again: in that day's digest
     assert len(_at_risk_rows()) == 2
