@@ -43,14 +43,16 @@ RULES = [
 
 
 def restore_missing(sender=None, **kwargs) -> None:
-    """post_migrate: put back catalog rows and the settings row that a ``flush`` removed.
+    """post_migrate: put back catalog rows, the settings rows and the seeded lexicon that a ``flush`` removed.
 
     The data migration seeds them once; ``manage.py flush`` (seed_demo --reset, transactional tests)
     empties every table and then sends post_migrate. Only missing rows are created: HR's edits stay.
     """
     from decimal import Decimal
 
-    from .models import CompanySettings, Rule
+    from .lexicon_seed import LEXICON
+    from .models import CompanySettings, DirectiveSettings, LexiconEntry, Rule
+    from .models.lexicon import canonical_text
 
     existing = set(Rule.objects.values_list("code", flat=True))
     Rule.objects.bulk_create(
@@ -69,3 +71,14 @@ def restore_missing(sender=None, **kwargs) -> None:
         if code not in existing
     )
     CompanySettings.objects.get_or_create(singleton=True)
+    DirectiveSettings.objects.get_or_create(singleton=True)
+    if not LexiconEntry.objects.exists():  # flushed: the seed again (an HR-kept lexicon is never touched)
+        rules = dict(Rule.objects.values_list("code", "pk"))
+        LexiconEntry.objects.bulk_create(
+            [
+                LexiconEntry(rule_id=rules[code], kind=kind, text=canonical_text(kind, text), note=note)
+                for code, kind, text, note in LEXICON
+                if code in rules
+            ],
+            ignore_conflicts=True,
+        )

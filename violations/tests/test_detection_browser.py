@@ -53,12 +53,17 @@ def test_import_suspect_confirm_as_hr_then_decide_as_group_admin(page, phone, sa
         page.click("input[value=确认导入]")
     assert "已导入" in page.locator("body").inner_text()
 
-    # the detection ran after the import: three suspicions of matched senders
-    suspected = {v.rule.code: v for v in Violation.objects.suspected().select_related("rule")}
-    assert set(suspected) == {"B06", "C09", "B05"}
+    # the detection ran after the import: five suspicions of matched senders. R01 twice: the
+    # department head's 09:00:05 @所有人 directive answered by 张三 at 09:45:12, and his 08:30 notice
+    # "请大家…按要求执行" (a directive phrase, counted from 09:00) that 张三 never answered
+    found = list(Violation.objects.suspected().select_related("rule"))
+    assert sorted(v.rule.code for v in found) == ["B05", "B06", "C09", "R01", "R01"]
+    r01 = sorted(v.description for v in found if v.rule.code == "R01")
+    assert "09:00:05 的指令,张三 46 分钟后才回复" in r01[0] and "08:30:00 的指令,张三 在 30 分钟内" in r01[1]
+    suspected = {v.rule.code: v for v in found}
     page.goto(reverse("admin:violations_violation_changelist") + "?status__exact=suspected")
     rows = page.locator("#result_list tbody tr")
-    assert rows.count() == 3 and "待核实" in rows.first.inner_text()
+    assert rows.count() == 5 and "待核实" in rows.first.inner_text()
     shot(page, "detect_hr_list")
 
     page.goto(reverse("admin:violations_violation_change", args=[suspected["B06"].pk]))
@@ -78,11 +83,11 @@ def test_import_suspect_confirm_as_hr_then_decide_as_group_admin(page, phone, sa
 
     # the group admin (孙七 administers the sales group), on a phone
     browser_login(phone, "group_admin")
-    assert phone.locator("[data-testid=verify-suspicion]").count() == 2  # the two left, in the queue
+    assert phone.locator("[data-testid=verify-suspicion]").count() == 4  # B05, C09, R01 ×2 in the queue
     with phone.expect_navigation():
         phone.click("[data-testid=suspicions-link]")
     items = phone.locator("[data-testid=suspicion]")
-    assert items.count() == 2
+    assert items.count() == 4
     fits(phone, "detect_admin_list")
 
     with phone.expect_navigation():
@@ -102,4 +107,4 @@ def test_import_suspect_confirm_as_hr_then_decide_as_group_admin(page, phone, sa
     assert "已不予处理" in phone.locator(".messages").inner_text()
     fits(phone, "detect_admin_done")
     statuses = dict(Violation.objects.filter(channel="detection").values_list("rule__code", "status"))
-    assert statuses == {"B06": "confirmed", "B05": "confirmed", "C09": "dismissed"}
+    assert statuses == {"B06": "confirmed", "B05": "confirmed", "C09": "dismissed", "R01": "suspected"}
