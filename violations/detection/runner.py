@@ -137,11 +137,13 @@ def store(batch: list[Hit], progress: Progress) -> list[int]:
         return []
     snapshots = excerpts(fresh)
     rows = [_detection(hit, progress, snapshots.get((hit.detector, hit.key), [])) for hit in fresh]
-    _insert_detections(rows)
-    mine = Q(pk__in=[])
-    for name in {hit.detector for hit in fresh}:
-        mine |= Q(detector=name, key__in=[h.key for h in fresh if h.detector == name])
-    new = list(Detection.objects.filter(mine, run=progress.run, violation__isnull=True).order_by("pk"))
+    new = _insert_detections(rows)
+    if new is None:  # the ones this run wrote, read back
+        mine = Q(pk__in=[])
+        for name in {hit.detector for hit in fresh}:
+            mine |= Q(detector=name, key__in=[h.key for h in fresh if h.detector == name])
+        written = Detection.objects.filter(mine, run=progress.run, violation__isnull=True).order_by("pk")
+        new = list(written.defer("excerpt", "details"))
     for detection in new:
         counts = progress.counts[detection.detector]
         counts.new += 1
@@ -159,14 +161,19 @@ DETECTION_COLUMNS = (
 JSON_COLUMNS = {"details", "message_ids", "excerpt"}
 
 
-def _insert_detections(rows: list[Detection]) -> None:
-    """``bulk_create(ignore_conflicts=True)``; on PostgreSQL one multi-row ``INSERT … VALUES … ON
-    CONFLICT DO NOTHING`` instead: Django's bulk insert there sends each column as one array
+def _insert_detections(rows: list[Detection]) -> list[Detection] | None:
+    """``bulk_create(ignore_conflicts=True)`` (None: the caller reads back what was written); on
+    PostgreSQL one multi-row ``INSERT … VALUES … ON CONFLICT DO NOTHING RETURNING`` instead, which
+    gives the rows it wrote (by id): Django's bulk insert there sends each column as one array
     (``UNNEST``), and psycopg escapes every quote of the JSON excerpts inside those arrays in Python,
     about a millisecond per detection; plain parameters are quoted by libpq."""
     if connection.vendor != "postgresql":
         Detection.objects.bulk_create(rows, ignore_conflicts=True)
-        return
+        return None
+    by_key = {}
+    for row in rows:
+        by_key.setdefault((row.detector, row.key), row)
+    written: list[Detection] = []
     now = timezone.now()
     table = connection.ops.quote_name(Detection._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in DETECTION_COLUMNS)
@@ -182,9 +189,16 @@ def _insert_detections(rows: list[Detection]) -> None:
                     params.append(json.dumps(value) if column in JSON_COLUMNS else value)
             cur.execute(
                 f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(chunk))} "  # noqa: S608  names are ours
-                "ON CONFLICT (detector, key) DO NOTHING",
+                "ON CONFLICT (detector, key) DO NOTHING RETURNING id, detector, key",
                 params,
             )
+            for pk, detector, key in cur.fetchall():
+                row = by_key[(detector, key)]
+                row.pk = pk
+                row._state.adding, row._state.db = False, connection.alias
+                written.append(row)
+    written.sort(key=lambda d: d.pk)
+    return written
 
 
 def _detection(hit: Hit, progress: Progress, excerpt: list[dict[str, Any]]) -> Detection:
