@@ -349,7 +349,8 @@ def _around_postgresql(ranges: list[tuple[int, datetime.datetime, datetime.datet
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def _line(row: dict[str, Any], triggers: set[int]) -> dict[str, Any]:
+def _line(row: dict[str, Any], kind_labels: dict[str, str]) -> dict[str, Any]:
+    """A message as an excerpt line (``trigger`` is set per hit)."""
     text = row["snippet"] or row["title"] or ""
     if len(text) > EXCERPT_CHARS:
         text = text[:EXCERPT_CHARS] + "…"
@@ -360,10 +361,9 @@ def _line(row: dict[str, Any], triggers: set[int]) -> dict[str, Any]:
         "sent_at": row["sent_at"].isoformat(),
         "local_time": f"{timezone.localtime(row['sent_at']):%Y-%m-%d %H:%M:%S}",  # China time, as shown
         "kind": row["kind"],
-        "kind_label": str(MessageKind(row["kind"]).label) if row["kind"] in MessageKind.values else row["kind"],
+        "kind_label": kind_labels.get(row["kind"], row["kind"]),
         "recalled": row["recalled"],
         "text": text,
-        "trigger": row["pk"] in triggers,
     }
 
 
@@ -372,6 +372,8 @@ def excerpts(fresh: list[Hit]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     around = _around(fresh)
     order = {g: [(r["sent_at"], r["pk"]) for r in rows] for g, rows in around.items()}
     at = {r["pk"]: (r["sent_at"], r["pk"]) for rows in around.values() for r in rows}
+    kind_labels = {value: str(label) for value, label in MessageKind.choices}
+    lines: dict[int, dict[str, Any]] = {}  # one per message, shared by the hits showing it (a notice's)
     out = {}
     for hit in fresh:
         rows, keys = around.get(hit.group_id, []), order.get(hit.group_id, [])
@@ -385,5 +387,9 @@ def excerpts(fresh: list[Hit]) -> dict[tuple[str, str], list[dict[str, Any]]]:
             half = EXCERPT_LINES // 2
             chosen = chosen[:half] + chosen[-half:]
         triggers = set(hit.message_ids)
-        out[(hit.detector, hit.key)] = [_line(r, triggers) for r in chosen]
+        excerpt = []
+        for r in chosen:
+            line = lines.get(r["pk"]) or lines.setdefault(r["pk"], _line(r, kind_labels))
+            excerpt.append({**line, "trigger": r["pk"] in triggers})
+        out[(hit.detector, hit.key)] = excerpt
     return out
