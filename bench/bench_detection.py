@@ -473,6 +473,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         data.setup_django(os.environ["BENCH_DETECT_DB"])
+        from django.conf import settings
+
+        # DEBUG (the settings' default) keeps the last 9,000 queries' SQL with their parameters: the
+        # runner's multi-row inserts of excerpts made that gigabytes. Production runs with DEBUG off.
+        settings.DEBUG = False
         fn = {"detect": child_detectors, "detect_only": lambda: child_detectors(False), "matching": child_matching}.get(
             args.child
         )
