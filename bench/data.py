@@ -379,7 +379,7 @@ def step_groups_and_memberships(world: World) -> None:
                 gid, f"{dept_name[dept]}{rng.choice(GROUP_SUFFIX)}{gid:05d}", rng.choice(platforms), kind,
                 f"G{gid:06d}", dept, owner, "日常工作沟通",
                 None if rng.random() < 0.015 else now - dt.timedelta(days=400),
-                "", "active", end_date, "{department}-{name}", admits, "", now, now,
+                "", "active", end_date, "{department}-{name}", admits, "", now, now, "", "",
             )
         )  # fmt: skip
         admins.extend((gid, a) for a in people[1:3])
@@ -412,7 +412,7 @@ def step_groups_and_memberships(world: World) -> None:
         [
             "id", "name", "platform", "kind", "external_id", "department_id", "owner_id", "purpose", "approved_at",
             "filing_ref", "status", "end_date", "nickname_convention", "admits_outsiders", "wecom_webhook_url",
-            "created_at", "updated_at",
+            "created_at", "updated_at", "wecom_chat_type", "wecom_member_version",
         ],
         groups,
     )  # fmt: skip
