@@ -35,6 +35,7 @@ from .responsiveness import (
     leader_q,
     local_iso,
     local_text,
+    pair_hit,
     phrase_q,
     reply_times,
     unanswered_pairs,
@@ -96,23 +97,14 @@ def _hit(pair: Pair, acked_at: datetime.datetime | None, reasons: tuple[str, str
     if acked_at is not None:
         numbers["acked"] = local_text(acked_at)
     reason = reasons[0] if acked_at is not None else reasons[1]
-    notice_key = f"{pair.group_id}:{pair.natural_key}"
-    return Hit(
+    return pair_hit(
+        pair,
         detector=NAME,
         rule_code="R03",
-        key=pair.key,
-        group_id=pair.group_id,
-        occurred_at=pair.sent_at,
         reason=reason % numbers,
-        message_ids=(pair.message_id, pair.first_reply_id) if pair.first_reply_id else (pair.message_id,),
-        employee_id=pair.employee_id,
-        sender_platform_id=pair.platform_id,
         details={
-            "notice_key": notice_key,
+            "notice_key": f"{pair.group_id}:{pair.natural_key}",
             "notice_id": pair.message_id,
-            "person": pair.person,
-            "addressed": "mention" if pair.mentioned else "broadcast",
-            "deadline": local_iso(pair.deadline),
             "acknowledged_at": local_iso(acked_at) if acked_at else None,
         },
     )

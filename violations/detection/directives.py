@@ -33,6 +33,7 @@ from .responsiveness import (
     local_iso,
     local_text,
     minutes_text,
+    pair_hit,
     phrase_q,
     reply_times,
     unanswered_pairs,
@@ -88,22 +89,14 @@ def _hit(pair: Pair, replied_at, clock: WorkingClock, limit: int, reasons: tuple
     if replied_at is not None:
         numbers["late"] = minutes_text(clock.elapsed(pair.sent_at, replied_at))
     reason = reasons[0] if replied_at is not None else reasons[1]
-    return Hit(
+    return pair_hit(
+        pair,
         detector=NAME,
         rule_code="R01",
-        key=pair.key,
-        group_id=pair.group_id,
-        occurred_at=pair.sent_at,
         reason=reason % numbers,
-        message_ids=(pair.message_id, pair.first_reply_id) if pair.first_reply_id else (pair.message_id,),
-        employee_id=pair.employee_id,
-        sender_platform_id=pair.platform_id,
         details={
             "directive_id": pair.message_id,
             "directive_key": pair.natural_key,
-            "person": pair.person,
-            "addressed": "mention" if pair.mentioned else "broadcast",
-            "deadline": local_iso(pair.deadline),
             "limit_minutes": limit,
             "replied_at": local_iso(replied_at) if replied_at else None,
         },

@@ -46,7 +46,7 @@ from groups.models import ChatGroup, ChatMessage
 
 from ..models import DirectiveSettings, GroupLeader
 from ..workdays import workday_flags
-from .base import Window
+from .base import Hit, Window
 
 MEMBER = "group__memberships"
 CALENDAR_CHUNK_DAYS = 62
@@ -528,3 +528,25 @@ def batched(iterable: Iterable[Pair], size: int = 2000) -> Iterator[list[Pair]]:
             batch = []
     if batch:
         yield batch
+
+
+def pair_hit(pair: Pair, *, detector: str, rule_code: str, reason: str, details: dict[str, Any]) -> Hit:
+    """The hit of one (message, addressed person) pair of R01 or R03: the message as evidence, then the
+    person's first reply after it if any; ``details`` adds the rule's own facts to the shared ones."""
+    return Hit(
+        detector=detector,
+        rule_code=rule_code,
+        key=pair.key,
+        group_id=pair.group_id,
+        occurred_at=pair.sent_at,
+        reason=reason,
+        message_ids=(pair.message_id, pair.first_reply_id) if pair.first_reply_id else (pair.message_id,),
+        employee_id=pair.employee_id,
+        sender_platform_id=pair.platform_id,
+        details={
+            "person": pair.person,
+            "addressed": "mention" if pair.mentioned else "broadcast",
+            "deadline": local_iso(pair.deadline),
+            **details,
+        },
+    )
