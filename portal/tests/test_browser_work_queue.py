@@ -43,6 +43,7 @@ def phone(browser, live_server):
 
 def fits(page, name: str) -> None:
     """No sideways scrolling of the page, then a full-page screenshot to look at."""
+    page.wait_for_load_state("load")  # between two documents there is no scrollingElement
     width = page.evaluate("document.scrollingElement.scrollWidth")
     assert width <= WIDTH, f"{name}: page is {width}px wide"
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
