@@ -421,9 +421,9 @@ def step_groups_and_memberships(world: World) -> None:
         "groups_membership",
         [
             "id", "group_id", "employee_id", "nickname", "platform_id", "member_key", "joined_at", "left_at",
-            "is_admin", "created_at", "updated_at",
+            "is_admin", "created_at", "updated_at", "nickname_set",
         ],
-        members,
+        ((*member, True) for member in members),
     )  # fmt: skip
     with connection.cursor() as cur:
         for table in ("groups_chatgroup", "groups_chatgroup_admins", "groups_membership"):
