@@ -91,13 +91,26 @@ def pages(ctx: dict) -> list[tuple[str, str]]:
         ("api violations: last page", "/api/v1/violations/?page={last}"),
         ("api findings: last page", "/api/v1/findings/?page={last}"),
         ("dashboard", "/dashboard/"),
+        ("home", "/"),
+        ("dashboard violations: all", "/dashboard/violations/"),
+        ("dashboard violations: month", f"/dashboard/violations/?month={ctx['month']}"),
+        ("dashboard violations: sanction=fine", "/dashboard/violations/?sanction=fine"),
+        ("dashboard violations: page 200", "/dashboard/violations/?page=200"),
+        ("dashboard findings: all", "/dashboard/findings/"),
+        ("dashboard findings: departed, older than 1 day", "/dashboard/findings/?kind=departed_member&age=1d"),
+        ("suspicions (待核实)", "/violations/suspected/"),
+        ("admin sanctions: first page", "/admin/violations/sanction/"),
+        ("admin appeals: first page", "/admin/violations/appeal/"),
     ]  # fmt: skip
     return out
 
 
 def context_for(user) -> dict:
     """The largest group the user sees (its open members), for the change page."""
+    import datetime
+
     from django.db.models import Count, Q
+    from django.utils import timezone
 
     from groups.models import ChatGroup
 
@@ -108,7 +121,9 @@ def context_for(user) -> dict:
         .values_list("pk", "n")
         .first()
     )
-    return {"big_group": group[0], "big_group_size": group[1]}
+    # the last whole month: the data ends on 2026-12-01, so the current month is nearly empty
+    month = (timezone.localdate().replace(day=1) - datetime.timedelta(days=1)).strftime("%Y-%m")
+    return {"big_group": group[0], "big_group_size": group[1], "month": month}
 
 
 def resolve_last(client, url: str) -> str | None:
