@@ -45,6 +45,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=5, help="timed requests per page (median)")
     parser.add_argument("--only", default="", help="only pages whose label contains this")
     parser.add_argument("--record", help="write the figures to this JSON file")
+    parser.add_argument(
+        "--serial", action="store_true", help="no parallel query workers: the CPU column is then a request's whole work"
+    )
     parser.add_argument("--before", help="JSON of an earlier run (e.g. the old commit) to compare against")
     parser.add_argument("--baseline-ref", help="git commit to measure first, in a git worktree (see above)")
     parser.add_argument("--code-root", help=argparse.SUPPRESS)  # the baseline worktree (internal)
@@ -135,6 +138,26 @@ def resolve_last(client, url: str) -> str | None:
     return url.replace("{last}", str(max(1, math.ceil(data["count"] / len(data["results"])))))
 
 
+def backend_pid(connection) -> int:
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        return cur.fetchone()[0]
+
+
+def cpu_ns(backend: int) -> int:
+    """CPU time so far of this process (the view runs in it) and of its PostgreSQL backend, in ns.
+
+    The machine is shared: wall time grows with the load, CPU time hardly does. ``schedstat``'s first
+    field is the time a task has run on a CPU; the backend runs as another user, but
+    ``/proc/<pid>/schedstat`` is world-readable. Parallel query workers are not counted: ``--serial``
+    turns them off so that the CPU figure is the whole of a request's work (an upper bound of its
+    time on an idle machine with one CPU per request).
+    """
+    own = time.process_time_ns()
+    with open(f"/proc/{backend}/schedstat") as f:
+        return own + int(f.read().split()[0])
+
+
 def measure(client, url: str, repeat: int) -> dict:
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
@@ -145,13 +168,17 @@ def measure(client, url: str, repeat: int) -> dict:
         response = client.get(url)
     warm = time.perf_counter() - started
     n = repeat if warm < SLOW_S else min(repeat, 3)
-    timings = []
+    timings, cpu = [], []
+    backend = backend_pid(connection)
     for _ in range(n):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), cpu_ns(backend)
         response = client.get(url)
         timings.append((time.perf_counter() - started) * 1000)
+        cpu.append((cpu_ns(backend) - cpu_started) / 1e6)
+        assert backend_pid(connection) == backend, "the request closed the database connection"
     return {
         "ms": round(statistics.median(timings), 1),
+        "cpu_ms": round(statistics.median(cpu), 1),
         "queries": len(captured.captured_queries),
         "bytes": len(response.content),
         "status": response.status_code,
@@ -168,6 +195,11 @@ def run(args: argparse.Namespace) -> dict:
     from django.test import Client
 
     results: dict = {}
+    if args.serial:
+        from django.db import connection
+
+        with connection.cursor() as cur:
+            cur.execute("SET max_parallel_workers_per_gather = 0")
     for role in ("bench_hr", "bench_head"):
         user = User.objects.get(username=role)
         client = Client()
@@ -187,7 +219,8 @@ def run(args: argparse.Namespace) -> dict:
                 figures["members"] = ctx["big_group_size"]
             results.setdefault(label, {})[role] = figures
             print(
-                f"  {role:<11} {label:<42} {figures['ms']:>9.1f} ms {figures['queries']:>5} q "
+                f"  {role:<11} {label:<42} {figures['ms']:>9.1f} ms {figures['cpu_ms']:>9.1f} cpu ms "
+                f"{figures['queries']:>5} q "
                 f"{figures['bytes'] / 1024:>8.1f} KB  [{figures['status']}]",
                 file=sys.stderr,
                 flush=True,
@@ -258,8 +291,8 @@ def baseline(args: argparse.Namespace) -> dict:
 
 def table(after: dict, before: dict | None) -> str:
     who = {"bench_hr": "HR", "bench_head": "head"}
-    head = "| page | who | ms | queries | KB |"
-    rule = "|---|---|---:|---:|---:|"
+    head = "| page | who | ms | CPU ms | queries | KB |"
+    rule = "|---|---|---:|---:|---:|---:|"
     if before:
         head = "| page | who | before ms | after ms | speed-up | before q | after q | before KB | after KB |"
         rule = "|---|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -268,7 +301,8 @@ def table(after: dict, before: dict | None) -> str:
         for role, fig in roles.items():
             if not before:
                 kb = fig["bytes"] / 1024
-                lines.append(f"| {label} | {who[role]} | {fig['ms']:.0f} | {fig['queries']} | {kb:.0f} |")
+                cpu = f"{fig['cpu_ms']:.0f}" if "cpu_ms" in fig else "–"
+                lines.append(f"| {label} | {who[role]} | {fig['ms']:.0f} | {cpu} | {fig['queries']} | {kb:.0f} |")
                 continue
             old = before["pages"].get(label, {}).get(role)
             if old is None:

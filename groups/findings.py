@@ -172,6 +172,10 @@ class RosterFinding(models.Model):
             models.Index(fields=["status", "kind"], name="rosterfinding_status_kind"),
             # The default order (-first_seen_at, id): API pages and keyset cursors read it in order.
             models.Index(fields=["-first_seen_at", "id"], name="rosterfinding_first_seen"),
+            # the dashboard's oldest open findings of a kind (departed members first) and overdue counts
+            models.Index(
+                fields=["kind", "first_seen_at", "id"], condition=Q(status="open"), name="rosterfinding_open_kind_age"
+            ),
         ]
 
     def __str__(self) -> str:

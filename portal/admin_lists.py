@@ -74,6 +74,14 @@ class EstimatedCountPaginator(Paginator):
             return int(plan[0]["Plan"]["Plan Rows"])
 
 
+class ListPaginator(EstimatedCountPaginator):
+    """The portal's own lists (dashboard drill-downs, 待核实, a group admin's queue): the same bounded
+    count, and every page's ids first — the list sorts and scopes on its own table and its ordering's
+    index, then the 25 rows of the page are joined — not only deep ones."""
+
+    deep_from = 0
+
+
 MATERIALIZE_UP_TO = 5_000
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from groups.models import ChatGroup
+from portal.admin_lists import ListPaginator
 from portal.audit import log_access
 from portal.choices import Channel
 from portal.scoping import scope_for
@@ -56,7 +56,7 @@ def suspicion_list(request):
     group = request.GET.get("group")
     if group and group.isdigit():
         rows = rows.filter(group_id=int(group))
-    page = Paginator(rows.order_by("-occurred_at", "-pk"), PER_PAGE).get_page(request.GET.get("page"))
+    page = ListPaginator(rows.order_by("-occurred_at", "-pk"), PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "violations/suspicions.html", {"page": page})
 
 

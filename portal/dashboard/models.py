@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import ExpressionWrapper, F, Q
+from django.db.models import ExpressionWrapper, F, Q, Value
 from django.db.models.functions import Mod
 from django.utils.translation import gettext_lazy as _
 
@@ -94,8 +94,10 @@ class LadderStandingQuerySet(models.QuerySet):
         ).filter(Q(near_demerit=True) | Q(near_dismissal=True))
 
     def with_remainders(self, warnings_per_demerit: int, demerits_for_dismissal: int) -> LadderStandingQuerySet:
+        # integer remainders: Mod's default numeric output compared every row's remainder as numeric
         return self.annotate(
-            w_left=Mod(F("warnings"), warnings_per_demerit), d_left=Mod(F("demerits"), demerits_for_dismissal)
+            w_left=Mod(F("warnings"), Value(warnings_per_demerit), output_field=models.IntegerField()),
+            d_left=Mod(F("demerits"), Value(demerits_for_dismissal), output_field=models.IntegerField()),
         )
 
 

@@ -6,7 +6,6 @@ import datetime
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,6 +14,7 @@ from django.utils import timezone
 
 from groups.choices import FindingKind
 from groups.models import ChatGroup, Employee
+from portal.admin_lists import ListPaginator
 from portal.months import month_bounds
 from portal.scoping import scope_for
 from violations.choices import SanctionKind, ViolationStatus
@@ -155,8 +155,9 @@ def findings_list(request):
     age = AGES.get(request.GET.get("age") or "")
     if age:
         rows = rows.older_than(datetime.timedelta(days=age))
-    rows = rows.select_related("group", "employee", "membership").order_by("-first_seen_at", "-pk")
-    page = Paginator(rows, LIST_PER_PAGE).get_page(request.GET.get("page"))
+    # the order of the index rosterfinding_first_seen (newest first, ties by id): no sort of every open finding
+    rows = rows.select_related("group", "employee", "membership").order_by("-first_seen_at", "pk")
+    page = ListPaginator(rows, LIST_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "area": area,
         "page": page,
@@ -188,7 +189,7 @@ def violations_list(request):
         active = Sanction.objects.filter(kind=sanction, withdrawn_at__isnull=True)
         rows = rows.filter(pk__in=active.values("violation_id"))
     rows = rows.select_related("employee__department", "rule", "group").order_by("-occurred_at", "-pk")
-    page = Paginator(rows, LIST_PER_PAGE).get_page(request.GET.get("page"))
+    page = ListPaginator(rows, LIST_PER_PAGE).get_page(request.GET.get("page"))
     labels = dict(ViolationStatus.choices)
     context = {
         "area": area,
