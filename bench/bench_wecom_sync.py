@@ -5,13 +5,15 @@ the floor.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/qungui_bench python bench/bench_wecom_sync.py [--scale 1]
 
 Scale 1: 10,000 customer groups × 100 members = 1,000,000 memberships (--scale 0.1: 1,000 groups).
-On a throw-away test database (test_<name>) with an HR roster of the server's company:
+On a throw-away database (<name>_wecom_bench) with an HR roster of the server's company:
 (a) baseline, same run: the same calls through the same client with nothing written (list every
     page, get every group): what the sync would cost if the database were free;
 (b) the full sync (first run: every group created, every membership written);
-(c) an incremental sync after 1 % of the groups changed (``_control`` touch: a member left);
+(c) incremental syncs after 1 % and then 5 % of the groups changed (``--changed``; ``_control`` touch:
+    a member left), each share distinct groups;
 (d) the floor the API's own limits set: calls needed ÷ calls allowed per minute.
-Prints wall times, calls, ratios (b)/(a), (c)/(b), and the load average (the machine is shared).
+Prints wall times, calls, ratios (b)/(a), (c)/(b), the peak RSS of each step (VmHWM of this process,
+bench/memory.py; the server runs apart) and the load average (the machine is shared).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.memory import peak_mib, reset_peak
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 # WeCom's published frequency limits (developer.work.weixin.qq.com, 开发指南 → 频率限制, doc path
@@ -139,25 +143,36 @@ def run(args) -> None:
     try:
         employees = build_roster(world)
         print(f"{groups:,} customer groups × {members} members on {connection.vendor}; {employees:,} employees; "
-              f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
+        reset_peak()
         base_s, base_calls = fetch_only(base)
-        print(f"(a) calls only, nothing written:  {base_s:8.1f} s  {base_calls:,} calls")
+        print(f"(a) calls only, nothing written:  {base_s:8.1f} s  {base_calls:,} calls; peak RSS {peak_mib():.0f} MiB")
+        reset_peak()
         full_s, full = one_sync(base)
         memberships = Membership.objects.open().count()
         print(f"(b) full sync:                    {full_s:8.1f} s  {full.counts['calls']:,} calls, "
-              f"{memberships:,} open memberships, status {full.status}; (b)/(a) = {full_s / base_s:.2f}")  # fmt: skip
-        changed = world.chat_ids[::100]  # 1 %
-        control(base, {"touch": changed})
-        inc_s, inc = one_sync(base)
-        print(f"(c) incremental, {len(changed)} changed:  {inc_s:8.1f} s  {inc.counts['calls']:,} calls, "
-              f"{inc.counts.get('written', 0)} rewritten, {inc.counts.get('unchanged', 0)} unchanged; "
-              f"(c)/(b) = {inc_s / full_s:.2f}")  # fmt: skip
+              f"{memberships:,} open memberships, status {full.status}; (b)/(a) = {full_s / base_s:.2f}; "
+              f"peak RSS {peak_mib():.0f} MiB")  # fmt: skip
+        incremental = []
+        for n, share in enumerate(args.changed):
+            # distinct groups each time (offset n), spread over the whole list
+            changed = world.chat_ids[n :: max(1, round(1 / share))]
+            control(base, {"touch": changed})
+            reset_peak()
+            inc_s, inc = one_sync(base)
+            incremental.append((share, changed, inc))
+            print(f"(c) incremental, {share:.0%} changed ({len(changed):,} groups): {inc_s:8.1f} s  "
+                  f"{inc.counts['calls']:,} calls, {inc.counts.get('written', 0):,} rewritten, "
+                  f"{inc.counts.get('unchanged', 0):,} unchanged; (c)/(b) = {inc_s / full_s:.2f}, "
+                  f"(c)/(a) = {inc_s / base_s:.2f}; peak RSS {peak_mib():.0f} MiB")  # fmt: skip
         needed_full = full.counts["calls"]
-        hinted = 2 + (groups + 999) // 1000 + len(changed)  # with change events: list pages + changed gets
         print(f"(d) API floor at {LIMIT_PER_MINUTE:,}/min and {LIMIT_PER_HOUR:,}/h per API: full "
-              f"{floor_minutes(needed_full):.1f} min ({needed_full:,} calls); incremental without change events "
-              f"the same ({inc.counts['calls']:,} calls: member_version is only in groupchat/get); with change "
-              f"events {floor_minutes(hinted) * 60:.1f} s ({hinted:,} calls)")  # fmt: skip
+              f"{floor_minutes(needed_full):.2f} min ({needed_full:,} calls); incremental without change events "
+              f"the same (member_version is only in groupchat/get)")  # fmt: skip
+        for share, changed, inc in incremental:
+            hinted = 2 + (groups + 999) // 1000 + len(changed)  # with change events: list pages + changed gets
+            print(f"    incremental {share:.0%}: {inc.counts['calls']:,} calls now; with change events "
+                  f"{floor_minutes(hinted) * 60:.1f} s ({hinted:,} calls)")  # fmt: skip
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         proc.terminate()
@@ -167,6 +182,13 @@ def run(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=1.0, help="1 = 10,000 groups × 100 members")
+    parser.add_argument(
+        "--changed",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=[0.01, 0.05],
+        help="shares of the groups changed before each incremental sync (default 0.01,0.05)",
+    )
+    parser.add_argument("--db-name", default="", help="the throw-away database (default: <name>_wecom_bench)")
     args = parser.parse_args()
     import django
 
@@ -176,6 +198,9 @@ def main() -> None:
 
     setup_test_environment()
     old_name = connection.settings_dict["NAME"]
+    # The throw-away database is named after the configured one (qungui_x → qungui_x_wecom_bench), not
+    # test_qungui_x: a session's bench databases share its database's prefix.
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = args.db_name or f"{old_name}_wecom_bench"
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         run(args)

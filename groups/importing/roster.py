@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from groups.lifecycle_checks import check_snapshot
 from groups.models import ChatGroup, Employee, Membership
+from portal.staging import copy_staged
 
 from .columns import ROSTER_COLUMNS, HeaderError, map_header
 from .directory import Directory
@@ -345,32 +347,66 @@ def preview_roster(plan: RosterPlan, limit: int = PREVIEW_LIMIT) -> dict[str, An
     }
 
 
+_UPDATED = ("nickname", "platform_id", "employee_id", "nickname_set", "is_admin", "invited_by_id", "joined_at")
+_CREATED = (
+    "group_id", "nickname", "platform_id", "member_key", "employee_id", "joined_at", "is_admin", "invited_by_id",
+    "nickname_set", "created_at", "updated_at",
+)  # fmt: skip
+BATCH = 1000
+
+
 def write_roster(plan: RosterPlan) -> None:
     """Close the memberships that left, update the changed ones, create the new ones (in that order,
-    so a person whose key changed never holds two open rows of one group)."""
+    so a person whose key changed never holds two open rows of one group).
+
+    A set of statements whatever the snapshot's size, never one per member: on PostgreSQL the
+    updates are COPYed into a temporary table read by one ``UPDATE … FROM`` and the new rows are
+    COPYed into the table (its constraints hold as for an INSERT); elsewhere ``bulk_update`` and
+    ``bulk_create`` in batches."""
     now = timezone.now()
     Membership.objects.filter(pk__in=[row["id"] for row in plan.leaving]).update(left_at=now, updated_at=now)
-    for _line, old, changes in plan.updates:
-        Membership.objects.filter(pk=old["id"]).update(**changes, updated_at=now)
-    Membership.objects.bulk_create(
-        [
-            Membership(
-                group=line.group,
-                nickname=line.nickname,
-                platform_id=line.platform_id,
-                member_key=line.key,
-                employee_id=line.employee_id,
-                joined_at=line.joined_at or now,
-                is_admin=bool(line.is_admin),
-                invited_by_id=line.invited_by_id,
-                nickname_set=line.nickname_set,
-            )
-            for line in plan.creates
-        ],
-        batch_size=1000,
-    )
-    touched = [row["id"] for row in plan.leaving] + [old["id"] for _line, old, _changes in plan.updates]
+    updates = [(old["id"], *(changes.get(k, old[k]) for k in _UPDATED)) for _line, old, changes in plan.updates]
+    creates = [
+        (
+            line.group.pk, line.nickname, line.platform_id, line.key, line.employee_id, line.joined_at or now,
+            bool(line.is_admin), line.invited_by_id, line.nickname_set, now, now,
+        )
+        for line in plan.creates
+    ]  # fmt: skip
+    if connection.vendor == "postgresql":
+        _copy_write(updates, creates, now)
+    else:
+        _bulk_write(updates, creates, now)
     groups = {line.group.pk for line in plan.creates}
-    groups |= set(Membership.objects.filter(pk__in=touched).values_list("group_id", flat=True).distinct())
+    groups |= {row["group_id"] for row in plan.leaving} | {old["group_id"] for _line, old, _c in plan.updates}
     ChatGroup.mark_changed(groups)  # for the incremental reconciliation (groups/reconcile.py)
     check_snapshot(list(plan.file.groups), now)  # removals reported before this snapshot: still there?
+
+
+def _copy_write(updates: list[tuple], creates: list[tuple], now: dt.datetime) -> None:
+    table = Membership._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
+        if updates:
+            columns = ("id", *_UPDATED)
+            with copy_staged(cursor, "qungui_membership_stage", like=table, columns=columns, rows=updates) as stage:
+                sets = ", ".join(f"{c} = s.{c}" for c in _UPDATED)
+                cursor.execute(
+                    f"UPDATE {table} AS m SET {sets}, updated_at = %s FROM {stage} AS s WHERE m.id = s.id",  # noqa: S608
+                    [now],
+                )
+        if creates:
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(_CREATED)}) FROM STDIN") as copy:
+                for row in creates:
+                    copy.write_row(row)
+
+
+def _bulk_write(updates: list[tuple], creates: list[tuple], now: dt.datetime) -> None:
+    Membership.objects.bulk_update(
+        [Membership(pk=row[0], updated_at=now, **dict(zip(_UPDATED, row[1:], strict=True))) for row in updates],
+        [*_UPDATED, "updated_at"],
+        batch_size=BATCH // 2,
+    )
+    Membership.objects.bulk_create(
+        [Membership(**dict(zip(_CREATED, row, strict=True))) for row in creates],
+        batch_size=BATCH,
+    )

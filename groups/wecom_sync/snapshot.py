@@ -13,16 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from auditlog.models import LogEntry
 from django.db.models import Q
 from django.utils import timezone
 
-from portal.audit import audit_context
+from portal.audit import audit_context, log_summary
 
 from ..choices import GroupKind, GroupStatus, Platform, WeComChatType
 from ..importing.directory import Directory
 from ..importing.roster import NICK_MAX, RosterFile, RosterLine, match_roster
 from ..importing.values import check_text
-from ..models import ChatGroup, Department, ImportJob
+from ..models import ChatGroup, Department, Employee, ImportJob
+from ..roles import schedule_sync
 from .mapping import GroupChat, MappingError
 
 FIELDS = frozenset({"nickname", "platform_id", "joined_at", "is_admin", "invited_by"})
@@ -82,11 +84,7 @@ class Snapshots:
         taken.add(name)
         return name
 
-    def _department_for(self, owner_id: int | None) -> Department:
-        if owner_id is not None:
-            dept = Department.objects.filter(employees__pk=owner_id).first()
-            if dept is not None:
-                return dept
+    def _root_department(self) -> Department:
         if self._root is None:
             self._root = Department.objects.filter(depth=1).order_by("path").first()
             if self._root is None:
@@ -95,38 +93,100 @@ class Snapshots:
 
     def ensure_groups(self, items: list[Fetched], known: dict[str, ChatGroup]) -> list[ChatGroup]:
         """The portal group of each fetched chat: found by its 群ID, else created (客户群 admit
-        outsiders; internal groups do not). Owner and admins follow WeCom. Returns the new groups."""
-        created = []
-        for item in items:
-            chat, group = item.chat, known.get(item.chat_id)
+        outsiders; internal groups do not). Owner and admins follow WeCom. Returns the new groups.
+
+        A handful of statements per batch, not per group: the owners' departments in one query, the
+        new groups in one INSERT with their admins in another, and one audit entry naming them (bulk
+        writes send no auditlog signals; ``portal.audit.log_summary``). A change of owner or admins of
+        a group that exists is rare (a transfer, a new admin) and is saved on its own: audited as an
+        edit by hand is."""
+        now = timezone.now()
+        new = [item for item in items if item.chat_id not in known]
+        owners = {self.employee(item.chat.owner) for item in new} - {None}
+        departments = dict(Employee.objects.filter(pk__in=owners).values_list("pk", "department_id")) if owners else {}
+        created: list[ChatGroup] = []
+        for item in new:
+            chat = item.chat
             owner_id = self.employee(chat.owner)
-            if group is None:
-                kind = GroupKind.DEPARTMENT if chat.internal else GroupKind.CUSTOMER
-                group = ChatGroup(
-                    name=self._unique_name(chat),
-                    platform=Platform.WECOM,
-                    kind=kind,
-                    external_id=chat.chat_id,
-                    department=self._department_for(owner_id),
-                    owner_id=owner_id,
-                    admits_outsiders=not chat.internal,
-                    wecom_chat_type=WeComChatType.INTERNAL if chat.internal else WeComChatType.CUSTOMER,
-                    purpose="企业微信同步创建",
-                )
-                with audit_context(self.acting_user):
-                    group.save()
-                created.append(group)
-            elif owner_id is not None and group.owner_id != owner_id:
-                group.owner_id = owner_id
-                with audit_context(self.acting_user):
-                    group.save(update_fields=["owner", "updated_at"])
-            admins = {pk for pk in map(self.employee, chat.admins) if pk}
-            if admins or chat.admins:
-                current = set(group.admins.values_list("pk", flat=True))
-                if current != admins:
-                    group.admins.set(admins)
-            item.group = group
+            item.group = ChatGroup(
+                name=self._unique_name(chat),
+                platform=Platform.WECOM,
+                kind=GroupKind.DEPARTMENT if chat.internal else GroupKind.CUSTOMER,
+                external_id=chat.chat_id,
+                department_id=departments.get(owner_id) or self._root_department().pk,
+                owner_id=owner_id,
+                admits_outsiders=not chat.internal,
+                wecom_chat_type=WeComChatType.INTERNAL if chat.internal else WeComChatType.CUSTOMER,
+                purpose="企业微信同步创建",
+                roster_changed_at=now,  # as ChatGroup.save() marks it: the next reconciliation checks it
+            )
+            created.append(item.group)
+        if created:
+            ChatGroup.objects.bulk_create(created)
+        for item in items:
+            if item.group is None:  # known
+                item.group = known[item.chat_id]
+                owner_id = self.employee(item.chat.owner)
+                if owner_id is not None and item.group.owner_id != owner_id:
+                    item.group.owner_id = owner_id
+                    with audit_context(self.acting_user):
+                        item.group.save(update_fields=["owner", "updated_at"])
+        self._ensure_admins(items, {g.pk for g in created})
+        if created:
+            self._audit_created(created)
+            schedule_sync()  # new owners and admins: derived roles (the post_save a bulk insert skips)
         return created
+
+    def _ensure_admins(self, items: list[Fetched], new: set[int]) -> None:
+        """``ChatGroup.admins`` as WeCom lists them (an empty admin_list leaves them as they are)."""
+        through = ChatGroup.admins.through
+        old = [item.group.pk for item in items if item.group is not None and item.group.pk not in new]
+        current: dict[int, set[int]] = {}
+        for group_id, employee_id in through.objects.filter(chatgroup_id__in=old).values_list(
+            "chatgroup_id", "employee_id"
+        ):
+            current.setdefault(group_id, set()).add(employee_id)
+        rows = []
+        for item in items:
+            group, chat = item.group, item.chat
+            assert group is not None
+            admins = {pk for pk in map(self.employee, chat.admins) if pk}
+            if not (admins or chat.admins) or current.get(group.pk, set()) == admins:
+                continue
+            if group.pk in new:
+                rows += [through(chatgroup_id=group.pk, employee_id=pk) for pk in sorted(admins)]
+            else:
+                with audit_context(self.acting_user):
+                    group.admins.set(admins)
+        if rows:
+            through.objects.bulk_create(rows, batch_size=1000)
+
+    def _audit_created(self, created: list[ChatGroup]) -> None:
+        admins: dict[int, list[int]] = {}
+        for group_id, employee_id in ChatGroup.admins.through.objects.filter(
+            chatgroup_id__in=[g.pk for g in created]
+        ).values_list("chatgroup_id", "employee_id"):
+            admins.setdefault(group_id, []).append(employee_id)
+        log_summary(
+            self.job,
+            label=f"{self.job}: 新建企业微信群 {len(created)} 个"[:200],
+            changes={"groups_created": [None, ", ".join(g.name for g in created)[:2000]]},
+            data={
+                "groups_created": [
+                    {
+                        "id": g.pk,
+                        "name": g.name,
+                        "external_id": g.external_id,
+                        "owner": g.owner_id,
+                        "department": g.department_id,
+                        "admins": sorted(admins.get(g.pk, [])),
+                    }
+                    for g in created
+                ]
+            },
+            actor=self.acting_user,
+            action=LogEntry.Action.CREATE,
+        )
 
     # --- members -----------------------------------------------------------------------------
 

@@ -203,9 +203,10 @@ class Runner:
             items = [Fetched(c.chat_id, g) for c, g in changed]
             created = snap.ensure_groups(items, known)
             summary = snap.write(items) if items else {}
-            for item in items:  # the version of the snapshot just written
+            for item in items:  # the version of the snapshot just written: one UPDATE for the batch
                 assert item.group is not None  # ensure_groups set it
-                ChatGroup.objects.filter(pk=item.group.pk).update(wecom_member_version=item.chat.member_version[:64])
+                item.group.wecom_member_version = item.chat.member_version[:64]
+            ChatGroup.objects.bulk_update([i.group for i in items if i.group], ["wecom_member_version"])
             group_of = {i.chat_id: i.group for i in items}
             for chat, result in fetched:
                 chat.attempted_run = self.run
