@@ -75,7 +75,7 @@ class EstimatedCountPaginator(Paginator):
 
 
 class ListPaginator(EstimatedCountPaginator):
-    """The portal's own lists (dashboard drill-downs, 待核实, a group admin's queue): the same bounded
+    """The portal's own lists (dashboard drill-downs, 待核实): the same bounded
     count, and every page's ids first — the list sorts and scopes on its own table and its ordering's
     index, then the 25 rows of the page are joined — not only deep ones."""
 

@@ -267,8 +267,8 @@ def at_risk(user, area: Area) -> dict:
 
 def open_findings(user, area: Area, *, overdue_hours: int, now: datetime.datetime | None = None) -> dict:
     """Open roster findings by kind (``GroupFindingCell`` rollup), overdue ones and the oldest
-    (departed members first), both live: overdue depends on the time of reading. 4 queries (3 when
-    ten departed members' findings are open)."""
+    (departed members first), both live: overdue depends on the time of reading. 5 queries (4 when
+    ten departed members' findings are open: the other kinds' ids are then not read)."""
     now = now or timezone.now()
     departed_due = now - datetime.timedelta(hours=overdue_hours)
     other_due = now - datetime.timedelta(days=FINDING_OVERDUE_DAYS)
