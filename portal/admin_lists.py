@@ -20,7 +20,8 @@ import json
 
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import F, OrderBy, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils.functional import cached_property
 from django.utils.text import smart_split, unescape_string_literal
 
@@ -55,8 +56,24 @@ class EstimatedCountPaginator(Paginator):
         qs = self.object_list
         if bottom < self.deep_from or not isinstance(qs, QuerySet) or qs.query.is_sliced:
             return super().page(number)
-        ids = list(qs.values_list("pk", flat=True)[bottom : bottom + self.per_page])
-        return self._get_page(qs.filter(pk__in=ids), number, self)
+        ids = qs.values_list("pk", flat=True)
+        if self._sort_beats_walk(qs, bottom):
+            ids = ids.order_by(*_unindexed(qs))
+        return self._get_page(qs.filter(pk__in=list(ids[bottom : bottom + self.per_page])), number, self)
+
+    def _sort_beats_walk(self, qs: QuerySet, bottom: int) -> bool:
+        """Whether sorting the matching rows beats walking the ordering's index to the page.
+
+        Walking the index to row ``bottom`` of a filter that keeps ``count`` of the table's ``total``
+        rows reads about ``bottom × total / count`` rows, each checked against the filter; sorting
+        reads the ``count`` matching rows by the filter's own index. PostgreSQL's planner walks
+        whenever a LIMIT is small, whatever the OFFSET: for a department head's page 500 of the
+        violations (107k of 1M rows, 231k rows walked) that was 1.1 s against 0.1 s sorted.
+        """
+        if not qs.query.where or connections[qs.db].vendor != "postgresql" or not self.count:
+            return False
+        total = self._estimate(qs.model._default_manager.using(qs.db).all()) or 0
+        return bottom * total / self.count > self.count
 
     @staticmethod
     def _estimate(qs: QuerySet) -> int | None:
@@ -74,10 +91,32 @@ class EstimatedCountPaginator(Paginator):
             return int(plan[0]["Plan"]["Plan Rows"])
 
 
+def _unindexed(qs: QuerySet) -> list:
+    """``qs``'s ordering with its first key wrapped as ``COALESCE(key, key)``: the same order, which
+    no index provides, so the planner sorts the rows its filter finds instead of walking an index."""
+    ordering = list(qs.query.order_by or (qs.query.get_meta().ordering if qs.query.default_ordering else []))
+    if not ordering or ordering[0] == "?":
+        return ordering
+    first = ordering[0]
+    if isinstance(first, str):
+        name = first.lstrip("-")
+        first = OrderBy(F(name), descending=first.startswith("-"))
+    elif not isinstance(first, OrderBy):
+        first = OrderBy(first)
+    fenced = OrderBy(
+        Coalesce(first.expression, first.expression),
+        descending=first.descending,
+        nulls_first=first.nulls_first,
+        nulls_last=first.nulls_last,
+    )
+    return [fenced, *ordering[1:]]
+
+
 class ListPaginator(EstimatedCountPaginator):
-    """The portal's own lists (dashboard drill-downs, 待核实): the same bounded
-    count, and every page's ids first — the list sorts and scopes on its own table and its ordering's
-    index, then the 25 rows of the page are joined — not only deep ones."""
+    """The portal's own lists (dashboard drill-downs, 待核实) and admin lists whose rows join a large
+    table (the appeals): the same bounded count, and every page's ids first — the list sorts and
+    scopes on its own table and its ordering's index, then the page's rows are joined — not only
+    deep ones."""
 
     deep_from = 0
 

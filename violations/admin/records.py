@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from groups.admin_filters import subtree_filter
 from groups.people import DepartedHeaderMixin, employee_html, user_html
-from portal.admin_lists import EstimatedCountPaginator, IndexedSearchMixin
+from portal.admin_lists import EstimatedCountPaginator, IndexedSearchMixin, ListPaginator
 from portal.admin_mixins import ReadOnlyAdminMixin, ScopedAdminMixin
 from portal.audit import audit_context, log_access
 from portal.choices import Channel
@@ -635,6 +635,10 @@ class AppealAdmin(AdminChannelMixin, ScopedAdminMixin, DepartedHeaderMixin, admi
     list_filter = [subtree_filter("violation__employee__department__path"), "status", OverdueFilter]
     list_select_related = ["violation__employee", "violation__rule"]
     search_fields = ["violation__employee__name", "violation__employee__employee_no", "statement"]
+    # Each page's ids first, from the appeals alone (joined, the planner scanned all 1M violations
+    # to sort 22k appeals: 0.5 s), and one bounded count, not a second one of the whole table.
+    paginator = ListPaginator
+    show_full_result_count = False
     PEOPLE = {"filed_by": "filed_by_display", "decided_by": "decided_by_display"}
 
     def has_add_permission(self, request):
