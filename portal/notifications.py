@@ -334,13 +334,14 @@ def _attempt(log: NotificationLog, mailer: Mailer | None = None) -> None:
         _send_email(log.target, log.subject, log.body, mailer)
 
 
-def deliver(log_id: int, *, mailer: Mailer | None = None) -> str:
+def deliver(log_id: int, *, mailer: Mailer | None = None, first_attempt: bool = False) -> str:
     """Make one delivery attempt for a log row; idempotent once sent. Raises DeliveryError on failure.
 
     The row is locked while it is sent (PostgreSQL; the lock dies with a killed worker), so a second
     task for the same row (a redelivery, a resend) skips it instead of sending it again. A rejection
     (``DeliveryRejected``) marks the row failed at once, with the channel's reason. ``mailer``: the
-    batch's mail connection (default: one connection for this message).
+    batch's mail connection (default: one connection for this message). ``first_attempt``: skip a row
+    that is being retried (a batch run again leaves it to its single-row retry task).
     """
     failure: DeliveryError | None = None
     with transaction.atomic():
@@ -348,7 +349,11 @@ def deliver(log_id: int, *, mailer: Mailer | None = None) -> str:
         if log is None:
             return "skipped"  # gone, or another worker is delivering it right now
         rows = NotificationLog.objects.filter(pk=log_id)
-        open_statuses = (NotificationStatus.PENDING, NotificationStatus.RETRYING)
+        open_statuses = (
+            (NotificationStatus.PENDING,)
+            if first_attempt
+            else (NotificationStatus.PENDING, NotificationStatus.RETRYING)
+        )
         if log.status not in open_statuses or not rows.filter(status__in=open_statuses).update(
             attempts=F("attempts") + 1
         ):

@@ -54,22 +54,30 @@ def deliver_notifications_task(log_ids: list[int]) -> dict[str, int]:
 
     A row that fails (``DeliveryError``) is retried alone (``_retry_alone``); the others carry on. Run
     twice (a message redelivered after its worker was killed) it sends nothing twice: ``deliver``
-    skips rows sent, given up or being sent. Stopped by its soft time limit, it sends the rows it has
-    not reached as a new batch.
+    skips rows sent, given up, being sent or being retried by their own task (only the row whose send
+    the kill cut off before its commit goes out again). Stopped by its soft time limit, it sends the
+    rows it has not reached as a new batch.
     """
     counts: dict[str, int] = {}
+    rest: list[int] = []
     with notifications.Mailer() as mailer:
         for index, log_id in enumerate(log_ids):
             try:
-                result = notifications.deliver(log_id, mailer=mailer)
-            except notifications.DeliveryError:
-                result = _retry_alone(log_id)
+                result = notifications.deliver(log_id, mailer=mailer, first_attempt=True)
             except SoftTimeLimitExceeded:
-                logger.warning("notification batch stopped at its time limit: %d row(s) sent on", len(log_ids) - index)
-                notifications._enqueue(log_ids[index:])
-                counts["sent_on"] = len(log_ids) - index
+                rest = log_ids[index:]  # this row's transaction was rolled back: it goes on too
                 break
+            except notifications.DeliveryError as exc:
+                result = _retry_alone(log_id)
+                if isinstance(exc.__cause__, SoftTimeLimitExceeded):  # raised inside the mail backend
+                    counts[result] = counts.get(result, 0) + 1
+                    rest = log_ids[index + 1 :]
+                    break
             counts[result] = counts.get(result, 0) + 1
+    if rest:
+        logger.warning("notification batch stopped at its time limit: %d row(s) sent on", len(rest))
+        notifications._enqueue(rest)
+        counts["sent_on"] = len(rest)
     return counts
 
 

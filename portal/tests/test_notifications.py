@@ -339,6 +339,41 @@ def test_a_batch_at_its_time_limit_sends_the_rest_as_a_new_batch(db, monkeypatch
     assert len(mail.outbox) == 5
 
 
+def test_a_time_limit_inside_the_mail_backend_also_stops_the_batch(eager, db, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from portal.tasks import deliver_notifications_task
+
+    monkeypatch.setattr(notifications, "_enqueue", lambda ids: None)
+    ids = [log.pk for log in notifications.record(_emails(5))]
+    sent_on = []
+    monkeypatch.setattr(notifications, "_enqueue", sent_on.append)
+    real, stopped = notifications.send_mail, []
+
+    def slow(subject, body, sender, to, **kwargs):
+        if to == ["p@2.example.com"] and not stopped:
+            stopped.append(to)
+            raise SoftTimeLimitExceeded  # _send_email makes it a DeliveryError
+        return real(subject, body, sender, to, **kwargs)
+
+    monkeypatch.setattr(notifications, "send_mail", slow)
+    # The third row goes to its retry (which sends it here, eagerly), the last two on as a new batch.
+    assert deliver_notifications_task.apply(args=[ids]).get() == {"sent": 2, "retrying": 1, "sent_on": 2}
+    assert sent_on == [ids[3:]] and len(mail.outbox) == 3
+
+
+def test_a_rerun_batch_leaves_a_row_being_retried_to_its_own_task(db, monkeypatch):
+    from portal.tasks import deliver_notifications_task
+
+    monkeypatch.setattr(notifications, "_enqueue", lambda ids: None)
+    ids = [log.pk for log in notifications.record(_emails(3))]
+    NotificationLog.objects.filter(pk=ids[1]).update(status="retrying", attempts=1, last_error="email: timed out")
+    assert deliver_notifications_task.apply(args=[ids]).get() == {"sent": 2, "skipped": 1}
+    assert NotificationLog.objects.get(pk=ids[1]).status == "retrying"  # its retry task sends it
+    assert notifications.deliver(ids[1]) == "sent"
+    assert len(mail.outbox) == 3
+
+
 def test_broker_down_no_batch_is_sent_and_resend_pending_batches_them(
     db, monkeypatch, django_capture_on_commit_callbacks
 ):
