@@ -3,9 +3,12 @@ member's WeCom userid) and the WeCom group-robot webhook.
 
 Writers call ``send_notification`` (or build rows with ``logs_for`` and hand them to ``record``, as
 the digests in ``groups.notices`` and ``violations.notices`` do) inside their own transaction: that
-only writes ``NotificationLog`` rows and, after commit, enqueues one delivery task per row. Delivery
-(``deliver``) runs in ``portal.tasks.deliver_notification_task``, which retries with backoff and
-records every attempt, so a mail server or webhook that is down never breaks the job that caused it.
+only writes ``NotificationLog`` rows and, after commit, enqueues their delivery in batches
+(``BATCH_SIZE`` row ids per ``portal.tasks.deliver_notifications_task``; one on-commit callback per
+``record``). The batch task delivers row by row (``deliver``; one SMTP connection per batch); a row
+whose attempt fails is handed to the single-row ``deliver_notification_task``, which retries it alone
+with backoff and records every attempt, so a mail server or webhook that is down never breaks the job
+that caused it, nor the other rows of its batch.
 
 Each person is told on every channel they have: email if they have an address, a WeCom text card if
 they have a WeCom userid and the application is configured (``WECOM_CORP_ID`` …; without it the
@@ -14,7 +17,9 @@ channel is not used, which is logged once per process).
 Once per event: a row built with ``event=`` carries ``event_key`` = event, recipient and channel,
 unique in the table. ``record`` skips keys already recorded and inserts with ON CONFLICT DO NOTHING,
 so a job that runs twice records nothing new; ``deliver`` locks the row and skips it once sent, so a
-retried or duplicated task sends it once.
+retried or duplicated task (a batch redelivered after its worker was killed) sends it once. A batch
+killed half-way leaves its unsent rows pending with no attempt counted: the redelivered batch message
+(the broker lease, ``portal.leases``) or ``resend_pending`` delivers them.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import get_connection, send_mail
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -68,17 +73,29 @@ def wecom_app_enabled() -> bool:
 # --- recording -----------------------------------------------------------------------------------
 
 
-def _enqueue(log_id: int) -> None:
-    from . import outbox
-    from .tasks import deliver_notification_task
+BATCH_SIZE = 50  # row ids per delivery task
 
-    if not outbox.broker_available():  # checked first: a dead Redis held delay() for ~20 s
-        logger.warning("broker down: notification %s stays pending, resent later", log_id)
+
+def _enqueue(log_ids: list[int]) -> None:
+    """Send the delivery tasks for ``log_ids``, ``BATCH_SIZE`` ids per task (after commit).
+
+    With the broker down the rows stay pending and ``resend_pending`` sends them later.
+    """
+    from . import outbox
+    from .tasks import deliver_notifications_task
+
+    if not log_ids:
         return
-    try:
-        deliver_notification_task.delay(log_id)
-    except Exception:  # broker down: the row stays pending and can be re-sent by resend_pending()
-        logger.exception("could not enqueue notification %s", log_id)
+    if not outbox.broker_available():  # checked first: a dead Redis held delay() for ~20 s
+        logger.warning("broker down: %d notification(s) stay pending, resent later", len(log_ids))
+        return
+    for start in range(0, len(log_ids), BATCH_SIZE):
+        batch = log_ids[start : start + BATCH_SIZE]
+        try:
+            deliver_notifications_task.delay(batch)
+        except Exception:  # broker down: these rows stay pending and can be re-sent by resend_pending()
+            logger.exception("could not enqueue %d notification(s) from %s on", len(log_ids) - start, batch[0])
+            return  # the next batches would fail (and wait) the same way
 
 
 KEY_CHUNK = 2000
@@ -118,8 +135,8 @@ def record(logs: list[NotificationLog]) -> list[NotificationLog]:
             chunk = NotificationLog.objects.filter(event_key__in=keys[start : start + KEY_CHUNK])
             rows.update({log.event_key: log for log in chunk})
         created += [rows[key] for key in keys if key in rows]
-    for log in created:
-        transaction.on_commit(partial(_enqueue, log.pk), robust=True)
+    if created:
+        transaction.on_commit(partial(_enqueue, [log.pk for log in created]), robust=True)
     return created
 
 
@@ -227,9 +244,9 @@ def resend_pending(*, older_than: timedelta = timedelta(minutes=10)) -> int:
     stale = NotificationLog.objects.filter(
         status=NotificationStatus.PENDING, attempts=0, created_at__lt=timezone.now() - older_than
     )
-    ids = list(stale.values_list("pk", flat=True))
-    for pk in ids:
-        transaction.on_commit(partial(_enqueue, pk), robust=True)
+    ids = list(stale.order_by("pk").values_list("pk", flat=True))
+    if ids:
+        transaction.on_commit(partial(_enqueue, ids), robust=True)
     return len(ids)
 
 
@@ -257,10 +274,47 @@ def _post_wecom(url: str, subject: str, body: str) -> None:
         raise DeliveryError(f"webhook answered errcode {errcode}: {answer[:200]!r}")
 
 
-def _send_email(address: str, subject: str, body: str) -> None:
+class Mailer:
+    """One mail connection for a batch of emails, opened at the first and closed by ``close``.
+
+    Django's ``send_mail`` opens and closes an SMTP connection per message unless it is handed one
+    that is already open. A failed send closes the connection, so the next one starts afresh.
+    """
+
+    def __init__(self) -> None:
+        self.connection = None
+
+    def send(self, address: str, subject: str, body: str) -> None:
+        if self.connection is None:
+            connection = get_connection(fail_silently=False)
+            connection.open()
+            self.connection = connection
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address], connection=self.connection)
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # a connection the server already dropped
+                logger.debug("closing the mail connection failed", exc_info=True)
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def _send_email(address: str, subject: str, body: str, mailer: Mailer | None = None) -> None:
     try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
+        if mailer is None:
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address], fail_silently=False)
+        else:
+            mailer.send(address, subject, body)
     except Exception as exc:  # smtplib, socket and backend errors alike mean "try again later"
+        if mailer is not None:
+            mailer.close()
         raise DeliveryError(f"email: {exc}") from exc
 
 
@@ -271,21 +325,23 @@ def _send_wecom_app(log: NotificationLog) -> None:
     wecom.send_textcard(log.target, log.subject, log.body, link)
 
 
-def _attempt(log: NotificationLog) -> None:
+def _attempt(log: NotificationLog, mailer: Mailer | None = None) -> None:
     if log.channel == NotificationChannel.WECOM:
         _post_wecom(log.target, log.subject, log.body)
     elif log.channel == NotificationChannel.WECOM_APP:
         _send_wecom_app(log)
     else:
-        _send_email(log.target, log.subject, log.body)
+        _send_email(log.target, log.subject, log.body, mailer)
 
 
-def deliver(log_id: int) -> str:
+def deliver(log_id: int, *, mailer: Mailer | None = None, first_attempt: bool = False) -> str:
     """Make one delivery attempt for a log row; idempotent once sent. Raises DeliveryError on failure.
 
     The row is locked while it is sent (PostgreSQL; the lock dies with a killed worker), so a second
     task for the same row (a redelivery, a resend) skips it instead of sending it again. A rejection
-    (``DeliveryRejected``) marks the row failed at once, with the channel's reason.
+    (``DeliveryRejected``) marks the row failed at once, with the channel's reason. ``mailer``: the
+    batch's mail connection (default: one connection for this message). ``first_attempt``: skip a row
+    that is being retried (a batch run again leaves it to its single-row retry task).
     """
     failure: DeliveryError | None = None
     with transaction.atomic():
@@ -293,13 +349,17 @@ def deliver(log_id: int) -> str:
         if log is None:
             return "skipped"  # gone, or another worker is delivering it right now
         rows = NotificationLog.objects.filter(pk=log_id)
-        open_statuses = (NotificationStatus.PENDING, NotificationStatus.RETRYING)
+        open_statuses = (
+            (NotificationStatus.PENDING,)
+            if first_attempt
+            else (NotificationStatus.PENDING, NotificationStatus.RETRYING)
+        )
         if log.status not in open_statuses or not rows.filter(status__in=open_statuses).update(
             attempts=F("attempts") + 1
         ):
             return "skipped"  # sent or given up already
         try:
-            _attempt(log)
+            _attempt(log, mailer)
         except DeliveryRejected as exc:
             rows.update(status=NotificationStatus.FAILED, last_error=str(exc)[:2000])
             logger.warning("notification %s rejected: %s", log_id, exc)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import smtplib
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
+from django.core.mail.backends import locmem
 
 from groups import notices
 from groups.models import Membership, RosterFinding
@@ -126,7 +129,7 @@ def test_broker_down_leaves_the_row_pending_for_resend(org, monkeypatch, django_
     def down(*args, **kwargs):
         raise ConnectionError("redis down")
 
-    monkeypatch.setattr(tasks.deliver_notification_task, "delay", down)
+    monkeypatch.setattr(tasks.deliver_notifications_task, "delay", down)
     with django_capture_on_commit_callbacks(execute=True):
         notifications.send_notification(None, "s", "b", webhook_url="https://example.invalid/hook")
     assert NotificationLog.objects.get().status == "pending"
@@ -161,3 +164,231 @@ def test_findings_digest_to_owner_and_admins(eager, org, robot, django_capture_o
     assert "离职员工仍在群: 1" in body and "非本公司人员在群: 1" in body and "群未经审批备案: 1" in body
     assert "销售部工作群" in mail.outbox[0].subject
     assert len(robot.received) == 1
+
+
+# --- batched delivery (issue #15) ----------------------------------------------------------------
+
+
+class CountingBackend(locmem.EmailBackend):
+    """Django's test outbox, counting connections opened; a message to ``bad@…`` fails (SMTP dropped)
+    the first time it is sent."""
+
+    opened: list[int] = []
+    failed: set[str] = set()
+
+    def open(self):
+        CountingBackend.opened.append(id(self))
+        return super().open()
+
+    def send_messages(self, messages):
+        for message in messages:
+            address = message.to[0]
+            if address.startswith("bad@") and address not in CountingBackend.failed:
+                CountingBackend.failed.add(address)
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        return super().send_messages(messages)
+
+
+@pytest.fixture
+def counting_mail(settings, monkeypatch):
+    settings.EMAIL_BACKEND = "portal.tests.test_notifications.CountingBackend"
+    monkeypatch.setattr(CountingBackend, "opened", [])
+    monkeypatch.setattr(CountingBackend, "failed", set())
+    return CountingBackend
+
+
+def _emails(count: int, *, bad: tuple[int, ...] = ()) -> list[NotificationLog]:
+    return [
+        NotificationLog(channel="email", target=f"{'bad' if i in bad else 'p'}@{i}.example.com", subject="s", body="b")
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize(("rows", "batches"), [(1, [1]), (50, [50]), (120, [50, 50, 20])])
+def test_rows_are_enqueued_in_batches_by_one_callback(
+    rows, batches, db, monkeypatch, django_capture_on_commit_callbacks
+):
+    from portal import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.deliver_notifications_task, "delay", lambda ids: sent.append(ids))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        created = notifications.record(_emails(rows))
+    assert len(callbacks) == 1 and sent == []  # one callback for the whole record(), run after commit
+    callbacks[0]()
+    assert [len(batch) for batch in sent] == batches
+    assert [pk for batch in sent for pk in batch] == [log.pk for log in created]
+
+
+def test_a_batch_is_sent_over_one_mail_connection(eager, db, counting_mail, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.record(_emails(120))
+    assert len(mail.outbox) == 120 and len({m.to[0] for m in mail.outbox}) == 120
+    assert len(counting_mail.opened) == 3  # one connection per batch of 50, not per message
+    assert set(NotificationLog.objects.values_list("status", "attempts")) == {("sent", 1)}
+
+
+def test_a_failing_row_is_retried_alone_and_its_batch_carries_on(
+    eager, org, robot, counting_mail, monkeypatch, django_capture_on_commit_callbacks
+):
+    from portal import tasks
+
+    handed_on = []
+    apply_async = tasks.deliver_notification_task.apply_async
+
+    def spy(args, **kwargs):
+        handed_on.append((list(args), kwargs))
+        return apply_async(args, **kwargs)
+
+    monkeypatch.setattr(tasks.deliver_notification_task, "apply_async", spy)
+    robot.fail_first = 1  # the robot row, first in the batch, fails once
+    robot_row = NotificationLog(channel="wecom", target=robot.url, subject="s", body="b")
+    with django_capture_on_commit_callbacks(execute=True):
+        created = notifications.record([robot_row, *_emails(5, bad=(2,))])
+    robot_id, bad_id = created[0].pk, created[3].pk
+    assert created[3].target == "bad@2.example.com"
+    assert [args for args, _ in handed_on] == [[robot_id], [bad_id]]  # each failed row alone
+    assert all(kwargs == {"countdown": 30, "retries": 1} for _, kwargs in handed_on)
+    rows = {log.pk: (log.status, log.attempts) for log in NotificationLog.objects.all()}
+    assert rows.pop(robot_id) == ("sent", 2) and rows.pop(bad_id) == ("sent", 2)
+    assert set(rows.values()) == {("sent", 1)}  # the others, once each
+    assert len(robot.received) == 2 and len(mail.outbox) == 5
+    # The batch opened two connections: the one dropped with the failure, then a new one for the rest.
+    assert len(counting_mail.opened) == 2
+
+
+def test_a_row_rejected_in_a_batch_is_failed_and_not_retried(
+    eager, org, robot, monkeypatch, django_capture_on_commit_callbacks
+):
+    from portal import tasks
+
+    monkeypatch.setattr(tasks.deliver_notification_task, "apply_async", pytest.fail)
+    real = notifications._attempt
+
+    def refuse_first(log, mailer=None):
+        if log.target == "p@0.example.com":
+            raise notifications.DeliveryRejected("no such user")
+        real(log, mailer)
+
+    monkeypatch.setattr(notifications, "_attempt", refuse_first)
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.record(_emails(3))
+    statuses = list(NotificationLog.objects.order_by("pk").values_list("status", "attempts", "last_error"))
+    assert statuses == [("failed", 1, "no such user"), ("sent", 1, ""), ("sent", 1, "")]
+
+
+class Killed(BaseException):
+    """The worker dies (SIGKILL, out of memory) while it sends a row: nothing after it runs."""
+
+
+def test_a_batch_killed_half_way_is_finished_by_its_redelivery_sending_nothing_twice(db, monkeypatch):
+    from portal.tasks import deliver_notifications_task
+
+    monkeypatch.setattr(notifications, "_enqueue", lambda ids: None)  # the batch runs below, twice
+    ids = [log.pk for log in notifications.record(_emails(6))]
+    real, tried = notifications._attempt, []
+
+    def die_at_the_third(log, mailer=None):
+        tried.append(log.pk)
+        if len(tried) == 3:
+            real(log, mailer)  # sent, but killed before the row is marked sent
+            raise Killed
+        real(log, mailer)
+
+    monkeypatch.setattr(notifications, "_attempt", die_at_the_third)
+    with pytest.raises(Killed):
+        deliver_notifications_task.apply(args=[ids])
+    rows = list(NotificationLog.objects.order_by("pk").values_list("status", "attempts"))
+    assert rows == [("sent", 1)] * 2 + [("pending", 0)] * 4  # the dead row's attempt died with it
+    assert len(mail.outbox) == 3
+
+    # What is left is found by resend_pending too (rows never attempted), should the message be lost.
+    assert notifications.resend_pending(older_than=timedelta(0)) == 4
+
+    monkeypatch.setattr(notifications, "_attempt", real)
+    assert deliver_notifications_task.apply(args=[ids]).get() == {"skipped": 2, "sent": 4}  # the redelivery
+    assert deliver_notifications_task.apply(args=[ids]).get() == {"skipped": 6}  # and once more: nothing
+    assert set(NotificationLog.objects.values_list("status", "attempts")) == {("sent", 1)}
+    # Only the row whose sending was cut off between the send and the commit went out twice (as before
+    # batching; WeCom's enable_duplicate_check drops such a repeat); every other row once.
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(
+        [f"p@{i}.example.com" for i in range(6)] + ["p@2.example.com"]
+    )
+
+
+def test_a_batch_at_its_time_limit_sends_the_rest_as_a_new_batch(db, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from portal.tasks import deliver_notifications_task
+
+    monkeypatch.setattr(notifications, "_enqueue", lambda ids: None)
+    ids = [log.pk for log in notifications.record(_emails(5))]
+    sent_on = []
+    monkeypatch.setattr(notifications, "_enqueue", sent_on.append)
+    real = notifications.deliver
+
+    def slow(log_id, **kwargs):
+        if log_id == ids[2] and not sent_on:
+            raise SoftTimeLimitExceeded
+        return real(log_id, **kwargs)
+
+    monkeypatch.setattr(notifications, "deliver", slow)
+    assert deliver_notifications_task.apply(args=[ids]).get() == {"sent": 2, "sent_on": 3}
+    assert sent_on == [ids[2:]]
+    assert deliver_notifications_task.apply(args=sent_on).get() == {"sent": 3}
+    assert len(mail.outbox) == 5
+
+
+def test_a_time_limit_inside_the_mail_backend_also_stops_the_batch(eager, db, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from portal.tasks import deliver_notifications_task
+
+    monkeypatch.setattr(notifications, "_enqueue", lambda ids: None)
+    ids = [log.pk for log in notifications.record(_emails(5))]
+    sent_on = []
+    monkeypatch.setattr(notifications, "_enqueue", sent_on.append)
+    real, stopped = notifications.send_mail, []
+
+    def slow(subject, body, sender, to, **kwargs):
+        if to == ["p@2.example.com"] and not stopped:
+            stopped.append(to)
+            raise SoftTimeLimitExceeded  # _send_email makes it a DeliveryError
+        return real(subject, body, sender, to, **kwargs)
+
+    monkeypatch.setattr(notifications, "send_mail", slow)
+    # The third row goes to its retry (which sends it here, eagerly), the last two on as a new batch.
+    assert deliver_notifications_task.apply(args=[ids]).get() == {"sent": 2, "retrying": 1, "sent_on": 2}
+    assert sent_on == [ids[3:]] and len(mail.outbox) == 3
+
+
+def test_a_rerun_batch_leaves_a_row_being_retried_to_its_own_task(db, monkeypatch):
+    from portal.tasks import deliver_notifications_task
+
+    monkeypatch.setattr(notifications, "_enqueue", lambda ids: None)
+    ids = [log.pk for log in notifications.record(_emails(3))]
+    NotificationLog.objects.filter(pk=ids[1]).update(status="retrying", attempts=1, last_error="email: timed out")
+    assert deliver_notifications_task.apply(args=[ids]).get() == {"sent": 2, "skipped": 1}
+    assert NotificationLog.objects.get(pk=ids[1]).status == "retrying"  # its retry task sends it
+    assert notifications.deliver(ids[1]) == "sent"
+    assert len(mail.outbox) == 3
+
+
+def test_broker_down_no_batch_is_sent_and_resend_pending_batches_them(
+    db, monkeypatch, django_capture_on_commit_callbacks
+):
+    from portal import outbox, tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.deliver_notifications_task, "delay", lambda ids: sent.append(ids))
+    monkeypatch.setattr(outbox, "broker_available", lambda: False)
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.record(_emails(60))
+    assert sent == [] and set(NotificationLog.objects.values_list("status", "attempts")) == {("pending", 0)}
+
+    monkeypatch.setattr(outbox, "broker_available", lambda: True)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert notifications.resend_pending(older_than=timedelta(0)) == 60
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert [len(batch) for batch in sent] == [50, 10]

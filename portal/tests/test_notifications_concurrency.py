@@ -21,17 +21,17 @@ def test_a_row_being_sent_is_skipped_by_a_second_task(org, wecom_api, monkeypatc
     person = org["east_rep"]
     person.wecom_id = "zhangsan"
     person.save()
-    monkeypatch.setattr(notifications, "_enqueue", lambda pk: None)  # the two deliveries below are the tasks
+    monkeypatch.setattr(notifications, "_enqueue", lambda ids: None)  # the two deliveries below are the tasks
     (log,) = notifications.send_notification(person, "【群规】处分通知", "警告一次", event="concurrent:1")
     sending, release, results = threading.Event(), threading.Event(), {}
     real, calls = notifications._attempt, []
 
-    def slow_first(row):
+    def slow_first(row, mailer=None):
         calls.append(row.pk)
         if len(calls) == 1:
             sending.set()
             release.wait(10)
-        real(row)
+        real(row, mailer)
 
     monkeypatch.setattr(notifications, "_attempt", slow_first)
 

@@ -102,13 +102,18 @@ def test_rate_limit_is_retried_with_backoff(
     from portal import tasks
 
     countdowns = []
-    retry = tasks.deliver_notification_task.retry
+    retry, apply_async = tasks.deliver_notification_task.retry, tasks.deliver_notification_task.apply_async
 
-    def spy(*args, **kwargs):
-        countdowns.append(kwargs.get("countdown"))
-        return retry(*args, **kwargs)
+    def spy(real):
+        def call(*args, **kwargs):
+            countdowns.append(kwargs.get("countdown"))
+            return real(*args, **kwargs)
 
-    monkeypatch.setattr(tasks.deliver_notification_task, "retry", spy)
+        return call
+
+    # The batch's failed row is handed on to the single-row task (30 s), whose retry waits 60 s.
+    monkeypatch.setattr(tasks.deliver_notification_task, "apply_async", spy(apply_async))
+    monkeypatch.setattr(tasks.deliver_notification_task, "retry", spy(retry))
     wecom_api.script = [{"errcode": errcode, "errmsg": "api freq out of limit"}] * 2
     _send(zhangsan, django_capture_on_commit_callbacks)
     log = NotificationLog.objects.get(channel="wecom_app")
