@@ -282,6 +282,8 @@ def baseline(args: argparse.Namespace) -> dict:
     argv += ["--code-root", str(tree), "--no-migrate", "--record", str(out)]
     if args.only:
         argv += ["--only", args.only]
+    if args.serial:  # the same conditions for both halves
+        argv += ["--serial"]
     subprocess.run(argv, check=True, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)})
     return json.loads(out.read_text())
 

@@ -461,6 +461,9 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds a hanging mail server may hold one send: notices go out in batches of 50 on one SMTP
+# connection, and without a timeout one stuck send held the whole batch until its time limit.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "qungui@localhost")
 # WeCom application messages (企业微信应用消息, portal.wecom): all three set, or the channel is not used
 # (email only, logged once per process). The secret is the application's own (应用管理 → Secret).
