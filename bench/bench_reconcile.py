@@ -78,19 +78,19 @@ def generate(args: argparse.Namespace) -> None:
         # 10% project groups (two thirds past their end date), 2% unapproved, 4% admit outsiders
         f"""INSERT INTO groups_chatgroup (name, platform, kind, external_id, department_id, owner_id, purpose,
             approved_at, filing_ref, status, end_date, nickname_convention, admits_outsiders, wecom_webhook_url,
-            created_at, updated_at)
+            created_at, updated_at, wecom_chat_type, wecom_member_version)
             SELECT '群' || i, 'wechat', CASE WHEN i % 10 = 0 THEN 'project' ELSE 'department' END, '',
             ({ids})[1 + i % {len(dept_ids)}], 1 + (i * 7) % {e}, '', CASE WHEN i % 50 = 0 THEN NULL ELSE now() END,
             '', 'active', CASE WHEN i % 10 = 0 THEN current_date + (i % 3 - 2) END, '{{department}}-{{name}}',
-            i % 25 = 0, '', now(), now() FROM generate_series(1, {g}) AS i""",
+            i % 25 = 0, '', now(), now(), '', '' FROM generate_series(1, {g}) AS i""",
         f"""INSERT INTO groups_chatgroup_admins (chatgroup_id, employee_id)
             SELECT i, 1 + (i * 7 + 1) % {e} FROM generate_series(1, {g}) AS i""",
         # members: 1% outsiders, 3% nicknames breaking the convention, the rest 部门-姓名
         f"""INSERT INTO groups_membership (group_id, employee_id, nickname, platform_id, member_key, joined_at,
-            is_admin, created_at, updated_at)
+            is_admin, created_at, updated_at, nickname_set)
             SELECT m.grp, m.emp, CASE WHEN m.emp IS NULL THEN '外部' || m.i WHEN m.i % 100 < 3 THEN emp.name
             ELSE d.name || '-' || emp.name END, 'wx' || m.i, 'id:wx' || m.i, now() - interval '30 days', false,
-            now(), now()
+            now(), now(), true
             FROM (SELECT i, 1 + i % {g} AS grp, CASE WHEN i % 100 = 7 THEN NULL
                   ELSE 1 + ((i % {g}) * 13 + (i / {g}) * {stride}) % {e} END AS emp
                   FROM generate_series(0, {per_group * g - 1}) AS i) m
