@@ -184,7 +184,7 @@ def write_floor() -> tuple[float, int]:
     try:
         with transaction.atomic():
             with connection.cursor() as cur:
-                cur.execute("TRUNCATE groups_rosterfinding")
+                cur.execute("TRUNCATE groups_rosterfinding CASCADE")  # rolled back: tables referencing it too
                 start = time.perf_counter()
                 cur.execute(f"INSERT INTO groups_rosterfinding ({cols}) SELECT {cols} FROM floor_rows")
                 cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred FK checks, as at commit
