@@ -22,7 +22,7 @@ from groups.models import ChatGroup, Employee, Membership, ReconcileRun, RosterF
 from groups.reconcile import reconcile_all
 from groups.tasks import RECONCILE_LOCK, reconcile_groups_task
 from portal.locks import advisory_key
-from portal.tests.processes import child_database_url, kill_group, start_worker
+from portal.tests.processes import child_database_url, kill_group, kill_running, start_worker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -109,9 +109,7 @@ def test_killed_worker_run_is_finished_by_the_next_worker_within_a_minute(org):
         took = time.monotonic() - killed_at
     finally:
         blocker.close()
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                kill_group(proc)
+        kill_running(first, second)
     output = log.read_text()
     log.unlink(missing_ok=True)
 

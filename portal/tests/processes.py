@@ -68,3 +68,10 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
     proc.wait(timeout=30)
+
+
+def kill_running(*procs: subprocess.Popen | None) -> None:
+    """A test's teardown: kill every worker it started that still runs (None: never started)."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            kill_group(proc)

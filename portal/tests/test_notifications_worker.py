@@ -22,7 +22,7 @@ import pytest
 from portal import notifications
 from portal.models import NotificationLog
 from portal.tasks import deliver_notifications_task
-from portal.tests.processes import kill_group, start_worker
+from portal.tests.processes import kill_group, kill_running, start_worker
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -91,9 +91,7 @@ def test_a_batch_killed_mid_way_is_finished_by_the_next_worker_and_nothing_sent_
         summary = result.get(timeout=90)
         took = time.monotonic() - killed_at
     finally:
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                kill_group(proc)
+        kill_running(first, second)
     output = log.read_text()
     log.unlink(missing_ok=True)
 
