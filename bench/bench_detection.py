@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
 from bench import data  # noqa: E402
 from bench.memory import peak_mib, reset_peak  # noqa: E402
 
-SHAPE = 1  # bump when the generated messages change
+SHAPE = 2  # bump when the generated messages change
 MONTH_START = dt.datetime(2026, 11, 1, tzinfo=data.TZ)
 MONTH_END = dt.datetime(2026, 12, 1, tzinfo=data.TZ)
 SAMPLE_MESSAGES = 60_000  # the baseline loop's sample (whole groups) at full scale
@@ -170,7 +170,7 @@ def copy_messages(total: int) -> int:
 
 def _moment(rng: random.Random) -> dt.datetime:
     day = rng.randrange(30)
-    if rng.random() < 0.04:  # quiet hours
+    if rng.random() < 0.01:  # quiet hours
         minute = rng.choice([rng.randrange(23 * 60 + 30, 24 * 60), rng.randrange(0, 7 * 60 + 30)])
     else:
         minute = rng.randrange(8 * 60 + 30, 19 * 60)
@@ -199,38 +199,42 @@ def group_messages(rng, gid, platform, members, owner, n, now):
         roll = rng.random()
         if roll < 0.60:
             add(at, member, "text", "".join(rng.choice(SHORT) for _ in range(rng.randint(1, 4))))
-        elif roll < 0.63:
+        elif roll < 0.61:
             body = "".join(rng.choice(LONG_PARTS) for _ in range(rng.randint(4, 14)))
             add(at, member, "text", body)
         elif roll < 0.73:
             add(at, member, "image")
         elif roll < 0.765:
             add(at, member, "link", url=rng.choice(LINKS).format(n=rng.randrange(10**5)), title="文档")
-        elif roll < 0.77:
+        elif roll < 0.767:
             add(at, member, "redpacket", "恭喜发财,大吉大利")
-        elif roll < 0.78:
+        elif roll < 0.777:
             add(at, member, "system", "某某加入了群聊")
-        elif roll < 0.79:  # an advertisement, often repeated by the same poster, sometimes recalled
+        elif roll < 0.780:  # an advertisement, often repeated by the same poster, sometimes recalled
             poster = rng.choice(ad_posters)
             ad = rng.choice(ADS).format(n=f"ab{gid % 97}")
             add(at, poster, "text", ad, recalled=rng.random() < 0.1)
-        elif roll < 0.793:
+        elif roll < 0.781:
             url = AD_LINK.format(n=gid % 50, s=rng.choice(["wx", "qq", "moments"]))
             add(at, rng.choice(ad_posters), "link", url=url, title="限时特价 优惠券")
-        elif roll < 0.796:
+        elif roll < 0.784:
             add(at, member, "text", rng.choice(KEYWORD_TEXTS))
-        elif roll < 0.80:  # a burst: 8 messages in ~20 s
+        elif roll < 0.788:  # a burst: 8 messages in ~20 s
             for k in range(8):
                 add(at + dt.timedelta(seconds=k * 2), member, rng.choice(["text", "image"]), "哈哈")
-        elif roll < 0.815:  # the owner's directive to one person, answered (or not)
+        elif roll < 0.798:  # the owner's directive to one person: mostly answered in time, some late, some not
             target = rng.choice(members)
             add(at, owner, "text", f"@{target[3]} 请今天下班前把报表发我", mentions=[target[3]])
-            if rng.random() < 0.7:
-                add(at + dt.timedelta(seconds=rng.randint(30, 3000)), target, "text", "好的,马上处理")
-        elif roll < 0.82:  # a notice asking for 收到
+            answer = rng.random()
+            if answer < 0.85:
+                add(at + dt.timedelta(seconds=rng.randint(30, 1500)), target, "text", "好的,马上处理")
+            elif answer < 0.9:
+                add(at + dt.timedelta(seconds=rng.randint(1900, 5000)), target, "text", "好的,马上处理")
+        elif roll < 0.799:  # a notice asking for 收到: most members acknowledge it within two hours
             add(at, owner, "text", "@所有人 明天上午九点全员会议,收到请回复", everyone=True)
-            for m in rng.sample(members, min(len(members), rng.randint(1, 8))):
-                add(at + dt.timedelta(seconds=rng.randint(10, 7200)), m, "text", "收到")
+            for m in members:
+                if m is not owner and rng.random() < 0.95:
+                    add(at + dt.timedelta(seconds=rng.randint(10, 7200)), m, "text", "收到")
         else:
             add(at, member, "text", rng.choice(SHORT))
     out.sort(key=lambda r: r[8])

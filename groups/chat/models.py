@@ -193,7 +193,7 @@ class ChatMessage(models.Model):
         indexes = [
             models.Index(fields=["group", "sent_at"], name="chatmessage_group_time"),
             models.Index(fields=["group", "kind", "sent_at"], name="chatmessage_group_kind_time"),
-            models.Index(fields=["employee", "sent_at"], name="chatmessage_employee_time"),
+            models.Index(fields=["employee", "group", "sent_at"], name="chatmessage_employee_group"),
             models.Index(fields=["group", "sender_platform_id", "sent_at"], name="chatmessage_group_sender"),
             models.Index(fields=["sent_at"], name="chatmessage_unpurged", condition=Q(purged_at__isnull=True)),
         ]

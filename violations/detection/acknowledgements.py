@@ -30,7 +30,6 @@ from .responsiveness import (
     Pair,
     WorkingClock,
     batched,
-    employee_members_q,
     group_admin_q,
     leader_q,
     local_iso,
@@ -69,7 +68,6 @@ def detect(window: Window) -> Iterator[Hit]:
         window=window,
         deadline_for_day=clock.day_end_segments,
         answers=acknowledgements(directive_settings),
-        broadcast_scope=employee_members_q(),
         directive_settings=directive_settings,
     )
     reasons = _reasons()  # translated once per run, not per hit

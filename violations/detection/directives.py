@@ -28,7 +28,7 @@ from .responsiveness import (
     Pair,
     WorkingClock,
     batched,
-    department_members_q,
+    department_members,
     leader_q,
     local_iso,
     local_text,
@@ -59,7 +59,7 @@ def detect(window: Window) -> Iterator[Hit]:
         window=window,
         deadline_for_day=lambda day: clock.segments(day, duration),
         answers=lambda replies: replies,
-        broadcast_scope=department_members_q(),
+        broadcast_scope=department_members(),
         directive_settings=directive_settings,
     )
     reasons = _reasons()  # translated once per run, not per hit

@@ -4,21 +4,24 @@ R01 (``directives.py``) and R03 (``acknowledgements.py``) have the same shape: a
 (a leader's directive, a notice asking for "收到"), the people it addresses, and a deadline in working
 time by which each of them must have written something (any message; an acknowledgement). Both find
 the people who did not, per (message, person): one scan finds the window's triggering messages,
-then one SQL query per day (and batch) of them:
+then one SQL query per batch of them (in time order, across days):
 
 - the triggering messages and the group's members they address are one join
-  (``ChatMessage`` → group → memberships), with a ``NOT EXISTS`` for the answer between the message
-  and its deadline;
+  (``ChatMessage`` → group → memberships); for each (message, member) a scalar subquery finds the
+  member's first answer after the message (one index probe, by platform id and by employee), and the
+  pair is kept when neither came by the deadline;
 - the deadline is a ``CASE`` over the message's time: within one day it is either ``sent_at + shift``
-  or a fixed instant (before work, after work, on a day off), computed by ``WorkingClock.segments``.
+  or a fixed instant (before work, after work, on a day off), computed by ``WorkingClock.segments``;
+  a batch's days are one ``CASE`` (``deadline_case_days``);
+- a rule's narrower broadcast scope (R01: the group's department and its sub-departments) is
+  checked on the returned rows in Python.
 """
 
 from __future__ import annotations
 
 import datetime
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,10 +42,10 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Trim, TruncDate
+from django.db.models.functions import Coalesce, Trim, TruncDate
 
 from groups.choices import EmployeeStatus, MessageKind
-from groups.models import ChatGroup, ChatMessage
+from groups.models import ChatGroup, ChatMessage, Department
 
 from ..models import DirectiveSettings, GroupLeader
 from ..workdays import workday_flags
@@ -209,6 +212,21 @@ def deadline_case(pieces: Sequence[Segment], rest: Segment):
     return Case(*whens, default=rest.expression(), output_field=DateTimeField())
 
 
+def deadline_case_days(days: Sequence[datetime.date], deadline_for_day, clock_tz: ZoneInfo):
+    """One ``CASE`` for the messages of several local ``days`` (ascending): each day's pieces, then
+    its rest up to the next midnight, so that a batch of triggering messages from many days is one
+    query. The ``WHEN``s are tried in order, so a day's pieces only see that day's messages."""
+    whens = []
+    for day in days:
+        pieces, rest = deadline_for_day(day)
+        for p in pieces:
+            whens.append(When(**{"sent_at__lte" if p.inclusive else "sent_at__lt": p.until}, then=p.expression()))
+        midnight = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time(0), clock_tz)
+        whens.append(When(sent_at__lt=midnight, then=rest.expression()))
+    last_rest = deadline_for_day(days[-1])[1]
+    return Case(*whens, default=last_rest.expression(), output_field=DateTimeField())
+
+
 def local_iso(moment: datetime.datetime) -> str:
     return moment.astimezone(company_tz()).isoformat()
 
@@ -308,18 +326,19 @@ def leaders_by_group(group_ids: Iterable[int], directive_settings: DirectiveSett
     return result
 
 
-def addressed_members_q(broadcast_scope: Q) -> Q:
+def addressed_members_q() -> Q:
     """The group's members a triggering message addresses, open at its time, not its sender.
 
     Mentioned: a member whose 群昵称 or 平台账号 is among the message's @-mentions. Broadcast (@所有人,
-    or no @ at all): the members matching ``broadcast_scope``. Every condition is positive (no negated
+    or no @ at all): the members who are employees (a rule's narrower scope, such as R01's responsible
+    department, is applied to the rows in Python: ``unanswered_pairs``). Every condition is positive (no negated
     membership lookup): a negation would make Django put the membership in a subquery of its own.
     """
     m = MEMBER
     mentioned = Q(JSONListHas(F("mentions"), F(f"{m}__nickname"))) | Q(
         JSONListHas(F("mentions"), F(f"{m}__platform_id")), **{f"{m}__platform_id__gt": ""}
     )
-    broadcast = (Q(mentions_all=True) | Q(mentions=[])) & broadcast_scope
+    broadcast = (Q(mentions_all=True) | Q(mentions=[])) & Q(**{f"{m}__employee__isnull": False})
     open_then = (Q(**{f"{m}__joined_at__isnull": True}) | Q(**{f"{m}__joined_at__lte": F("sent_at")})) & (
         Q(**{f"{m}__left_at__isnull": True}) | Q(**{f"{m}__left_at__gt": F("sent_at")})
     )
@@ -336,35 +355,49 @@ def addressed_members_q(broadcast_scope: Q) -> Q:
     return Q(**{f"{m}__id__isnull": False}) & open_then & employed_then & not_sender & (mentioned | broadcast)
 
 
-def department_members_q() -> Q:
-    """Members employed in the group's department or one of its sub-departments."""
-    return Q(**{f"{MEMBER}__employee__department__path__startswith": F("group__department__path")})
+def department_members() -> Callable[[Pair], bool]:
+    """R01's broadcast scope: the member is employed in the group's department or one of its
+    sub-departments (by the departments' tree paths, loaded once per run). In Python rather than
+    SQL: the department joins made PostgreSQL's planner, which cannot estimate the batch's rows,
+    loop over the whole department table for every row."""
+    paths = dict(Department.objects.values_list("pk", "path"))
+
+    def within(pair: Pair) -> bool:
+        group_path = paths.get(pair.group_department_id or 0)
+        member_path = paths.get(pair.member_department_id or 0)
+        return group_path is not None and member_path is not None and member_path.startswith(group_path)
+
+    return within
 
 
-def employee_members_q() -> Q:
-    return Q(**{f"{MEMBER}__employee__isnull": False})
-
-
-def later_messages(by: str, until: str | None = "deadline"):
-    """The group's messages after the outer row's message (up to its ``until`` annotation) written by
-    the outer row's member, matched ``by`` its platform id or its employee: two subqueries rather
-    than one with an OR, so that each reads one index range ((group, sender, sent_at), (employee,
-    sent_at))."""
+def later_messages(by: str):
+    """The group's messages after the outer row's message written by the outer row's member, matched
+    ``by`` its platform id or its employee: two subqueries rather than one with an OR, so that each
+    reads one index range ((group, sender, sent_at), (employee, group, sent_at))."""
     m = MEMBER
     if by == "platform":
         person = Q(sender_platform_id=OuterRef(f"{m}__platform_id"), sender_platform_id__gt="")
     else:
         person = Q(employee_id=OuterRef(f"{m}__employee_id"))
     qs = ChatMessage.objects.filter(person, group_id=OuterRef("group_id"), sent_at__gt=OuterRef("sent_at"))
-    if until:
-        qs = qs.filter(sent_at__lte=OuterRef(until))
     return qs.exclude(kind__in=NOT_ANSWERS)
 
 
-def first_reply(replies) -> Subquery:
-    # By time alone, so that the (employee, sent_at) / (group, sender, sent_at) index gives the order
-    # and the scan stops at the first row (a tie-break on id would need a sort of all later rows).
-    return Subquery(replies.order_by("sent_at").values("id")[:1])
+def first_reply(replies, field: str = "id") -> Subquery:
+    # By time alone, so that the (employee, group, sent_at) / (group, sender, sent_at) index gives the
+    # order and the scan stops at the first row (a tie-break on id would need a sort of all later rows).
+    return Subquery(replies.order_by("sent_at").values(field)[:1])
+
+
+NEVER = datetime.datetime(9999, 1, 1, tzinfo=datetime.UTC)  # "no answer at all", later than any deadline
+
+
+def first_answer_at(answers, by: str):
+    """The time of the member's first answer after the message (by platform id or by employee), or
+    ``NEVER``. A scalar subquery is one index probe per (message, member) that stops at the first
+    row; as ``NOT EXISTS`` PostgreSQL made an anti-join of it and, on the employee side, checked the
+    message's time as a join filter, reading each person's earlier messages in every group."""
+    return Coalesce(first_reply(answers(later_messages(by)), "sent_at"), Value(NEVER, DateTimeField()))
 
 
 PAIR_FIELDS = (
@@ -381,6 +414,8 @@ PAIR_FIELDS = (
     f"{MEMBER}__id",
     f"{MEMBER}__employee_id",
     f"{MEMBER}__employee__name",
+    f"{MEMBER}__employee__department_id",
+    "group__department_id",
     f"{MEMBER}__nickname",
     f"{MEMBER}__platform_id",
     f"{MEMBER}__member_key",
@@ -405,6 +440,8 @@ class Pair:
     member_key: str
     mentioned: bool
     reply_ids: tuple[int, ...]
+    member_department_id: int | None = None
+    group_department_id: int | None = None
     first_reply_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -423,17 +460,18 @@ def unanswered_pairs(
     window: Window,
     deadline_for_day,
     answers,
-    broadcast_scope: Q,
+    broadcast_scope: Callable[[Pair], bool] | None = None,
     directive_settings: DirectiveSettings,
 ) -> Iterator[Pair]:
     """The (message, member) pairs of ``triggers`` whose deadline has passed at ``window.now`` with no
     message of ``answers`` from the member by then.
 
-    One scan finds the window's triggering messages (ids and times only); then, per local day and
-    batch of ``BATCH`` of them, one query joins them to the members they address and checks the
-    answers. ``deadline_for_day(day)`` gives the day's ``(pieces, rest)``; ``answers`` filters the
-    candidate replies (any message, an acknowledgement); leaders addressed only by a broadcast are
-    dropped.
+    One scan finds the window's triggering messages (ids and times only); then, per batch of
+    ``BATCH`` of them in time order, one query joins them to the members they address and checks the
+    answers (the deadline a ``CASE`` over the batch's days). ``deadline_for_day(day)`` gives the
+    day's ``(pieces, rest)``; ``answers`` filters the candidate replies (any message, an
+    acknowledgement); ``broadcast_scope`` narrows a broadcast's members; leaders addressed only by a
+    broadcast are dropped.
     """
     tz = company_tz()
     if window.group_ids is not None:
@@ -441,31 +479,34 @@ def unanswered_pairs(
     if window.since is not None:
         triggers = triggers.filter(sent_at__gte=window.since)
     triggers = triggers.filter(sent_at__lt=window.until or window.now)
-    by_day: dict[datetime.date, list[int]] = defaultdict(list)
-    for pk, sent_at in triggers.order_by().values_list("pk", "sent_at").iterator(chunk_size=10_000):
-        by_day[sent_at.astimezone(tz).date()].append(pk)
+    found = [
+        (sent_at, pk, sent_at.astimezone(tz).date())
+        for pk, sent_at in triggers.order_by().values_list("pk", "sent_at").iterator(chunk_size=10_000)
+    ]
+    found.sort()
     leaders: dict[int, set[int]] = {}
-    for day in sorted(by_day):
-        deadline = deadline_case(*deadline_for_day(day))
-        ids = sorted(by_day.pop(day))
-        for start in range(0, len(ids), BATCH):
-            rows = (
-                ChatMessage.objects.filter(pk__in=ids[start : start + BATCH])
-                .annotate(deadline=deadline)
-                .filter(deadline__lt=window.now)
-                .filter(
-                    addressed_members_q(broadcast_scope),
-                    ~Exists(answers(later_messages("platform"))),
-                    ~Exists(answers(later_messages("employee"))),
-                )
-                .annotate(
-                    reply_by_platform=first_reply(answers(later_messages("platform", until=None))),
-                    reply_by_employee=first_reply(answers(later_messages("employee", until=None))),
-                )
-                .values(*PAIR_FIELDS, "reply_by_platform", "reply_by_employee")
-                .order_by("sent_at", "id", f"{MEMBER}__id")
+    for start in range(0, len(found), BATCH):
+        chunk = found[start : start + BATCH]
+        deadline = deadline_case_days(sorted({day for _at, _pk, day in chunk}), deadline_for_day, tz)
+        rows = (
+            ChatMessage.objects.filter(pk__in=[pk for _at, pk, _day in chunk])
+            .annotate(deadline=deadline)
+            .filter(deadline__lt=window.now)
+            .filter(addressed_members_q())
+            .alias(answer_by_platform=first_answer_at(answers, "platform"))
+            .alias(answer_by_employee=first_answer_at(answers, "employee"))
+            .filter(answer_by_platform__gt=F("deadline"), answer_by_employee__gt=F("deadline"))
+            .annotate(
+                reply_by_platform=first_reply(answers(later_messages("platform"))),
+                reply_by_employee=first_reply(answers(later_messages("employee"))),
             )
-            yield from _without_addressed_leaders([_pair(row) for row in rows], leaders, directive_settings)
+            .values(*PAIR_FIELDS, "reply_by_platform", "reply_by_employee")
+            .order_by("sent_at", "id", f"{MEMBER}__id")
+        )
+        pairs = [_pair(row) for row in rows]
+        if broadcast_scope is not None:
+            pairs = [p for p in pairs if p.mentioned or broadcast_scope(p)]
+        yield from _without_addressed_leaders(pairs, leaders, directive_settings)
 
 
 def _without_addressed_leaders(
@@ -503,6 +544,8 @@ def _pair(row: dict) -> Pair:
         member_key=row[f"{m}__member_key"],
         mentioned=nickname in mentions or (bool(platform_id) and platform_id in mentions),
         reply_ids=tuple(row[k] for k in ("reply_by_platform", "reply_by_employee") if row[k]),
+        member_department_id=row[f"{m}__employee__department_id"],
+        group_department_id=row["group__department_id"],
     )
 
 
