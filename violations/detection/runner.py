@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import datetime
+import enum
 import json
 import logging
 from collections import defaultdict
@@ -26,7 +27,7 @@ from itertools import islice
 from typing import Any
 
 from auditlog.models import LogEntry
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.db.models.functions import Substr
 from django.utils import timezone
@@ -137,6 +138,12 @@ def store(batch: list[Hit], progress: Progress) -> list[int]:
         return []
     snapshots = excerpts(fresh)
     rows = [_detection(hit, progress, snapshots.get((hit.detector, hit.key), [])) for hit in fresh]
+    if connection.vendor == "postgresql":
+        try:
+            with transaction.atomic(), connection.wrap_database_errors:
+                return _store_copied(rows, progress)
+        except IntegrityError:  # another run stored some of these keys since ``_fresh``: the careful path
+            pass
     new = _insert_detections(rows)
     if new is None:  # the ones this run wrote, read back
         mine = Q(pk__in=[])
@@ -159,6 +166,83 @@ DETECTION_COLUMNS = (
     "reason", "details", "message_ids", "excerpt", "run_id", "created_at",
 )  # fmt: skip
 JSON_COLUMNS = {"details", "message_ids", "excerpt"}
+
+
+def _store_copied(rows: list[Detection], progress: Progress) -> list[int]:
+    """PostgreSQL: the batch's violations, detections and message links COPYed straight into their
+    tables, with ids drawn from the tables' sequences first, so that each detection carries its
+    violation from the start (no read-back, no update). Raises IntegrityError when a key is stored
+    already (a concurrent run): the caller's savepoint undoes the batch and the careful path runs."""
+    matched = [d for d in rows if d.employee_id is not None]
+    violations = [_violation(d) for d in matched]
+    now = timezone.now()
+    with connection.cursor() as cur:
+        for obj, pk in zip(violations, _next_ids(cur, Violation, len(violations)), strict=True):
+            obj.pk = obj.id = pk
+        for detection, violation in zip(matched, violations, strict=True):
+            detection.violation_id = violation.pk
+        for obj, pk in zip(rows, _next_ids(cur, Detection, len(rows)), strict=True):
+            obj.pk = obj.id = pk
+            obj.created_at = now
+        _copy(cur, Violation, violations)
+        _copy(cur, Detection, rows)
+        through = Detection.messages.through
+        links = [(d.pk, m) for d in rows for m in dict.fromkeys(d.message_ids)]
+        table = connection.ops.quote_name(through._meta.db_table)
+        with cur.cursor.copy(f"COPY {table} (detection_id, chatmessage_id) FROM STDIN") as copy:
+            for link in links:
+                copy.write_row(link)
+    for detection in rows:
+        counts = progress.counts[detection.detector]
+        counts.new += 1
+        if detection.employee_id is None:
+            counts.unmatched += 1
+        else:
+            counts.suspected += 1
+    ids = [v.pk for v in violations]
+    if ids:
+        _audit(ids, [d.pk for d in matched], progress)
+    return ids
+
+
+def _next_ids(cur, model, n: int) -> list[int]:
+    """``n`` fresh ids from the sequence of ``model``'s table (ascending)."""
+    if not n:
+        return []
+    cur.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [model._meta.db_table, n]
+    )
+    return sorted(pk for (pk,) in cur.fetchall())
+
+
+def _copy(cur, model, objs: list) -> None:
+    """COPY ``objs`` (ids set) into ``model``'s table, every concrete column: JSON as its text, the
+    automatic times from ``pre_save``, enum members as their values, the rest as they are (what
+    ``bulk_create`` would send; Django's per-value preparation was most of the batch's Python)."""
+    if not objs:
+        return
+    fields = model._meta.concrete_fields
+    getters = []
+    for f in fields:
+        if isinstance(f, models.JSONField):
+            getters.append(lambda obj, a=f.attname, null=f.null: _json(getattr(obj, a), null))
+        elif getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            getters.append(lambda obj, f=f: f.pre_save(obj, True))
+        else:
+            getters.append(lambda obj, a=f.attname: _plain(getattr(obj, a)))
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with cur.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for obj in objs:
+            copy.write_row([get(obj) for get in getters])
+
+
+def _json(value: Any, null: bool) -> str | None:
+    return None if value is None and null else json.dumps(value, ensure_ascii=False)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 def _insert_detections(rows: list[Detection]) -> list[Detection] | None:
@@ -225,36 +309,37 @@ def _suspect(new: list[Detection], progress: Progress) -> list[int]:
     matched = [d for d in new if d.employee_id is not None]
     if not matched:
         return []
-    now = timezone.now()
-    violations = Violation.objects.bulk_create(
-        [
-            Violation(
-                employee_id=d.employee_id,
-                group_id=d.group_id,
-                rule_id=d.rule_id,
-                occurred_at=d.occurred_at,
-                description=d.reason,
-                recorded_by=None,
-                channel=Channel.DETECTION,
-                status=ViolationStatus.SUSPECTED,
-                created_at=now,
-            )
-            for d in matched
-        ]
-    )
+    violations = Violation.objects.bulk_create([_violation(d) for d in matched])
     for detection, violation in zip(matched, violations, strict=True):
         detection.violation_id = violation.pk
         progress.counts[detection.detector].suspected += 1
     _set_violations(matched)
     ids = [v.pk for v in violations]
+    _audit(ids, [d.pk for d in matched], progress)
+    return ids
+
+
+def _violation(d: Detection) -> Violation:
+    return Violation(
+        employee_id=d.employee_id,
+        group_id=d.group_id,
+        rule_id=d.rule_id,
+        occurred_at=d.occurred_at,
+        description=d.reason,
+        recorded_by=None,
+        channel=Channel.DETECTION,
+        status=ViolationStatus.SUSPECTED,
+    )
+
+
+def _audit(ids: list[int], detections: list[int], progress: Progress) -> None:
     log_summary(
         Violation,
         label=str(_("系统检测:待核实记录")),
         changes={"detect": [str(_("待核实")), f"violations={len(ids)}"]},
-        data={"run": progress.run.pk, "violations": ids, "detections": [d.pk for d in matched]},
+        data={"run": progress.run.pk, "violations": ids, "detections": detections},
         action=LogEntry.Action.CREATE,
     )
-    return ids
 
 
 def _set_violations(matched: list[Detection]) -> None:
@@ -286,13 +371,12 @@ def _link_messages(new: list[Detection]) -> None:
 EXCERPT_FIELDS = ("pk", "group_id", "sent_at", "sender_name", "sender_platform_id", "kind", "recalled")
 
 
-def _ranges(fresh: list[Hit], times: dict[int, datetime.datetime]) -> dict[int, list[list[datetime.datetime]]]:
-    """Per group, the merged time ranges around the hits' triggering messages."""
+def _ranges(triggers: list[tuple[int, datetime.datetime]]) -> list[tuple[int, datetime.datetime, datetime.datetime]]:
+    """Per group, the merged time ranges of ``CONTEXT_SPAN`` around the triggering messages."""
     wanted: dict[int, list[list[datetime.datetime]]] = defaultdict(list)
-    for hit in fresh:
-        at = [times[m] for m in hit.message_ids if m in times] or [hit.occurred_at]
-        wanted[hit.group_id].append([min(at) - CONTEXT_SPAN, max(at) + CONTEXT_SPAN])
-    merged: dict[int, list[list[datetime.datetime]]] = {}
+    for group_id, sent_at in triggers:
+        wanted[group_id].append([sent_at - CONTEXT_SPAN, sent_at + CONTEXT_SPAN])
+    merged = []
     for group_id, spans in wanted.items():
         out: list[list[datetime.datetime]] = []
         for start, end in sorted(spans):
@@ -300,52 +384,61 @@ def _ranges(fresh: list[Hit], times: dict[int, datetime.datetime]) -> dict[int, 
                 out[-1][1] = max(out[-1][1], end)
             else:
                 out.append([start, end])
-        merged[group_id] = out
+        merged += [(group_id, start, end) for start, end in out]
     return merged
 
 
 def _around(fresh: list[Hit]) -> dict[int, list[dict[str, Any]]]:
-    """The messages around the hits, per group in time order (a few range queries per batch)."""
-    ids = {m for hit in fresh for m in hit.message_ids}
-    times = dict(ChatMessage.objects.filter(pk__in=ids).values_list("pk", "sent_at"))
-    ranges = [(g, s, e) for g, spans in _ranges(fresh, times).items() for s, e in spans]
-    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    """Per group in time order: the hits' triggering messages and, for each, at least the ``CONTEXT``
+    messages before and after it within ``CONTEXT_SPAN`` (on PostgreSQL exactly those, one query; on
+    SQLite every message of the merged spans around them, a few range queries)."""
+    ids = sorted({m for hit in fresh for m in hit.message_ids})
+    found: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
     if connection.vendor == "postgresql":
-        for row in _around_postgresql(ranges):
-            found[row["group_id"]].append(row)
-        ranges = []
-    for start in range(0, len(ranges), RANGES_PER_QUERY):
-        where = Q(pk__in=[])
-        for group_id, since, until in ranges[start : start + RANGES_PER_QUERY]:
-            where |= Q(group_id=group_id, sent_at__gte=since, sent_at__lte=until)
-        rows = (
-            ChatMessage.objects.filter(where)
-            .annotate(snippet=Substr("text", 1, EXCERPT_CHARS + 1), title=Substr("link_title", 1, EXCERPT_CHARS))
-            .values(*EXCERPT_FIELDS, "snippet", "title")
-        )
-        for row in rows.iterator(chunk_size=2000):
-            found[row["group_id"]].append(row)
-    for rows_ in found.values():
-        rows_.sort(key=lambda r: (r["sent_at"], r["pk"]))
-    return found
+        for row in _around_postgresql(ids):
+            found[row["group_id"]][row["pk"]] = row
+    else:
+        triggers = list(ChatMessage.objects.filter(pk__in=ids).values_list("group_id", "sent_at"))
+        ranges = _ranges(triggers)
+        for start in range(0, len(ranges), RANGES_PER_QUERY):
+            where = Q(pk__in=[])
+            for group_id, since, until in ranges[start : start + RANGES_PER_QUERY]:
+                where |= Q(group_id=group_id, sent_at__gte=since, sent_at__lte=until)
+            rows = (
+                ChatMessage.objects.filter(where)
+                .annotate(snippet=Substr("text", 1, EXCERPT_CHARS + 1), title=Substr("link_title", 1, EXCERPT_CHARS))
+                .values(*EXCERPT_FIELDS, "snippet", "title")
+            )
+            for row in rows.iterator(chunk_size=2000):
+                found[row["group_id"]][row["pk"]] = row
+    return {g: sorted(rows.values(), key=lambda r: (r["sent_at"], r["pk"])) for g, rows in found.items()}
 
 
-def _around_postgresql(ranges: list[tuple[int, datetime.datetime, datetime.datetime]]) -> list[dict[str, Any]]:
-    """``_around``'s ranges in one query: the ranges as three arrays joined to the messages, each
-    range one ``(group, sent_at)`` index scan (an OR of hundreds of ranges costs more to build and
-    plan than to run)."""
-    if not ranges:
+def _around_postgresql(ids: list[int]) -> list[dict[str, Any]]:
+    """``_around`` in one query: for each triggering message, itself and the ``CONTEXT`` before it
+    and the ``CONTEXT`` after it within ``CONTEXT_SPAN`` (two ``LATERAL`` index scans of
+    ``(group, sent_at)`` that stop after a few rows). Busy groups write hundreds of messages in
+    the half hours around a hit; reading them all was most of the runner's evidence time."""
+    if not ids:
         return []
     table = connection.ops.quote_name(ChatMessage._meta.db_table)
+    columns = (
+        "m.id, m.group_id, m.sent_at, m.sender_name, m.sender_platform_id, m.kind, m.recalled, "
+        f"SUBSTRING(m.text, 1, {EXCERPT_CHARS + 1}), SUBSTRING(m.link_title, 1, {EXCERPT_CHARS})"
+    )
     sql = (
-        "SELECT m.id, m.group_id, m.sent_at, m.sender_name, m.sender_platform_id, m.kind, m.recalled, "  # noqa: S608
-        f"SUBSTRING(m.text, 1, {EXCERPT_CHARS + 1}), SUBSTRING(m.link_title, 1, {EXCERPT_CHARS}) "
-        "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[]) AS r(g, since, until) "
-        f"JOIN {table} AS m ON m.group_id = r.g AND m.sent_at >= r.since AND m.sent_at <= r.until"
+        f"SELECT n.* FROM {table} AS t CROSS JOIN LATERAL ("  # noqa: S608  names are ours
+        f"(SELECT {columns} FROM {table} AS m WHERE m.group_id = t.group_id "
+        "AND m.sent_at >= t.sent_at - %(span)s AND m.sent_at <= t.sent_at AND (m.sent_at < t.sent_at OR m.id <= t.id) "
+        "ORDER BY m.sent_at DESC, m.id DESC LIMIT %(before)s) "
+        f"UNION ALL (SELECT {columns} FROM {table} AS m WHERE m.group_id = t.group_id "
+        "AND m.sent_at >= t.sent_at AND m.sent_at <= t.sent_at + %(span)s AND (m.sent_at > t.sent_at OR m.id > t.id) "
+        "ORDER BY m.sent_at, m.id LIMIT %(after)s)"
+        ") AS n WHERE t.id = ANY(%(ids)s)"
     )
     names = (*EXCERPT_FIELDS, "snippet", "title")
     with connection.cursor() as cur:
-        cur.execute(sql, [[g for g, _s, _e in ranges], [s for _g, s, _e in ranges], [e for _g, _s, e in ranges]])
+        cur.execute(sql, {"span": CONTEXT_SPAN, "before": CONTEXT + 1, "after": CONTEXT, "ids": ids})
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
@@ -368,7 +461,9 @@ def _line(row: dict[str, Any], kind_labels: dict[str, str]) -> dict[str, Any]:
 
 
 def excerpts(fresh: list[Hit]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """Per hit, its triggering messages with ``CONTEXT`` messages before and after, as they read now."""
+    """Per hit, its triggering messages, each with up to ``CONTEXT`` messages before and after it
+    within ``CONTEXT_SPAN``, in time order, as they read now (more than ``EXCERPT_LINES``: the first
+    and the last half)."""
     around = _around(fresh)
     order = {g: [(r["sent_at"], r["pk"]) for r in rows] for g, rows in around.items()}
     at = {r["pk"]: (r["sent_at"], r["pk"]) for rows in around.values() for r in rows}
@@ -377,12 +472,14 @@ def excerpts(fresh: list[Hit]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     out = {}
     for hit in fresh:
         rows, keys = around.get(hit.group_id, []), order.get(hit.group_id, [])
-        found = sorted(at[m] for m in hit.message_ids if m in at)
-        if not found:
-            out[(hit.detector, hit.key)] = []
-            continue
-        first, last = bisect.bisect_left(keys, found[0]), bisect.bisect_left(keys, found[-1])
-        chosen = rows[max(0, first - CONTEXT) : min(len(rows), last + CONTEXT + 1)]
+        positions = sorted({bisect.bisect_left(keys, at[m]) for m in hit.message_ids if m in at})
+        chosen_at: set[int] = set()
+        for p in positions:
+            sent_at = rows[p]["sent_at"]
+            for i in range(max(0, p - CONTEXT), min(len(rows), p + CONTEXT + 1)):
+                if abs(rows[i]["sent_at"] - sent_at) <= CONTEXT_SPAN:
+                    chosen_at.add(i)
+        chosen = [rows[i] for i in sorted(chosen_at)]
         if len(chosen) > EXCERPT_LINES:  # a long burst: its start and its end
             half = EXCERPT_LINES // 2
             chosen = chosen[:half] + chosen[-half:]

@@ -224,3 +224,62 @@ def test_flood_thresholds_are_hr_settings_and_audited(hr):
 
     with pytest.raises(ValidationError):
         services.save_company_settings(settings, acting_user=hr)
+
+
+def test_postgresql_copies_the_batch_and_links_everything(night, monkeypatch):
+    """On PostgreSQL the batch goes in by COPY (the careful path is not used); on SQLite by bulk inserts.
+    Either way the detection carries its violation, the messages are linked and the audit names both."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+
+        def not_used(rows):
+            raise AssertionError("the COPY path should have stored the batch")
+
+        monkeypatch.setattr(runner, "_insert_detections", not_used)
+    result = run()
+    violation = Violation.objects.get()
+    detection = Detection.objects.get(violation=violation)
+    assert detection.run == result and detection.rule.code == "B06" and detection.created_at is not None
+    assert violation.status == ViolationStatus.SUSPECTED and violation.created_at is not None
+    assert list(detection.messages.all()) == [night["late"]]
+    assert Detection.objects.get(employee__isnull=True).messages.get() == night["stranger"]
+    entry = LogEntry.objects.filter(additional_data__run=result.pk).get()
+    assert entry.additional_data["detections"] == [detection.pk]
+
+
+def test_a_key_stored_meanwhile_by_another_run_is_not_stored_twice(night, monkeypatch):
+    """A concurrent run stores one of the batch's keys between the lookup and the insert: the batch
+    still stores the others once, the stored one is left alone, and no violation is left unlinked."""
+    first = run()
+    taken = Detection.objects.get(employee__isnull=False)
+    Violation.objects.all().delete()  # as if the other run's violation were its own business
+    Detection.objects.exclude(pk=taken.pk).delete()
+    real = runner._fresh
+
+    def forgets_the_stored_key(batch, progress):
+        fresh = real(batch, progress)
+        return fresh + [hit for hit in batch if hit.key == taken.key]
+
+    monkeypatch.setattr(runner, "_fresh", forgets_the_stored_key)
+    again = run()
+    assert again.counts["quiet_hours"]["new"] == 1  # the stranger's, again
+    assert Detection.objects.count() == 2 and Detection.objects.get(pk=taken.pk).run == first
+    assert not Violation.objects.filter(detection__isnull=True).exists()
+
+
+def test_each_triggering_message_brings_its_own_context(org):
+    """A hit with two triggering messages far apart (a repeated advertisement) shows each with its
+    two neighbours, not the hundred messages between them; the same on both databases."""
+    from violations.detection.base import Hit
+
+    group = org["sales_group"]
+    start = at(2026, 11, 3, 10, 0)
+    chat = [msg(group, "wx_li", start + datetime.timedelta(minutes=i), text=f"m{i}") for i in range(100)]
+    hit = Hit(
+        detector="repeated_ad", rule_code="C06", key="t:1", group_id=group.pk, occurred_at=chat[90].sent_at,
+        reason="重复广告", message_ids=(chat[90].pk, chat[10].pk),
+    )  # fmt: skip
+    lines = runner.excerpts([hit])[("repeated_ad", "t:1")]
+    assert [line["text"] for line in lines] == ["m8", "m9", "m10", "m11", "m12", "m88", "m89", "m90", "m91", "m92"]
+    assert [line["text"] for line in lines if line["trigger"]] == ["m10", "m90"]
