@@ -348,6 +348,17 @@ class Baseline:
         ]
         self.settings = CompanySettings.objects.first()
         self.hits = 0
+        from django.utils import timezone
+
+        from groups.models import Department
+        from violations.detection.responsiveness import WorkingClock
+        from violations.models import DirectiveSettings
+
+        self.directives = DirectiveSettings.load()
+        self.clock = WorkingClock.from_settings(self.directives)
+        self.limit = dt.timedelta(minutes=CompanySettings.load().directive_answer_minutes)
+        self.paths = dict(Department.objects.values_list("pk", "path"))
+        self.now = timezone.now()
 
     def matches(self, m) -> set[str]:
         from violations.detection.text import host_matches, url_host, urls_in
@@ -406,11 +417,70 @@ class Baseline:
                 )  # fmt: skip
                 mine = self.normalise((m.text or "") + (m.link_title or ""))
                 sum(1 for e in earlier if self.normalise((e.text or "") + (e.link_title or "")) == mine)
-        if ("R01" in rules or "R03" in rules) and (m.mentions or m.mentions_all):
-            answers = ChatMessage.objects.filter(
-                group_id=m.group_id, sent_at__gt=m.sent_at, sent_at__lte=m.sent_at + _dt.timedelta(minutes=30)
-            ).exclude(sender_platform_id=m.sender_platform_id)
-            self.hits += not answers.exists()
+        if m.kind == "text" and not m.recalled and m.employee_id and ("R01" in rules or "R03" in rules):
+            self.responsiveness(m)
+
+    def responsiveness(self, m) -> None:
+        """R01 and R03 as the rules read, one message at a time: is the sender a leader of the group;
+        is the message a directive (an @ or a directive phrase) or a notice (an acknowledgement
+        request); then, for each member it addresses, one query for their answer by the deadline."""
+        from django.db.models import Q
+
+        from groups.models import ChatGroup, ChatMessage, Membership
+        from violations.detection.responsiveness import is_exact_phrase
+        from violations.models import GroupLeader
+
+        ds = self.directives
+        group = ChatGroup.objects.select_related("department").get(pk=m.group_id)
+        leaders = set(GroupLeader.objects.filter(Q(group_id=m.group_id) | Q(group__isnull=True)).values_list(
+            "employee_id", flat=True))  # fmt: skip
+        if ds.owner_is_leader and group.owner_id:
+            leaders.add(group.owner_id)
+        if ds.department_head_is_leader and group.department and group.department.head_id:
+            leaders.add(group.department.head_id)
+        if m.employee_id not in leaders:
+            return
+        text = m.text or ""
+
+        def has(phrases, body):
+            return any((body.strip().upper() == p.upper()) if is_exact_phrase(p) else (p in body) for p in phrases)
+
+        directive = "R01" in self.rules and (m.mentions_all or bool(m.mentions) or has(ds.directive_phrases, text))
+        notice = "R03" in self.rules and has(ds.ack_request_phrases, text)
+        if not (directive or notice):
+            return
+        members = Membership.objects.filter(group_id=m.group_id).select_related("employee")
+        for member in members:
+            if (member.joined_at and member.joined_at > m.sent_at) or (member.left_at and member.left_at <= m.sent_at):
+                continue
+            if member.employee_id == m.employee_id:
+                continue
+            mentioned = member.nickname in (m.mentions or []) or (
+                member.platform_id and member.platform_id in m.mentions
+            )
+            broadcast = (m.mentions_all or not m.mentions) and member.employee_id and member.employee_id not in leaders
+            for rule, deadline, in_scope in (
+                ("R01", directive and self.clock.add(m.sent_at, self.limit), self._in_department(member, group)),
+                ("R03", notice and self.clock.end_of_working_day(m.sent_at), True),
+            ):
+                if not deadline or deadline >= self.now or not (mentioned or (broadcast and in_scope)):
+                    continue
+                replies = ChatMessage.objects.filter(
+                    Q(sender_platform_id=member.platform_id) | Q(employee_id=member.employee_id) if member.employee_id
+                    else Q(sender_platform_id=member.platform_id),
+                    group_id=m.group_id, sent_at__gt=m.sent_at, sent_at__lte=deadline,
+                ).exclude(kind__in=("system", "recall"))  # fmt: skip
+                if rule == "R03":
+                    answered = any(has(ds.ack_phrases, r.text or "") for r in replies)
+                else:
+                    answered = replies.exists()
+                self.hits += not answered
+
+    def _in_department(self, member, group) -> bool:
+        if not member.employee_id or not group.department_id:
+            return False
+        paths = self.paths
+        return paths.get(member.employee.department_id, "\0").startswith(paths[group.department_id])
 
 
 def child_matching() -> dict:
