@@ -287,23 +287,65 @@ def child_detectors(whole: bool = True) -> dict:
     return out
 
 
-def whole_run() -> dict:
-    """The service a command or the nightly task calls: ``detect_chat`` over the month (chunks of
-    groups, the runner storing every hit as a detection and a 待核实 violation)."""
+def forget_detections() -> None:
+    """A rerun stores everything again (the bench data has no other violations)."""
     from django.db import connection
 
     from violations.models import Detection, Violation
-    from violations.services.detection import detect_chat
 
-    with connection.cursor() as cur:  # a rerun stores everything again (the bench data has no other violations)
+    with connection.cursor() as cur:
         tables = [Detection.messages.through._meta.db_table, Detection._meta.db_table, Violation._meta.db_table]
         cur.execute("TRUNCATE " + ", ".join(connection.ops.quote_name(t) for t in tables) + " CASCADE")
+
+
+def whole_run(group_ids: list[int] | None = None) -> dict:
+    """The service a command or the nightly task calls: ``detect_chat`` over the month (chunks of
+    groups, the runner storing every hit as a detection and a 待核实 violation)."""
+    from violations.services.detection import detect_chat
+
+    if group_ids is None:
+        forget_detections()
     w = window()
-    run = detect_chat(since=w.since, until=w.until, trigger="bench")
+    run = detect_chat(since=w.since, until=w.until, group_ids=group_ids, trigger="bench")
     return {"how": "violations.services.detection.detect_chat (runner stores every hit)",
             "status": run.status, "errors": run.errors[:3],
             "new": sum(c.get("new", 0) for c in run.counts.values()),
             "suspected": sum(c.get("suspected", 0) for c in run.counts.values())}  # fmt: skip
+
+
+def child_part(part: int, parts: int) -> dict:
+    """(5) one of ``parts`` processes started together, each ``detect_chat`` over its share of the
+    groups (every ``parts``-th chunk of ``GROUPS_PER_CHUNK``): what per-chunk Celery tasks on several
+    workers would do."""
+    from violations.services.detection import _chunks
+
+    chunks = _chunks(None)
+    mine = [g for i, chunk in enumerate(chunks) if i % parts == part for g in chunk]
+    reset_peak()
+    started = time.perf_counter()
+    out = whole_run(mine)
+    out.update(seconds=time.perf_counter() - started, peak_mib=peak_mib(), groups=len(mine))
+    return out
+
+
+def parallel(db: str, workers: int) -> dict:
+    """(5) the whole run split over ``workers`` processes at once; wall time from the first start to
+    the last end."""
+    data.setup_django(db)
+    forget_detections()
+    env = {**os.environ, "BENCH_DETECT_DB": db}
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen([sys.executable, __file__, "--child", "part", "--part", str(i), "--parts", str(workers)],
+                         env=env, stdout=subprocess.PIPE, text=True)
+        for i in range(workers)
+    ]  # fmt: skip
+    parts = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    wall = time.perf_counter() - started
+    if any(p.returncode for p in procs):
+        raise SystemExit("a part failed (its stderr is above)")
+    return {"workers": workers, "seconds": wall, "parts": parts,
+            "new": sum(p["new"] for p in parts), "peak_mib": max(p["peak_mib"] for p in parts)}  # fmt: skip
 
 
 def child_baseline(sample_messages: int) -> dict:
@@ -544,6 +586,9 @@ def main() -> None:
     parser.add_argument("--child")
     parser.add_argument("--sample", type=int, default=0)
     parser.add_argument("--no-whole-run", action="store_true", help="time the detectors only, not the runner storing")
+    parser.add_argument("--workers", type=int, default=0, help="also the whole run split over this many processes")
+    parser.add_argument("--part", type=int, default=0)
+    parser.add_argument("--parts", type=int, default=1)
     args = parser.parse_args()
     if args.child:
         data.setup_django(os.environ["BENCH_DETECT_DB"])
@@ -552,9 +597,12 @@ def main() -> None:
         # DEBUG (the settings' default) keeps the last 9,000 queries' SQL with their parameters: the
         # runner's multi-row inserts of excerpts made that gigabytes. Production runs with DEBUG off.
         settings.DEBUG = False
-        fn = {"detect": child_detectors, "detect_only": lambda: child_detectors(False), "matching": child_matching}.get(
-            args.child
-        )
+        fn = {
+            "detect": child_detectors,
+            "detect_only": lambda: child_detectors(False),
+            "matching": child_matching,
+            "part": lambda: child_part(args.part, args.parts),
+        }.get(args.child)
         result = fn() if fn else child_baseline(args.sample)
         print(json.dumps(result, ensure_ascii=False, default=str))
         return
@@ -572,6 +620,15 @@ def main() -> None:
     baseline = run_child(db, "baseline", "--sample", str(sample))
     matching = run_child(db, "matching")
     report(params, detect, baseline, matching)
+    if args.workers > 1:
+        split = parallel(db, args.workers)
+        one = detect["run"]["seconds"]
+        print(f"whole run over {args.workers} processes at once: {split['seconds']:.2f} s wall "
+              f"({one / split['seconds']:.2f}× the single process's {one:.2f} s), {split['new']:,} detections, "
+              f"peak {split['peak_mib']:.0f} MiB per process; parts: "
+              + ", ".join(f"{p['groups']} groups {p['seconds']:.1f} s" for p in split["parts"]))  # fmt: skip
+    print("JSON " + json.dumps({"params": params, "detect": detect, "baseline": baseline, "matching": matching,
+                                "parallel": split if args.workers > 1 else None}, default=str))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import pytest
 from groups.models import Employee
 from violations.detection import directives
 from violations.detection.base import all_detectors
-from violations.detection.responsiveness import WorkingClock
+from violations.detection.responsiveness import WorkingClock, deadline_case_days
 from violations.models import CompanySettings, DirectiveSettings, GroupLeader, WorkdayOverride
 
 from .conftest import at
@@ -315,6 +315,27 @@ def test_the_day_pieces_agree_with_the_working_clock(minutes, hours):
             moment = datetime.datetime.combine(day, edge, clock.tz)
             piece = next((p for p in pieces if (moment <= p.until if p.inclusive else moment < p.until)), rest)
             assert piece.at(moment) == clock.add(moment, duration), moment
+
+
+@pytest.mark.parametrize("minutes", [30, 600])
+def test_one_case_over_many_days_agrees_with_the_working_clock(room, minutes):
+    """A batch of directives from many days is one query: the days' pieces in one SQL ``CASE``
+    (``deadline_case_days``) give each message the deadline ``WorkingClock.add`` gives it, across the
+    National Day holiday, its worked Saturday and the weekends around it, with days missing between."""
+    from groups.models import ChatMessage
+
+    clock = WorkingClock(datetime.time(9), datetime.time(18))
+    duration = datetime.timedelta(minutes=minutes)
+    start = datetime.datetime(2026, 9, 24, 0, 7, tzinfo=clock.tz)
+    every = [start + datetime.timedelta(minutes=53 * n) for n in range(16 * 24 * 60 // 53)]
+    moments = [m for m in every if clock.local_date(m).toordinal() % 3]  # days without any between
+    ids = [say(room.leader, moment, f"第{n}条").pk for n, moment in enumerate(moments)]
+    days = sorted({clock.local_date(m) for m in moments})
+    case = deadline_case_days(days, lambda day: clock.segments(day, duration), clock.tz)
+    got = dict(ChatMessage.objects.filter(pk__in=ids).annotate(deadline=case).values_list("sent_at", "deadline"))
+    assert len(got) == len(moments)
+    for moment in moments:
+        assert got[moment] == clock.add(moment, duration), moment
 
 
 def test_working_clock_elapsed():
