@@ -3,11 +3,15 @@
 Per detector, the hits are taken in batches of ``BATCH``; each batch is one transaction:
 
 1. the keys already stored are read (one query) and left out — a rerun costs one lookup per batch;
-2. the evidence of the rest is snapshotted with its context (``excerpts``: two range queries);
-3. the detections go in with ``bulk_create(ignore_conflicts=True)`` (``ON CONFLICT DO NOTHING`` on
-   ``(detector, key)``), and the ones this run wrote are read back;
-4. one suspected violation (待核实, channel 系统检测, no recorder) per new detection of a matched
-   employee, in bulk, linked back; the message links in bulk; one audit summary entry.
+2. the evidence of the rest is snapshotted with its context (``excerpts``: on PostgreSQL one query of
+   each triggering message's neighbours, on SQLite a few range queries);
+3. on PostgreSQL (``_store_copied``) the batch's violations (待核实, channel 系统检测, no recorder),
+   detections and message links are COPYed into their tables with ids drawn first, in a savepoint;
+   a key another run stored meanwhile makes the COPY fail and the batch takes the careful path:
+4. the detections go in with ``bulk_create(ignore_conflicts=True)`` (``ON CONFLICT DO NOTHING`` on
+   ``(detector, key)``), the ones this run wrote are read back, one suspected violation per new
+   detection of a matched employee is made in bulk and linked back, the message links in bulk;
+5. one audit summary entry.
 
 Killed half-way, the batches written stay and the rest is found again by the next run; a dismissed
 suspicion stays dismissed because its detection's key is stored. No query per hit.
