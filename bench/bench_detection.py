@@ -44,15 +44,15 @@ if str(ROOT) not in sys.path:
 from bench import data  # noqa: E402
 from bench.memory import peak_mib, reset_peak  # noqa: E402
 
-SHAPE = 2  # bump when the generated messages change
+SHAPE = 3  # bump when the generated messages change
 MONTH_START = dt.datetime(2026, 11, 1, tzinfo=data.TZ)
 MONTH_END = dt.datetime(2026, 12, 1, tzinfo=data.TZ)
 SAMPLE_MESSAGES = 60_000  # the baseline loop's sample (whole groups) at full scale
 
 SHORT = [
-    "收到", "好的", "明白", "谢谢", "辛苦了", "明天几点开会", "客户回访表已发", "请大家注意", "本季度销售目标",
+    "收到", "好的", "明白", "谢谢", "辛苦了", "明天几点开会", "客户回访表已发", "大家辛苦了", "本季度销售目标",
     "下午三点会议室见", "这个问题我来跟进", "已处理", "报表已上传共享盘", "周报请周五前提交", "我在路上",
-    "麻烦确认一下", "方案第二版已更新", "客户说下周再谈", "好的马上处理", "同意", "收到,马上执行",
+    "麻烦确认一下", "方案第二版已更新", "客户说下周再谈", "好的我来处理", "同意", "收到,马上执行",
 ]  # fmt: skip
 LONG_PARTS = [
     "关于本月重点工作安排,请各位同事按照分工推进,", "客户反馈的问题已经汇总整理,详见附件说明,",
@@ -227,9 +227,14 @@ def group_messages(rng, gid, platform, members, owner, n, now):
             add(at, owner, "text", f"@{target[3]} 请今天下班前把报表发我", mentions=[target[3]])
             answer = rng.random()
             if answer < 0.85:
-                add(at + dt.timedelta(seconds=rng.randint(30, 1500)), target, "text", "好的,马上处理")
+                add(at + dt.timedelta(seconds=rng.randint(30, 1500)), target, "text", "好的,这就去办")
             elif answer < 0.9:
-                add(at + dt.timedelta(seconds=rng.randint(1900, 5000)), target, "text", "好的,马上处理")
+                add(at + dt.timedelta(seconds=rng.randint(1900, 5000)), target, "text", "好的,这就去办")
+        elif roll < 0.7985:  # a directive to everyone: most members answer within the half hour
+            add(at, owner, "text", "@所有人 请各位今天下班前提交周报", everyone=True)
+            for m in members:
+                if m is not owner and rng.random() < 0.9:
+                    add(at + dt.timedelta(seconds=rng.randint(30, 1700)), m, "text", "好的")
         elif roll < 0.799:  # a notice asking for 收到: most members acknowledge it within two hours
             add(at, owner, "text", "@所有人 明天上午九点全员会议,收到请回复", everyone=True)
             for m in members:
