@@ -147,7 +147,8 @@ def store(batch: list[Hit], progress: Progress) -> list[int]:
             with transaction.atomic(), connection.wrap_database_errors:
                 return _store_copied(rows, progress)
         except IntegrityError:  # another run stored some of these keys since ``_fresh``: the careful path
-            pass
+            for row in rows:  # the ids drawn for the undone COPY are not theirs
+                row.pk = row.id = row.violation_id = None
     new = _insert_detections(rows)
     if new is None:  # the ones this run wrote, read back
         mine = Q(pk__in=[])
@@ -155,11 +156,7 @@ def store(batch: list[Hit], progress: Progress) -> list[int]:
             mine |= Q(detector=name, key__in=[h.key for h in fresh if h.detector == name])
         written = Detection.objects.filter(mine, run=progress.run, violation__isnull=True).order_by("pk")
         new = list(written.defer("excerpt", "details"))
-    for detection in new:
-        counts = progress.counts[detection.detector]
-        counts.new += 1
-        if detection.employee_id is None:
-            counts.unmatched += 1
+    _count_new(new, progress)
     made = _suspect(new, progress)
     _link_messages(new)
     return made
@@ -196,17 +193,21 @@ def _store_copied(rows: list[Detection], progress: Progress) -> list[int]:
         with cur.cursor.copy(f"COPY {table} (detection_id, chatmessage_id) FROM STDIN") as copy:
             for link in links:
                 copy.write_row(link)
-    for detection in rows:
-        counts = progress.counts[detection.detector]
-        counts.new += 1
-        if detection.employee_id is None:
-            counts.unmatched += 1
-        else:
-            counts.suspected += 1
+    _count_new(rows, progress)
+    for detection in matched:
+        progress.counts[detection.detector].suspected += 1
     ids = [v.pk for v in violations]
     if ids:
         _audit(ids, [d.pk for d in matched], progress)
     return ids
+
+
+def _count_new(new: list[Detection], progress: Progress) -> None:
+    for detection in new:
+        counts = progress.counts[detection.detector]
+        counts.new += 1
+        if detection.employee_id is None:
+            counts.unmatched += 1
 
 
 def _next_ids(cur, model, n: int) -> list[int]:
