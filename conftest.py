@@ -145,6 +145,19 @@ def _live_server_work_in_request(request, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language (简体中文): a request with ``Accept-Language: en`` leaves
+    English active in the thread after it (LocaleMiddleware never deactivates), which made a later
+    test's Chinese message come out in English depending on the order the tests ran in."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _test_settings(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.QUNGUI_LOCK_DIR = tmp_path / "locks"  # file locks (SQLite) of parallel test processes apart
