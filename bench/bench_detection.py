@@ -22,7 +22,12 @@ Measured, each in a fresh child process (its own peak RSS, VmHWM of /proc/self/s
 (4) the lexicon scan two ways over the same month: every message streamed through the
     Aho–Corasick automaton (SQLite's path) against PostgreSQL's set-based regex prefilter on its own
     normal form with the automaton checking only the rows it returns (PostgreSQL's path); both must
-    find the same messages.
+    find the same messages;
+(5) ``--workers N``: the whole run split over N processes started together (every N-th chunk each);
+(6) ``--celery N`` (needs ``REDIS_URL``): the whole run as the nightly task runs it, planned as chunks
+    and one ``detect_chunk_task`` per chunk sent through Redis to N Celery worker processes on a
+    queue of their own, wall time to the run's end. ``--only-celery``: only the whole run in one
+    process and (6), for their ratio.
 """
 
 from __future__ import annotations
@@ -292,6 +297,16 @@ def child_detectors(whole: bool = True) -> dict:
     return out
 
 
+def child_run() -> dict:
+    """(2) alone: the whole run from a cold scan."""
+    forget_scans()
+    reset_peak()
+    started = time.perf_counter()
+    out = whole_run()
+    out.update(seconds=time.perf_counter() - started, peak_mib=peak_mib())
+    return out
+
+
 def forget_detections() -> None:
     """A rerun stores everything again (the bench data has no other violations)."""
     from django.db import connection
@@ -351,6 +366,58 @@ def parallel(db: str, workers: int) -> dict:
         raise SystemExit("a part failed (its stderr is above)")
     return {"workers": workers, "seconds": wall, "parts": parts,
             "new": sum(p["new"] for p in parts), "peak_mib": max(p["peak_mib"] for p in parts)}  # fmt: skip
+
+
+def celery_fanout(db: str, workers: int, redis_url: str) -> dict:
+    """(6) the whole run as the nightly task runs it: planned here, one ``detect_chunk_task`` per
+    chunk sent through Redis to ``workers`` Celery worker processes (one task at a time each) on a
+    queue of their own; wall time from sending the first chunk to the run's end."""
+    import uuid
+
+    from portal.celery import app
+    from violations import tasks
+    from violations.services.detection import _plan
+
+    forget_detections()
+    queue = f"bench-detect-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "DATABASE_URL": f"{data.admin_url()}/{db}", "REDIS_URL": redis_url, "DEBUG": "0",
+           "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2, "ALLOWED_HOSTS": "localhost", "CELERY_QUEUE": queue,
+           "LOG_LEVEL": "WARNING", "DB_CONN_MAX_AGE": "0"}  # fmt: skip
+    names = [f"{queue}-{i}@localhost" for i in range(workers)]
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "-n", name,
+                          "-Q", queue, "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
+                         cwd=ROOT, env=env)
+        for name in names
+    ]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not all(app.control.ping(destination=[n], timeout=1) for n in names):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise SystemExit("the bench's Celery workers did not start")
+        w = window()
+        run = _plan(w.since, w.until, None, acting_user=None, trigger="bench-celery")
+        started = time.perf_counter()
+        from violations.models import DetectionChunk, DetectionRun
+
+        ids = list(run.chunks.order_by("index").values_list("pk", flat=True))
+        for chunk_id in ids:
+            tasks.detect_chunk_task.apply_async((chunk_id,), queue=queue)
+        while DetectionRun.objects.filter(pk=run.pk, status="running").exists():
+            time.sleep(0.5)
+        wall = time.perf_counter() - started
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=60)
+    run.refresh_from_db()
+    per_worker: dict[str, int] = {}
+    for worker in DetectionChunk.objects.filter(run=run).values_list("worker", flat=True):
+        per_worker[worker] = per_worker.get(worker, 0) + 1
+    return {"workers": workers, "seconds": wall, "status": run.status, "errors": run.errors[:3],
+            "chunks": len(ids), "chunks_per_worker": sorted(per_worker.values()),
+            "new": sum(c.get("new", 0) for c in run.counts.values())}  # fmt: skip
 
 
 def child_baseline(sample_messages: int) -> dict:
@@ -592,9 +659,22 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=0)
     parser.add_argument("--no-whole-run", action="store_true", help="time the detectors only, not the runner storing")
     parser.add_argument("--workers", type=int, default=0, help="also the whole run split over this many processes")
+    parser.add_argument("--celery", type=int, default=0,
+                        help="also the whole run as the nightly task fans it out, over this many Celery workers "
+                             "(needs REDIS_URL)")  # fmt: skip
+    parser.add_argument("--only-celery", action="store_true",
+                        help="only the whole run, in one process and over the --celery workers")  # fmt: skip
     parser.add_argument("--part", type=int, default=0)
     parser.add_argument("--parts", type=int, default=1)
     args = parser.parse_args()
+    redis_url = os.environ.get("REDIS_URL", "")
+    if (args.celery or args.only_celery) and not redis_url:
+        raise SystemExit("--celery needs REDIS_URL (the workers' broker)")
+    if args.child == "celery":
+        db = os.environ["BENCH_DETECT_DB"]
+        data.setup_django(db, redis_url=redis_url)
+        print(json.dumps(celery_fanout(db, args.celery, redis_url), default=str))
+        return
     if args.child:
         data.setup_django(os.environ["BENCH_DETECT_DB"])
         from django.conf import settings
@@ -605,6 +685,7 @@ def main() -> None:
         fn = {
             "detect": child_detectors,
             "detect_only": lambda: child_detectors(False),
+            "run": child_run,
             "matching": child_matching,
             "part": lambda: child_part(args.part, args.parts),
         }.get(args.child)
@@ -618,8 +699,20 @@ def main() -> None:
         build(db, args.scale)
         params = built_params(db)
     else:
-        print(f"{db}: reusing the data built at scale {args.scale}")
+        print(f"{db}: reusing the data built at scale {args.scale} (migrated to the current schema)")
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        env["DATABASE_URL"] = f"{data.admin_url()}/{db}"
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env, check=True)
     assert params is not None
+    if args.only_celery:
+        single = run_child(db, "run")
+        fanout = run_child(db, "celery", "--celery", str(args.celery or 2))
+        print(f"whole run in one process: {single['seconds']:.2f} s, {single['new']:,} detections; over "
+              f"{fanout['workers']} Celery workers: {fanout['seconds']:.2f} s "
+              f"({single['seconds'] / fanout['seconds']:.2f}×), {fanout['new']:,} detections, chunks per worker "
+              f"{fanout['chunks_per_worker']}")  # fmt: skip
+        print("JSON " + json.dumps({"params": params, "run": single, "celery": fanout}, default=str))
+        return
     sample = max(2000, int(SAMPLE_MESSAGES * min(1.0, args.scale * 10)))
     detect = run_child(db, "detect_only" if args.no_whole_run else "detect")
     baseline = run_child(db, "baseline", "--sample", str(sample))
@@ -632,8 +725,17 @@ def main() -> None:
               f"({one / split['seconds']:.2f}× the single process's {one:.2f} s), {split['new']:,} detections, "
               f"peak {split['peak_mib']:.0f} MiB per process; parts: "
               + ", ".join(f"{p['groups']} groups {p['seconds']:.1f} s" for p in split["parts"]))  # fmt: skip
+    fanout = None
+    if args.celery:
+        fanout = run_child(db, "celery", "--celery", str(args.celery))
+        one = detect["run"]["seconds"]
+        print(f"whole run as the nightly task fans it out over {args.celery} Celery workers: "
+              f"{fanout['seconds']:.2f} s wall ({one / fanout['seconds']:.2f}× the single process's {one:.2f} s), "
+              f"{fanout['chunks']} chunks (per worker {fanout['chunks_per_worker']}), {fanout['new']:,} detections, "
+              f"{fanout['status']}")  # fmt: skip
     print("JSON " + json.dumps({"params": params, "detect": detect, "baseline": baseline, "matching": matching,
-                                "parallel": split if args.workers > 1 else None}, default=str))  # fmt: skip
+                                "parallel": split if args.workers > 1 else None, "celery": fanout},
+                               default=str))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -147,14 +147,18 @@ def _create(db: str, *, drop: bool) -> None:
             conn.execute(f'CREATE DATABASE "{db}"')
 
 
-def setup_django(db: str) -> None:
+def setup_django(db: str, *, redis_url: str = "") -> None:
+    """Django on database ``db``; tasks in-process unless ``redis_url`` (a broker for real workers)."""
     os.environ["DATABASE_URL"] = f"{admin_url()}/{db}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     # The reconcile step's notices (tens of thousands of emails) are rows either way; printing them
     # to the console backend was most of that step's time.
     os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.dummy.EmailBackend")
-    os.environ.pop("REDIS_URL", None)
+    if redis_url:
+        os.environ["REDIS_URL"] = redis_url
+    else:
+        os.environ.pop("REDIS_URL", None)
     import django
 
     django.setup()
