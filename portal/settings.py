@@ -268,6 +268,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"socket_timeout": 3, "socket_connect_timeout": 3}
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2)
+# The queue tasks are sent to and workers consume by default: two installations sharing one Redis
+# (a staging portal beside production) each name their own.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
+# Chat detection runs per chunk of this many groups; the nightly pass sends one task per chunk, so
+# smaller chunks spread a night's work over more workers (violations.services.detection).
+DETECTION_GROUPS_PER_CHUNK = env_int("DETECTION_GROUPS_PER_CHUNK", 200)
 # Beat's own bookkeeping file (not the schedule itself); beat runs exactly once per installation.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Periodic jobs (run exactly one `celery -A portal beat`). Times are Asia/Shanghai. Each job also

@@ -168,21 +168,45 @@ def detect_import_task(self, import_id: int) -> dict:
 
 @shared_task(**DETECT_OPTIONS)
 def detect_new_messages_task(self) -> dict:
-    """Nightly: detect over the messages imported since the last complete nightly pass, then the
-    deadline rules (R01, R03) again over their lookback (``detect_pending_deadlines``)."""
+    """Nightly: plan the pass over the messages imported since the last complete nightly pass and the
+    deadline rules' pass (R01, R03) over their lookback, then send one ``detect_chunk_task`` per chunk
+    of groups, so the chunks run on every worker at once. Planning is under the detection lock (two
+    beats never plan twice); the chunks store safely side by side (``violations.detection.runner``)."""
     from portal.locks import task_lock
 
-    from .services.detection import detect_new_messages, detect_pending_deadlines
+    from .services.detection import plan_new_messages, plan_pending_deadlines
 
     with task_lock(self, DETECT_LOCK):
-        run = detect_new_messages()
-        deadlines = detect_pending_deadlines()
-        return {
-            "run": run.pk,
-            "status": run.status,
-            "counts": run.counts,
-            "deadlines": deadlines and {"run": deadlines.pk, "status": deadlines.status, "counts": deadlines.counts},
-        }
+        runs = [plan_new_messages(), plan_pending_deadlines()]
+    sent = {run.trigger: dispatch_chunks(run) for run in runs if run is not None}
+    return {"runs": [run.pk for run in runs if run is not None], "chunks": sent}
+
+
+def dispatch_chunks(run) -> int:
+    """One ``detect_chunk_task`` per open chunk of ``run``, through the outbox (a broker outage keeps
+    them for later; in-process, the embedded default, they run here in turn). Returns how many."""
+    from .services.detection import pending_chunks
+
+    ids = pending_chunks(run)
+    for chunk_id in ids:
+        outbox.send(detect_chunk_task, chunk_id)
+    return len(ids)
+
+
+@shared_task(**DETECT_OPTIONS)
+def detect_chunk_task(self, chunk_id: int) -> dict:
+    """One chunk of a detection run (``services.detection.run_chunk``). Its own lock keeps a second
+    delivery (the broker's redelivery of a slow task) from running it beside the first; run again
+    after a kill it stores only what is missing."""
+    from portal.locks import task_lock
+
+    from .services.detection import run_chunk
+
+    with task_lock(self, f"detect_chunk:{chunk_id}"):
+        chunk = run_chunk(chunk_id, worker=self.request.hostname or "")
+    if chunk is None:
+        return {"chunk": chunk_id, "status": "missing"}
+    return {"chunk": chunk_id, "run": chunk.run_id, "status": chunk.status, "attempts": chunk.attempts}
 
 
 def on_chat_imported(sender, *, import_id: int, group_id: int, **kwargs) -> None:

@@ -38,15 +38,18 @@ def child_env(**extra: str) -> dict[str, str]:
 WORKER_START_TIMEOUT = 60
 
 
-def start_worker(queue: str, nodename: str, log: Path, *, pool: str = "prefork") -> subprocess.Popen:
-    """A `celery -A portal worker` consuming ``queue``, in its own process group (to be killed whole)."""
+def start_worker(
+    queue: str, nodename: str, log: Path, *, pool: str = "prefork", env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """A `celery -A portal worker` consuming ``queue``, in its own process group (to be killed whole);
+    ``env``: more of its environment."""
     command = [sys.executable, "-m", "celery", "-A", "portal", "worker", f"--pool={pool}", "--concurrency=1"]
     command += ["-n", nodename, "-Q", queue, "--without-gossip", "--without-mingle", "--loglevel=INFO"]
     with log.open("a") as out:
         proc = subprocess.Popen(
             command,
             cwd=settings.BASE_DIR,
-            env=child_env(),
+            env=child_env(**(env or {})),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

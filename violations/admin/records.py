@@ -7,7 +7,7 @@ import datetime
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch, Q
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -31,8 +31,10 @@ from ..choices import AppealStatus, SanctionKind, ViolationStatus
 from ..forms import AddEvidenceForm, DecisionForm, ReasonForm, RecordViolationForm
 from ..models import (
     Appeal,
+    ChunkStatus,
     CompanySettings,
     Detection,
+    DetectionChunk,
     DetectionRun,
     Evidence,
     GroupDetectionSettings,
@@ -806,15 +808,49 @@ class GroupDetectionSettingsAdmin(AdminChannelMixin, admin.ModelAdmin):
         return scope_for(request.user).everything and super().has_view_permission(request, obj)
 
 
+class DetectionChunkInline(admin.TabularInline):
+    """The run's chunks of groups: which ran where, how often, with what result."""
+
+    model = DetectionChunk
+    extra = 0
+    can_delete = False
+    fields = ["index", "status", "group_count", "worker", "attempts", "started_at", "finished_at", "errors"]
+    readonly_fields = fields
+
+    @admin.display(description=_("群数"))
+    def group_count(self, obj):
+        return len(obj.group_ids or [])
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(DetectionRun)
 class DetectionRunAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
-    """The record of each detection run: window, counts per detector, status, errors."""
+    """The record of each detection run: window, counts per detector, status, errors, its chunks."""
 
-    list_display = ["pk", "trigger", "status", "since", "until", "started_at", "finished_at", "total_new"]
+    list_display = ["pk", "trigger", "status", "chunk_progress", "since", "until", "started_at", "finished_at",
+                    "total_new"]  # fmt: skip
     list_filter = ["status", "trigger"]
-    readonly_fields = ["since", "until", "group_ids", "trigger", "status", "started_at", "finished_at", "counts",
-                       "errors", "created_by"]  # fmt: skip
+    readonly_fields = ["since", "until", "group_ids", "trigger", "status", "chunk_progress", "detectors", "as_of",
+                       "started_at", "finished_at", "counts", "errors", "created_by"]  # fmt: skip
     fields = readonly_fields
+    inlines = [DetectionChunkInline]
+
+    def get_queryset(self, request):
+        ended = Q(chunks__status__in=[ChunkStatus.DONE, ChunkStatus.FAILED])
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(chunks_total=Count("chunks"), chunks_ended=Count("chunks", filter=ended))
+        )
+
+    @admin.display(description=_("分块进度"))
+    def chunk_progress(self, obj):
+        total, ended = getattr(obj, "chunks_total", 0), getattr(obj, "chunks_ended", 0)
+        if not total:
+            return "—"
+        return format_html('<progress max="{}" value="{}"></progress> {} / {}', total, ended, ended, total)
 
 
 @admin.register(Detection)

@@ -43,8 +43,8 @@ from portal.audit import log_summary
 from portal.choices import Channel
 
 from ..choices import ViolationStatus
-from ..models import Detection, DetectionRun, Rule, RunStatus, Violation
-from .base import Detector, Hit, Window, all_detectors, hits
+from ..models import Detection, DetectionRun, Rule, Violation
+from .base import Detector, Hit, Window, hits
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +70,18 @@ class Counts:
 
 @dataclass
 class Progress:
+    """What a run (or one chunk of it) has stored so far; ``save`` writes the counts to ``target``
+    (the chunk being run; the run itself when None)."""
+
     run: DetectionRun
     rules: dict[str, tuple[int, bool]] = field(default_factory=dict)
     counts: dict[str, Counts] = field(default_factory=dict)
+    target: models.Model | None = None
 
     def save(self) -> None:
-        self.run.counts = {name: c.as_dict() for name, c in self.counts.items()}
-        DetectionRun.objects.filter(pk=self.run.pk).update(counts=self.run.counts)
+        row = self.target if self.target is not None else self.run
+        row.counts = {name: c.as_dict() for name, c in self.counts.items()}
+        type(row)._default_manager.filter(pk=row.pk).update(counts=row.counts)
 
 
 def _batches(items: Iterable[Hit], size: int) -> Iterator[list[Hit]]:
@@ -85,15 +90,23 @@ def _batches(items: Iterable[Hit], size: int) -> Iterator[list[Hit]]:
         yield batch
 
 
-def run(windows: Iterable[Window], run: DetectionRun, *, detectors: list[Detector] | None = None) -> DetectionRun:
-    """Every detector over each window (a chunk of groups each); the run's counts after each batch,
-    its end status and errors. A detector that fails is recorded and the others go on."""
-    progress = Progress(run, rules={code: (pk, active) for code, pk, active in Rule.objects.values_list(
-        "code", "pk", "is_active")})  # fmt: skip
+def progress_for(run: DetectionRun, *, target: models.Model | None = None, counts: dict | None = None) -> Progress:
+    """A run's (or a chunk's) progress, from the counts stored by an earlier attempt: what it stored
+    stays counted, the hits seen are counted again (a rerun sees them all again)."""
+    rules = {code: (pk, active) for code, pk, active in Rule.objects.values_list("code", "pk", "is_active")}
+    carried = {
+        name: Counts(**{k: int(v) for k, v in c.items() if k in ("new", "suspected", "unmatched")})
+        for name, c in (counts or {}).items()
+    }
+    return Progress(run, rules=rules, counts=carried, target=target)
+
+
+def detect(windows: Iterable[Window], progress: Progress, detectors: list[Detector]) -> list[str]:
+    """Every detector over each window, storing its hits in batches (the counts saved after each);
+    returns the errors. A detector that fails is recorded and the others go on."""
     errors: list[str] = []
-    chosen = detectors if detectors is not None else all_detectors()
     for window in windows:
-        for detector in chosen:
+        for detector in detectors:
             progress.counts.setdefault(detector.name, Counts())
             try:
                 for batch in _batches(hits(detector, window), BATCH):
@@ -102,11 +115,7 @@ def run(windows: Iterable[Window], run: DetectionRun, *, detectors: list[Detecto
             except Exception as exc:  # recorded on the run; the other detectors still run
                 logger.exception("detector %s failed", detector.name)
                 errors.append(f"{detector.name}: {exc}")
-    run.status = RunStatus.FAILED if errors else RunStatus.DONE
-    run.errors, run.finished_at = errors, timezone.now()
-    run.counts = {name: c.as_dict() for name, c in progress.counts.items()}
-    run.save(update_fields=["status", "errors", "finished_at", "counts"])
-    return run
+    return errors
 
 
 def _fresh(batch: list[Hit], progress: Progress) -> list[Hit]:

@@ -1,5 +1,6 @@
 """Chat detection's records: each hit of a detector (``Detection``), the runs that found them
-(``DetectionRun``) and a group's own quiet hours (``GroupDetectionSettings``).
+(``DetectionRun``, each split into ``DetectionChunk``s of groups) and a group's own quiet hours
+(``GroupDetectionSettings``).
 
 A detection is stored once per ``(detector, key)``: a rerun, an overlapping window or a re-imported
 export finds the same key and adds nothing. Its evidence is kept twice: a link to the live message
@@ -19,6 +20,13 @@ from portal.scoping import scope_for
 
 
 class RunStatus(models.TextChoices):
+    RUNNING = "running", _("运行中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+
+
+class ChunkStatus(models.TextChoices):
+    PENDING = "pending", _("排队中")
     RUNNING = "running", _("运行中")
     DONE = "done", _("已完成")
     FAILED = "failed", _("失败")
@@ -66,6 +74,10 @@ class DetectionRun(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("发起人"), null=True, blank=True, on_delete=models.SET_NULL
     )
+    detectors = models.JSONField(_("检测项"), default=list, blank=True, help_text=_("空为全部检测项"))
+    as_of = models.DateTimeField(
+        _("截止判断时刻"), null=True, blank=True, help_text=_("未到期限的指示、通知在此时刻之后才算未回复")
+    )
 
     objects = DetectionRunQuerySet.as_manager()
 
@@ -80,6 +92,37 @@ class DetectionRun(models.Model):
     @property
     def total_new(self) -> int:
         return sum(int(c.get("new", 0)) for c in (self.counts or {}).values())
+
+
+class DetectionChunk(models.Model):
+    """One chunk of groups of a run (``services.detection.GROUPS_PER_CHUNK``), run by one Celery task
+    (``tasks.detect_chunk_task``) or in turn in-process. The window's start, end and "now" are the
+    run's unless the chunk has its own (the nightly pass starts each chunk at its earliest new
+    message). ``counts`` is updated after each stored batch; when the last chunk of a run ends, the
+    run's counts, errors and status are summed from its chunks (``finish_chunk``)."""
+
+    run = models.ForeignKey(DetectionRun, verbose_name=_("检测运行"), on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField(_("序号"))
+    group_ids = models.JSONField(_("群"), default=list)
+    since = models.DateTimeField(_("起始时间"), null=True, blank=True)
+    status = models.CharField(_("状态"), max_length=10, choices=ChunkStatus.choices, default=ChunkStatus.PENDING)
+    attempts = models.PositiveIntegerField(_("尝试次数"), default=0)
+    worker = models.CharField(_("执行节点"), max_length=200, blank=True, help_text=_("最近一次运行它的 Celery 节点"))
+    counts = models.JSONField(_("各检测项计数"), default=dict, blank=True)
+    errors = models.JSONField(_("错误"), default=list, blank=True)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("检测分块")
+        verbose_name_plural = pgettext_lazy("plural", "检测分块")
+        ordering = ["run", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="detection_chunk_unique_index"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run} · {self.index + 1}"
 
 
 class Detection(models.Model):

@@ -1,10 +1,17 @@
 """Chat detection as a service: run the detectors over a window, after an import, or nightly over
 the messages imported since the last complete nightly pass. Thin callers: the command, the tasks.
 
-Every run is a ``DetectionRun`` row (window, counts per detector, status, errors); the suspicions it
-makes are audited by the runner (one summary entry per batch). Runs are idempotent (see
-``violations.detection.runner``): a rerun, an overlapping window or a killed run's redelivery adds
-only what is missing.
+Every run is a ``DetectionRun`` row (window, counts per detector, status, errors), planned as
+``DetectionChunk`` rows of ``GROUPS_PER_CHUNK`` groups each. ``run_chunk`` runs one chunk; the
+command and an import's detection run their chunks in turn in this process (``detect_chat``,
+``detect_import``), the nightly task sends one Celery task per chunk (``plan_new_messages``,
+``plan_pending_deadlines``), so the month spreads over every worker. The last chunk to end sums the
+run's counts and sets its status (``finish_chunk``, under the run's row lock). The suspicions a run
+makes are audited by the runner (one summary entry per batch).
+
+Runs are idempotent (see ``violations.detection.runner``): a rerun, an overlapping window, two chunks
+storing at once or a killed chunk's redelivery adds only what is missing. A chunk that has ended is
+not run again; one left 运行中 by a killed worker is run again by its redelivered task.
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,9 +32,9 @@ from portal.choices import Channel
 
 from ..detection import runner
 from ..detection.base import Detector, Window, all_detectors
-from ..models import DetectionRun, RunStatus
+from ..models import ChunkStatus, DetectionChunk, DetectionRun, RunStatus
 
-GROUPS_PER_CHUNK = 200
+GROUPS_PER_CHUNK = settings.DETECTION_GROUPS_PER_CHUNK
 NIGHTLY = "nightly"
 DEADLINES = "deadlines"
 # The detectors whose hit depends on a deadline passing after the message (R01, R03), and how far back
@@ -60,13 +69,25 @@ def detect_chat(
     return _run(since, until, ids, acting_user=acting_user, trigger=trigger, detectors=detectors)
 
 
-def _chunks(ids: list[int] | None) -> list[tuple[int, ...] | None]:
+def _chunks(ids: list[int] | None) -> list[tuple[int, ...]]:
     if ids is None:
         ids = list(ChatMessage.objects.order_by("group_id").values_list("group_id", flat=True).distinct())
     return [tuple(ids[i : i + GROUPS_PER_CHUNK]) for i in range(0, len(ids), GROUPS_PER_CHUNK)]
 
 
 def _run(since, until, ids, *, acting_user, trigger, detectors=None, windows=None, now=None) -> DetectionRun:
+    """Plan the run and run its chunks in turn, here; the run as it ended."""
+    run = _plan(since, until, ids, acting_user=acting_user, trigger=trigger, detectors=detectors,
+                windows=windows, now=now)  # fmt: skip
+    run_planned(run, detectors=detectors)
+    run.refresh_from_db()
+    return run
+
+
+@transaction.atomic
+def _plan(since, until, ids, *, acting_user, trigger, detectors=None, windows=None, now=None) -> DetectionRun:
+    """A run and its chunks (``windows``: (since, group ids) per chunk; default ``since`` for each
+    chunk of ``ids``). A run with no chunk ends at once."""
     now = now or timezone.now()
     run = DetectionRun.objects.create(
         since=since,
@@ -74,11 +95,87 @@ def _run(since, until, ids, *, acting_user, trigger, detectors=None, windows=Non
         group_ids=ids,
         trigger=trigger,
         created_by=acting_user if getattr(acting_user, "pk", None) else None,
+        detectors=[d.name for d in detectors] if detectors is not None else [],
+        as_of=now,
     )
     if windows is None:
-        windows = [Window(since=since, until=until, now=now, group_ids=chunk) for chunk in _chunks(ids)]
-    with audit_context(acting_user, Channel.DETECTION):
-        return runner.run(windows, run, detectors=detectors)
+        windows = [(since, chunk) for chunk in _chunks(ids)]
+    DetectionChunk.objects.bulk_create(
+        DetectionChunk(run=run, index=i, since=start, group_ids=list(chunk)) for i, (start, chunk) in enumerate(windows)
+    )
+    if not windows:
+        run.status, run.finished_at = RunStatus.DONE, timezone.now()
+        run.save(update_fields=["status", "finished_at"])
+    return run
+
+
+def run_planned(run: DetectionRun, *, detectors: list[Detector] | None = None) -> None:
+    """Run every chunk of ``run`` not ended yet, in turn, in this process (``detectors``: the run's
+    own, given as objects; default: those it names)."""
+    for chunk_id in pending_chunks(run):
+        run_chunk(chunk_id, detectors=detectors)
+
+
+def pending_chunks(run: DetectionRun) -> list[int]:
+    """The ids of ``run``'s chunks not ended yet, in order."""
+    open_ = [ChunkStatus.PENDING, ChunkStatus.RUNNING]
+    return list(run.chunks.filter(status__in=open_).order_by("index").values_list("pk", flat=True))
+
+
+def _detectors(run: DetectionRun) -> list[Detector]:
+    chosen = all_detectors()
+    return [d for d in chosen if d.name in run.detectors] if run.detectors else chosen
+
+
+def run_chunk(chunk_id: int, *, detectors: list[Detector] | None = None, worker: str = "") -> DetectionChunk | None:
+    """Run one chunk: the run's detectors over its groups, from its ``since`` to the run's ``until``,
+    judged at the run's ``as_of``. A chunk that has ended is left as it is (a second delivery); one
+    left 运行中 (its worker was killed) runs again, keeping what it stored. ``worker``: the Celery
+    worker running it, recorded for the operator. None: no such chunk."""
+    with transaction.atomic():
+        chunk = DetectionChunk.objects.select_for_update().filter(pk=chunk_id).first()
+        if chunk is None or chunk.status in (ChunkStatus.DONE, ChunkStatus.FAILED):
+            return chunk
+        chunk.status, chunk.started_at, chunk.attempts = ChunkStatus.RUNNING, timezone.now(), chunk.attempts + 1
+        chunk.worker = worker[:200]
+        chunk.save(update_fields=["status", "started_at", "attempts", "worker"])
+    run = DetectionRun.objects.select_related("created_by").get(pk=chunk.run_id)
+    window = Window(
+        since=chunk.since, until=run.until, now=run.as_of or run.started_at, group_ids=tuple(chunk.group_ids)
+    )
+    progress = runner.progress_for(run, target=chunk, counts=chunk.counts)
+    with audit_context(run.created_by, Channel.DETECTION):
+        errors = runner.detect([window], progress, detectors if detectors is not None else _detectors(run))
+    return finish_chunk(chunk, {name: c.as_dict() for name, c in progress.counts.items()}, errors)
+
+
+@transaction.atomic
+def finish_chunk(chunk: DetectionChunk, counts: dict, errors: list[str]) -> DetectionChunk:
+    """End a chunk; the run's counts become the sum of its chunks', and when this was its last open
+    chunk, the run ends (失败 when any chunk had errors). Under the run's row lock, so two chunks
+    ending at once do not both miss being the last."""
+    run = DetectionRun.objects.select_for_update().get(pk=chunk.run_id)
+    chunk.status = ChunkStatus.FAILED if errors else ChunkStatus.DONE
+    chunk.counts, chunk.errors, chunk.finished_at = counts, errors, timezone.now()
+    chunk.save(update_fields=["status", "counts", "errors", "finished_at"])
+    totals: dict[str, dict[str, int]] = {}
+    all_errors: list[str] = []
+    ended = True
+    for status, chunk_counts, chunk_errors in run.chunks.order_by("index").values_list("status", "counts", "errors"):
+        ended &= status in (ChunkStatus.DONE, ChunkStatus.FAILED)
+        all_errors += chunk_errors or []
+        for name, c in (chunk_counts or {}).items():
+            total = totals.setdefault(name, {})
+            for key, value in c.items():
+                total[key] = total.get(key, 0) + int(value)
+    run.counts = totals
+    fields = ["counts"]
+    if ended:
+        run.status = RunStatus.FAILED if all_errors else RunStatus.DONE
+        run.errors, run.finished_at = all_errors, timezone.now()
+        fields += ["status", "errors", "finished_at"]
+    run.save(update_fields=fields)
+    return chunk
 
 
 def detect_import(job_id: int) -> DetectionRun | None:
@@ -91,9 +188,18 @@ def detect_import(job_id: int) -> DetectionRun | None:
 
 
 def detect_new_messages(*, now: datetime.datetime | None = None) -> DetectionRun:
+    """``plan_new_messages`` and its chunks run here in turn; the run as it ended."""
+    run = plan_new_messages(now=now)
+    run_planned(run)
+    run.refresh_from_db()
+    return run
+
+
+def plan_new_messages(*, now: datetime.datetime | None = None) -> DetectionRun:
     """Nightly: the messages imported since the last complete nightly pass started, per chunk of
-    groups from the earliest such message of the chunk. A pass killed half-way stays 运行中 and the
-    next one starts from the pass before it (the runs are idempotent, so nothing doubles)."""
+    groups from the earliest such message of the chunk (planned: ``run_chunk`` runs each). A pass
+    killed half-way stays 运行中 and the next one starts from the pass before it (the runs are
+    idempotent, so nothing doubles)."""
     now = now or timezone.now()
     last = DetectionRun.objects.filter(trigger=NIGHTLY, status=RunStatus.DONE).aggregate(at=Max("started_at"))["at"]
     fresh = ChatMessage.objects.order_by()
@@ -101,16 +207,21 @@ def detect_new_messages(*, now: datetime.datetime | None = None) -> DetectionRun
         fresh = fresh.filter(imported_at__gte=last)
     earliest = dict(fresh.values("group_id").annotate(first=Min("sent_at")).values_list("group_id", "first"))
     ids = sorted(earliest)
-    windows = [
-        Window(since=min(earliest[g] for g in chunk), until=None, now=now, group_ids=chunk)
-        for chunk in _chunks(ids)
-        if chunk
-    ]
+    windows = [(min(earliest[g] for g in chunk), chunk) for chunk in _chunks(ids)]
     since = min(earliest.values()) if earliest else now
-    return _run(since, None, ids, acting_user=None, trigger=NIGHTLY, windows=windows, now=now)
+    return _plan(since, None, ids, acting_user=None, trigger=NIGHTLY, windows=windows, now=now)
 
 
 def detect_pending_deadlines(*, now: datetime.datetime | None = None) -> DetectionRun | None:
+    """``plan_pending_deadlines`` and its chunks run here in turn; the run as it ended (None: no run)."""
+    run = plan_pending_deadlines(now=now)
+    if run is not None:
+        run_planned(run)
+        run.refresh_from_db()
+    return run
+
+
+def plan_pending_deadlines(*, now: datetime.datetime | None = None) -> DetectionRun | None:
     """Nightly, after the new messages: the rules with a deadline (R01 directives, R03 notices) again
     over the last ``DEADLINE_LOOKBACK`` of every group that has messages in it. A directive imported
     before its deadline gives no hit at import time (not due yet) and may get no new message later, so
@@ -128,4 +239,4 @@ def detect_pending_deadlines(*, now: datetime.datetime | None = None) -> Detecti
     )
     if not ids or not detectors:
         return None
-    return _run(since, now, ids, acting_user=None, trigger=DEADLINES, detectors=detectors, now=now)
+    return _plan(since, now, ids, acting_user=None, trigger=DEADLINES, detectors=detectors, now=now)
