@@ -22,7 +22,14 @@ from groups.models import ChatGroup, Employee, Membership, ReconcileRun, RosterF
 from groups.reconcile import reconcile_all
 from groups.tasks import RECONCILE_LOCK, reconcile_groups_task
 from portal.locks import advisory_key
-from portal.tests.processes import child_database_url, kill_group, kill_running, start_worker
+from portal.tests.processes import (
+    child_database_url,
+    kill_group,
+    kill_running,
+    start_worker,
+    wait_for,
+    waiting_on_a_lock,
+)
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -71,15 +78,6 @@ def _advisory_lock_held() -> bool:
         return cursor.fetchone()[0] > 0
 
 
-def _wait_for(predicate, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {seconds}s waiting for {what}")
-
-
 def test_killed_worker_run_is_finished_by_the_next_worker_within_a_minute(org):
     _roster(org)
     reconcile_all()  # the uninterrupted run
@@ -96,12 +94,12 @@ def test_killed_worker_run_is_finished_by_the_next_worker_within_a_minute(org):
         blocker.execute("LOCK TABLE groups_rosterfinding IN ACCESS EXCLUSIVE MODE")  # the run stops here
         first = start_worker(queue, f"{queue}-a@localhost", log)
         result = reconcile_groups_task.apply_async(queue=queue)
-        _wait_for(_advisory_lock_held, 30, "the first worker to take the job lock")
-        _wait_for(lambda: _waiting_on_the_table(), 30, "the first worker's run to reach the findings")
+        wait_for(_advisory_lock_held, 30, "the first worker to take the job lock")
+        wait_for(waiting_on_a_lock, 30, "the first worker's run to reach the findings")
 
         kill_group(first)  # no warm shutdown, no chance to restore or release anything
         killed_at = time.monotonic()
-        _wait_for(lambda: not _advisory_lock_held(), 5, "the killed run's job lock to go")
+        wait_for(lambda: not _advisory_lock_held(), 5, "the killed run's job lock to go")
         blocker.rollback()  # the test's table lock goes; the dead run's transaction is rolled back
 
         second = start_worker(queue, f"{queue}-b@localhost", log)
@@ -118,11 +116,3 @@ def test_killed_worker_run_is_finished_by_the_next_worker_within_a_minute(org):
     assert "skipped" not in summary and sum(summary["created"].values()) == len(expected)
     assert _findings() == expected, output[-3000:]  # row for row what the uninterrupted run wrote
     assert ReconcileRun.objects.count() == 1  # the killed run left nothing behind
-
-
-def _waiting_on_the_table() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0

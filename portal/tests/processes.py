@@ -78,3 +78,22 @@ def kill_running(*procs: subprocess.Popen | None) -> None:
     for proc in procs:
         if proc is not None and proc.poll() is None:
             kill_group(proc)
+
+
+def wait_for(predicate, seconds: float, what: str) -> None:
+    """Poll ``predicate`` every 0.2 s until it holds; fail naming ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+
+
+def waiting_on_a_lock() -> bool:
+    """Some session of this test's database waits for a lock (a worker stopped by the test's LOCK TABLE)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0

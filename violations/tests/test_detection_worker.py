@@ -9,7 +9,6 @@ Runs when REDIS_URL and DATABASE_URL are set (CI): ``pytest -m worker``.
 from __future__ import annotations
 
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -36,15 +35,6 @@ def _catalog(transactional_db):
     importlib.import_module("violations.migrations.0002_seed_catalog").seed(apps, None)
 
 
-def _wait_for(predicate, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
-
-
 def _night(org) -> None:
     """``GROUPS`` groups with 3 night messages each by a matched employee."""
     from groups.models import ChatGroup
@@ -61,7 +51,7 @@ def _night(org) -> None:
 
 def test_the_nightly_pass_fans_out_over_two_workers(org):
     from portal.celery import app
-    from portal.tests.processes import kill_running, start_worker
+    from portal.tests.processes import kill_running, start_worker, wait_for
 
     _night(org)
     queue = f"test-detect-{uuid.uuid4().hex[:10]}"
@@ -74,7 +64,7 @@ def test_the_nightly_pass_fans_out_over_two_workers(org):
         planned = tasks.detect_new_messages_task.apply_async(queue=queue).get(timeout=120)
         run = DetectionRun.objects.get(trigger=NIGHTLY)
         assert planned["chunks"] == {NIGHTLY: GROUPS} and planned["runs"][0] == run.pk
-        _wait_for(lambda: DetectionRun.objects.get(pk=run.pk).status != "running", 120, "the last chunk")
+        wait_for(lambda: DetectionRun.objects.get(pk=run.pk).status != "running", 120, "the last chunk")
     finally:
         kill_running(*workers)
     output = log.read_text()
@@ -89,20 +79,17 @@ def test_the_nightly_pass_fans_out_over_two_workers(org):
     assert Detection.objects.count() == 3 * GROUPS
 
 
-def _waiting_on_a_lock() -> bool:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
-
-
 def test_a_worker_killed_mid_chunk_leaves_it_to_the_other_worker(org):
     import psycopg
 
-    from portal.tests.processes import child_database_url, kill_group, kill_running, start_worker
+    from portal.tests.processes import (
+        child_database_url,
+        kill_group,
+        kill_running,
+        start_worker,
+        wait_for,
+        waiting_on_a_lock,
+    )
     from violations.detection import quiet_hours
     from violations.services import detection as service
 
@@ -117,12 +104,12 @@ def test_a_worker_killed_mid_chunk_leaves_it_to_the_other_worker(org):
         blocker.execute("LOCK TABLE violations_detection IN ACCESS EXCLUSIVE MODE")  # the chunk stops here
         first = start_worker(queue, f"{queue}-a@localhost", log)
         tasks.detect_chunk_task.apply_async((chunk_id,), queue=queue)
-        _wait_for(lambda: DetectionChunk.objects.get(pk=chunk_id).status == ChunkStatus.RUNNING, 30, "the chunk")
-        _wait_for(_waiting_on_a_lock, 30, "the first worker's chunk to reach the detections")
+        wait_for(lambda: DetectionChunk.objects.get(pk=chunk_id).status == ChunkStatus.RUNNING, 30, "the chunk")
+        wait_for(waiting_on_a_lock, 30, "the first worker's chunk to reach the detections")
         kill_group(first)  # no warm shutdown: the message is neither acknowledged nor given back
         blocker.rollback()
         second = start_worker(queue, f"{queue}-b@localhost", log)
-        _wait_for(lambda: DetectionRun.objects.get(pk=run.pk).status != "running", 90, "the redelivered chunk")
+        wait_for(lambda: DetectionRun.objects.get(pk=run.pk).status != "running", 90, "the redelivered chunk")
     finally:
         blocker.close()
         kill_running(first, second)
