@@ -88,9 +88,11 @@ def test_wecom_bad_line_names_line_and_field():
         ("not json", "JSON"),
         ('{"action": "send"}', "msgid"),
         ('{"msgid": "x", "action": "forward", "roomid": "r"}', "action"),
-        ('{"msgid": "x", "action": "recall", "from": "a", "roomid": "r", "msgtime": 1, "msgtype": "revoke"}',
+        ('{"msgid": "x", "action": "recall", "from": "a", "roomid": "r", "msgtime": 1793581205000, '
+         '"msgtype": "revoke"}',
          "revoke.pre_msgid"),
-        ('{"msgid": "x", "action": "send", "from": "a", "roomid": "r", "msgtime": 1, "msgtype": "text"}',
+        ('{"msgid": "x", "action": "send", "from": "a", "roomid": "r", "msgtime": 1793581205000, '
+         '"msgtype": "text"}',
          "text.content"),
     ],
 )  # fmt: skip

@@ -43,15 +43,16 @@ def detect_platform(path: str | Path) -> str | None:
             text = head.decode(encoding, "ignore").lstrip("\ufeff")
             break
     else:
-        try:
-            text = head.decode("utf-8")
+        try:  # incremental: a character cut at the 4,096th byte is not an error
+            text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
         except UnicodeDecodeError:
             text = head.decode("gb18030", "ignore")
     text = text.lstrip()
     if text.startswith("{"):
         return Platform.WECOM
-    if text.startswith("localId,"):
-        return Platform.WECHAT
+    first = text.split("\n", 1)[0]
+    if text.startswith("localId,") or all(name in first for name in ("localId", "TalkerId", "StrContent")):
+        return Platform.WECHAT  # the WeChatMsg header, its columns in any order
     if text.startswith(("消息记录", "=" * 16)):
         return Platform.QQ
     return None

@@ -4,7 +4,9 @@ A title line ``消息记录（此消息记录为文本格式，不支持重新�
 ``=``, ``消息分组:…``, 64 ``=``, ``消息对象:…``, 64 ``=``. Each message is a header line
 ``YYYY-MM-DD H:MM:SS 名片(QQ号)`` or ``… 名片<邮箱>`` (the hour not zero-padded; English-locale Windows
 writes ``8:43:38 PM``; a ``【管理员】``-style title may precede the 名片), its content on the following
-lines, a blank line between messages. ``系统消息(10000)`` / ``(1000000)`` carry joins and leaves. The
+lines, a blank line between messages: a header-shaped line right after a content line (``2026-11-03
+9:00:00 会议室(301)`` in a notice) is content, and so is a line of 64 ``=`` that no ``消息分组:`` /
+``消息对象:`` follows. ``系统消息(10000)`` / ``(1000000)`` carry joins and leaves. The
 encoding is whatever Windows wrote (UTF-8 with or without BOM, GBK, UTF-16): detected as the roster
 import does. Times are the exporting PC's local time, read in the company's time zone.
 
@@ -33,7 +35,7 @@ SEPARATOR = "=" * 64
 SYSTEM_IDS = {"10000", "1000000"}
 _HEADER_RE = re.compile(
     r"^(?P<date>\d{4}-\d{1,2}-\d{1,2}) (?P<time>\d{1,2}:\d{2}:\d{2})(?: ?(?P<ampm>[AaPp][Mm]))? "
-    r"(?P<name>.*?)(?:\((?P<qq>[^()]*)\)|<(?P<email>[^<>]*)>)$"
+    r"(?P<name>.*?)(?:\((?P<qq>[^()]*)\)|<(?P<email>[^<>\s]+@[^<>\s]+)>)$"
 )
 _FIELD_RE = re.compile(r"^(消息分组|消息对象)[:：](.*)$")
 _TITLE_RE = re.compile(r"^【([^】]*)】\s*(.*)$")
@@ -59,6 +61,20 @@ def _key(sent_at: datetime, sender: str, text: str, seen: dict[str, int]) -> str
     digest = hashlib.sha256(f"{sent_at.isoformat()}\x1f{sender}\x1f{text}".encode()).hexdigest()[:40]
     seen[digest] = seen.get(digest, 0) + 1
     return f"{digest}-{seen[digest]}"
+
+
+def _sender(match: re.Match) -> str:
+    return (match["qq"] or match["email"] or "").strip()
+
+
+def _starts(message: _Message | None, match: re.Match, senders: set[str]) -> bool:
+    """Whether a header-shaped line starts a message: after a blank line (as the exporter writes
+    them), or right after content when its sender has written in this block already (an export
+    without blank lines); else it is a line of the message, such as ``2026-11-03 9:00:00 会议室(301)``
+    in a notice."""
+    if message is None or not message.content or not message.content[-1].strip():
+        return True
+    return _sender(match) in senders
 
 
 class _Message:
@@ -116,32 +132,49 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
     in_header = False  # between the first and the last separator of a block header
     seen: dict[str, int] = {}
     message: _Message | None = None
+    # A separator right after a message's content: a block header starts only if a 消息分组: /
+    # 消息对象: line follows; else the separator (and the blank lines after it) were that message's.
+    held: list[str] = []
+    senders: set[str] = set()  # of this block, for a header written without the blank line before it
     blocks = 0
     for number, line in numbered_lines(path, encoding):
-        if line == SEPARATOR:
-            if message is not None:
-                yield _record(message, chat, seen)
-                message = None
+        if line.rstrip() == SEPARATOR:
+            if message is not None and not in_header:
+                held = [line]
+                in_header = True
+                continue
             if not in_header:
-                in_header, chat, seen = True, "", {}
+                in_header, chat, seen, senders = True, "", {}, set()
                 blocks += 1
             continue
         if in_header:
             field = _FIELD_RE.match(line.strip())
             if field:
+                if message is not None:  # the separator opened a new block: the message has ended
+                    yield _record(message, chat, seen)
+                    message, held = None, []
+                    chat, seen, senders = "", {}, set()
+                    blocks += 1
                 if field.group(1) == "消息对象":
                     chat = field.group(2).strip()
                 continue
             if not line.strip():
+                if held:
+                    held.append(line)
                 continue
-            if not chat:
-                raise ImportFileError(_("消息对象"), _("分组标题后缺少“消息对象:”行"), row=number)
-            in_header = False
-        match = _HEADER_RE.match(line)
-        if match and (match["qq"] is None or match["qq"].strip().isdigit()):
+            if message is not None:  # a line of "=" inside the message: content after all
+                message.content += held
+                held, in_header = [], False
+            else:
+                if not chat:
+                    raise ImportFileError(_("消息对象"), _("分组标题后缺少“消息对象:”行"), row=number)
+                in_header = False
+        match = _HEADER_RE.match(line.rstrip())
+        if match and (match["qq"] is None or match["qq"].strip().isdigit()) and _starts(message, match, senders):
             if message is not None:
                 yield _record(message, chat, seen)
             message = _Message(number, match, _time(match, number))
+            senders.add(_sender(match))
             continue
         if message is not None:
             message.content.append(line)
@@ -154,4 +187,5 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
                 row=number,
             )
     if message is not None:
+        message.content += held
         yield _record(message, chat, seen)

@@ -4,14 +4,17 @@ Columns ``localId,TalkerId,Type,SubType,IsSender,CreateTime,Status,StrContent,St
 Sender``: the first nine straight from MSG.db, then the sender contact's remark (falling back to the
 WeChat nickname), the WeChat *profile* nickname and the wxid. Neither Remark nor NickName is the
 群昵称: the nickname check must never read them (they are kept as the display name only). Type 1
-text, 3 image, 34 voice, 43 video, 47 emoji, 10000 system, 49 app message (SubType 5 link, 6 file,
-57 quote, 2000 transfer, 2001 red packet). ``CreateTime`` is epoch seconds (UTC); ``StrTime`` is the
+text, 3 image, 34 voice, 43 video, 47 emoji, 10000 system and 10002 system XML (a recall notice:
+``<sysmsg type="revokemsg">``, its ``replacemsg`` kept as the text), both without a sender when
+WeChat stored none, 49 app message (SubType 5 link, 6 file, 57 quote, 2000 transfer, 2001 red
+packet; the XML's entities decoded). ``CreateTime`` is epoch seconds (UTC); ``StrTime`` is the
 exporting PC's local time and is not read.
 """
 
 from __future__ import annotations
 
 import csv
+import html
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,12 +30,32 @@ HEADER = [
     "localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime",
     "Status", "StrContent", "StrTime", "Remark", "NickName", "Sender",
 ]  # fmt: skip
-TYPE_TEXT, TYPE_IMAGE, TYPE_SYSTEM, TYPE_APP = 1, 3, 10000, 49
+TYPE_TEXT, TYPE_IMAGE, TYPE_SYSTEM, TYPE_SYSTEM_XML, TYPE_APP = 1, 3, 10000, 10002, 49
+SYSTEM_TYPES = {TYPE_SYSTEM, TYPE_SYSTEM_XML}
 APP_KINDS = {5: MessageKind.LINK, 6: MessageKind.FILE, 57: MessageKind.TEXT, 2001: MessageKind.REDPACKET}
 OTHER_TYPES = {34: "voice", 43: "video", 47: "emoji", 48: "location", 42: "card", 50: "call"}
 MAX_EPOCH = 4102444800  # 2100-01-01
-_URL_RE = re.compile(r"https?://[^\s<>\"']+")
-_XML_TAG = {name: re.compile(rf"<{name}>(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?</{name}>", re.S) for name in ("title", "url")}
+# A URL in plain text ends at the first character no URL has unescaped (CJK, full-width punctuation,
+# spaces, quotes), less the punctuation that ends a sentence after it.
+_URL_RE = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+")
+_URL_TAIL = ".,;:!?)]"
+_XML_TAG = {
+    name: re.compile(rf"<{name}>(<!\[CDATA\[)?(.*?)(?:\]\]>)?</{name}>", re.S)
+    for name in ("title", "url", "replacemsg")
+}
+
+
+def _tag(content: str, name: str) -> str | None:
+    """The text of the first ``<name>`` element: a CDATA section as it is, else its entities decoded."""
+    match = _XML_TAG[name].search(content)
+    if match is None:
+        return None
+    return (match.group(2) if match.group(1) else html.unescape(match.group(2))).strip()
+
+
+def _url_in_text(content: str) -> str | None:
+    match = _URL_RE.search(content)
+    return match.group(0).rstrip(_URL_TAIL) if match else None
 
 
 def _int(cells: dict[str, str], name: str, number: int) -> int:
@@ -46,14 +69,14 @@ def _int(cells: dict[str, str], name: str, number: int) -> int:
 def _app_message(record: ChatRecord, content: str, subtype: int) -> None:
     record.kind = APP_KINDS.get(subtype, MessageKind.OTHER)
     record.extra["subtype"] = subtype
-    title = _XML_TAG["title"].search(content) if content.lstrip().startswith("<") else None
+    title = _tag(content, "title") if content.lstrip().startswith("<") else None
     if record.kind == MessageKind.LINK:
-        url = _XML_TAG["url"].search(content) or _URL_RE.search(content)
-        record.link_url = url.group(1 if url.re is _XML_TAG["url"] else 0).strip() if url else None
-        record.link_title = (title.group(1).strip()[:500] or None) if title else None
-        record.text = None if title else (content or None)
-    elif title:
-        record.text = title.group(1).strip() or None
+        url = _tag(content, "url") if title is not None else None
+        record.link_url = url or _url_in_text(content)
+        record.link_title = (title[:500] or None) if title is not None else None
+        record.text = None if title is not None else (content or None)
+    elif title is not None:
+        record.text = title or None
     else:
         record.text = content or None
 
@@ -74,6 +97,7 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
                 row=1,
             )
         index = {name: header.index(name) for name in HEADER}
+        needed = max(index.values()) + 1  # columns after the last one read may be missing
         start = reader.line_num + 1
         while True:
             try:
@@ -85,10 +109,10 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
             number, start = start, reader.line_num + 1
             if not "".join(row).strip():
                 continue
-            if len(row) < len(header):
+            if len(row) < needed:
                 raise ImportFileError(
-                    HEADER[min(len(row), len(HEADER) - 1)],
-                    _("列数不足(应有 %(n)s 列,实际 %(m)s 列)") % {"n": len(header), "m": len(row)},
+                    next(name for name in HEADER if index[name] >= len(row)),
+                    _("列数不足(应有 %(n)s 列,实际 %(m)s 列)") % {"n": needed, "m": len(row)},
                     row=number,
                 )
             cells = {name: row[i] for name, i in index.items()}
@@ -102,14 +126,14 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
             if not talker:
                 raise ImportFileError("TalkerId", _("缺少会话ID"), row=number)
             sender = cells["Sender"].strip()
-            if not sender and msg_type != TYPE_SYSTEM:
+            if not sender and msg_type not in SYSTEM_TYPES:
                 raise ImportFileError("Sender", _("缺少发送人微信ID(wxid)"), row=number)
             content = cells["StrContent"]
             record = ChatRecord(
                 line=number,
                 key=f"{talker}:{local_id}",
                 chat=talker,
-                sender_id=sender if msg_type != TYPE_SYSTEM else "",
+                sender_id=sender if msg_type not in SYSTEM_TYPES else "",
                 sender_name=(cells["Remark"].strip() or cells["NickName"].strip())[:200],
                 sent_at=datetime.fromtimestamp(created, tz=UTC),
                 kind=MessageKind.OTHER,
@@ -122,9 +146,10 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
                 record.mentions, record.mentions_all = parse_mentions(content)
             elif msg_type == TYPE_IMAGE:
                 record.kind = MessageKind.IMAGE
-            elif msg_type == TYPE_SYSTEM:
-                record.kind, record.text = MessageKind.SYSTEM, content
-                record.sender_name = ""
+            elif msg_type in SYSTEM_TYPES:
+                record.kind, record.sender_name = MessageKind.SYSTEM, ""
+                replaced = _tag(content, "replacemsg") if msg_type == TYPE_SYSTEM_XML else None
+                record.text = replaced or content
             elif msg_type == TYPE_APP:
                 _app_message(record, content, subtype)
             else:

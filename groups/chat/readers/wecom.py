@@ -2,8 +2,15 @@
 
 ``{msgid, action: send|recall|switch, from, tolist[], roomid, msgtime (UTC ms), msgtype, <msgtype>: {…}}``;
 ``roomid`` "" is a one-to-one chat (not a group: skipped); ``switch`` (``{msgid, action, time, user}``)
-is a device switch, no message (skipped). A recall is ``action: recall, msgtype: revoke,
-revoke.pre_msgid``: stored as its own row (kind recall) and the recalled message is flagged.
+is a device switch, no message (skipped); a line without ``roomid`` at all is one-to-one too (Go
+re-serialisers drop empty fields). A recall is ``action: recall, msgtype: revoke, revoke.pre_msgid``:
+stored as its own row (kind recall) and the recalled message is flagged.
+
+The body is keyed by the msgtype except where the archive names it otherwise (``BODY_KEYS``: a
+robot's ``markdown`` and a ``news`` card under ``info``, ``external_redpacket`` under ``redpacket``,
+an online document ``docmsg`` under ``doc``). Text is read from every kind that carries some (a
+``news`` card's titles, a ``mixed`` message's text parts), so that detection sees an advertisement
+however it was posted. A JSON ``\u0000`` is dropped from every string (PostgreSQL text holds none).
 """
 
 from __future__ import annotations
@@ -30,12 +37,65 @@ KINDS = {
     "external_redpacket": MessageKind.REDPACKET,
     "revoke": MessageKind.RECALL,
     "file": MessageKind.FILE,
+    "news": MessageKind.LINK,
+    "docmsg": MessageKind.LINK,
+    "mixed": MessageKind.TEXT,
 }
+BODY_KEYS = {"markdown": "info", "news": "info", "external_redpacket": "redpacket", "docmsg": "doc"}
+MIN_MS = 946684800000  # 2000-01-01: a msgtime before is seconds, not milliseconds
 MAX_MS = 4102444800000  # 2100-01-01: a msgtime beyond is not milliseconds
 
 
 def _text(value) -> str | None:
     return value if isinstance(value, str) and value != "" else None
+
+
+def _without_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def _items(body: dict) -> list[dict]:
+    items = body.get("item")
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def _news(record: ChatRecord, body: dict) -> None:
+    """图文消息: the first card's link and title; the text is every card's title and description."""
+    items = _items(body)
+    first = items[0] if items else {}
+    record.link_url = _text(first.get("url"))
+    record.link_title = (_text(first.get("title")) or "")[:500] or None
+    parts = [t for i in items for t in (_text(i.get("title")), _text(i.get("description"))) if t]
+    record.text = "\n".join(parts) or None
+
+
+def _mixed(record: ChatRecord, body: dict) -> None:
+    """图文混排: the text parts (each ``content`` a JSON string ``{"content": …}``) joined; no text
+    at all is an image (or other) message."""
+    texts, types = [], set()
+    for item in _items(body):
+        kind, content = item.get("type"), item.get("content")
+        types.add(kind)
+        if kind == "text":
+            if isinstance(content, str):
+                try:
+                    content = json.loads(content)
+                except ValueError:
+                    content = {"content": content}
+            text = content.get("content") if isinstance(content, dict) else None
+            if isinstance(text, str) and text:
+                texts.append(text)
+    if texts:
+        record.text = "\n".join(texts)
+        record.mentions, record.mentions_all = parse_mentions(record.text)
+    else:
+        record.kind = MessageKind.IMAGE if types & {"image", "emotion"} else MessageKind.OTHER
 
 
 def read(path: Path, encoding: str) -> Iterator[ChatRecord | Skipped]:
@@ -50,6 +110,8 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord | Skipped]:
             raise ImportFileError("JSON", _("不是有效的 JSON(每行应是一条解密后的消息)"), row=number) from None
         if not isinstance(row, dict):
             raise ImportFileError("JSON", _("不是 JSON 对象"), row=number)
+        if "\\u0000" in line:
+            row = _without_nul(row)
         msgid = row.get("msgid")
         if not isinstance(msgid, str) or not msgid.strip():
             raise ImportFileError("msgid", _("缺少消息ID"), row=number)
@@ -61,7 +123,7 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord | Skipped]:
             continue
         if action not in ("send", "recall"):
             raise ImportFileError("action", _("应为 send、recall 或 switch"), row=number)
-        roomid = row.get("roomid")
+        roomid = row.get("roomid", "")
         if not isinstance(roomid, str):
             raise ImportFileError("roomid", _("缺少群ID(单聊应为空字符串)"), row=number)
         if roomid == "":
@@ -73,12 +135,19 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord | Skipped]:
         msgtime = row.get("msgtime")
         if type(msgtime) is not int or not 0 < msgtime < MAX_MS:
             raise ImportFileError("msgtime", _("应为毫秒时间戳(UTC)"), row=number)
+        if msgtime < MIN_MS:
+            raise ImportFileError(
+                "msgtime", _("应为毫秒时间戳(UTC),“%(v)s”早于2000年(是秒吗?)") % {"v": msgtime}, row=number
+            )
         msgtype = row.get("msgtype")
         if not isinstance(msgtype, str) or not msgtype:
             raise ImportFileError("msgtype", _("缺少消息类型"), row=number)
-        body = row.get(msgtype)
+        body_key = BODY_KEYS.get(msgtype, msgtype)
+        body = row.get(body_key)
+        if body is None and body_key != msgtype:
+            body_key, body = msgtype, row.get(msgtype)
         if body is not None and not isinstance(body, dict):
-            raise ImportFileError(msgtype, _("消息内容应为 JSON 对象"), row=number)
+            raise ImportFileError(body_key, _("消息内容应为 JSON 对象"), row=number)
         body = body or {}
         record = ChatRecord(
             line=number,
@@ -99,9 +168,16 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord | Skipped]:
         elif msgtype in ("text", "markdown"):
             content = body.get("content")
             if not isinstance(content, str):
-                raise ImportFileError(f"{msgtype}.content", _("缺少文本内容"), row=number)
+                raise ImportFileError(f"{body_key}.content", _("缺少文本内容"), row=number)
             record.text = content
             record.mentions, record.mentions_all = parse_mentions(content)
+        elif msgtype == "news":
+            _news(record, body)
+        elif msgtype == "mixed":
+            _mixed(record, body)
+        elif msgtype == "docmsg":
+            record.link_url = _text(body.get("link_url"))
+            record.link_title = (_text(body.get("title")) or "")[:500] or None
         elif msgtype in ("link", "weapp"):
             record.link_url = _text(body.get("link_url"))
             record.link_title = _text(body.get("title"))
