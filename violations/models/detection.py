@@ -136,8 +136,12 @@ class Detection(models.Model):
     detector = models.CharField(_("检测项"), max_length=40)
     key = models.CharField(_("标识"), max_length=255)
     rule = models.ForeignKey("violations.Rule", verbose_name=_("条款"), on_delete=models.PROTECT, related_name="+")
-    group = models.ForeignKey(
-        "groups.ChatGroup", verbose_name=_("工作群"), on_delete=models.CASCADE, related_name="detections"
+    group = models.ForeignKey(  # indexed by detection_group_time (group, occurred_at)
+        "groups.ChatGroup",
+        verbose_name=_("工作群"),
+        on_delete=models.CASCADE,
+        related_name="detections",
+        db_index=False,
     )
     employee = models.ForeignKey(
         "groups.Employee",
@@ -186,7 +190,6 @@ class Detection(models.Model):
         ]
         indexes = [
             models.Index(fields=["group", "occurred_at"], name="detection_group_time"),
-            models.Index(fields=["run"], name="detection_run"),
         ]
 
     def __str__(self) -> str:

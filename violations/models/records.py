@@ -28,8 +28,9 @@ class Violation(models.Model):
     stores no reporter at all.
     """
 
+    # indexed by violation_employee_cover (employee, -occurred_at, -id), not a second index of its own
     employee = models.ForeignKey(
-        "groups.Employee", verbose_name=_("员工"), on_delete=models.PROTECT, related_name="violations"
+        "groups.Employee", verbose_name=_("员工"), on_delete=models.PROTECT, related_name="violations", db_index=False
     )
     group = models.ForeignKey(
         "groups.ChatGroup",
@@ -43,7 +44,8 @@ class Violation(models.Model):
     rule = models.ForeignKey(
         "violations.Rule", verbose_name=_("条款"), on_delete=models.PROTECT, related_name="violations"
     )
-    occurred_at = models.DateTimeField(_("发生时间"), db_index=True)
+    # indexed by violation_time_id (occurred_at, id), whose prefix serves what a single index would
+    occurred_at = models.DateTimeField(_("发生时间"))
     description = models.TextField(_("经过"))
     reporter = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -69,8 +71,9 @@ class Violation(models.Model):
         related_name="+",
     )
     channel = models.CharField(_("来源"), max_length=20, choices=Channel.choices, default=Channel.ADMIN)
+    # indexed by violation_status_recent (status, -occurred_at, -id)
     status = models.CharField(
-        _("状态"), max_length=12, choices=ViolationStatus.choices, default=ViolationStatus.REPORTED, db_index=True
+        _("状态"), max_length=12, choices=ViolationStatus.choices, default=ViolationStatus.REPORTED
     )
     dismissed_reason = models.TextField(_("不予处理理由"), blank=True)
     notified_at = models.DateTimeField(_("通知时间"), null=True, blank=True)
