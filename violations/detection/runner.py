@@ -45,6 +45,7 @@ from portal.choices import Channel
 from ..choices import ViolationStatus
 from ..models import Detection, DetectionRun, Rule, Violation
 from .base import Detector, Hit, Window, hits
+from .responsiveness import company_tz
 
 logger = logging.getLogger(__name__)
 
@@ -456,7 +457,7 @@ def _around_postgresql(ids: list[int]) -> list[dict[str, Any]]:
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def _line(row: dict[str, Any], kind_labels: dict[str, str]) -> dict[str, Any]:
+def _line(row: dict[str, Any], kind_labels: dict[str, str], tz: datetime.tzinfo) -> dict[str, Any]:
     """A message as an excerpt line (``trigger`` is set per hit)."""
     text = row["snippet"] or row["title"] or ""
     if len(text) > EXCERPT_CHARS:
@@ -466,7 +467,7 @@ def _line(row: dict[str, Any], kind_labels: dict[str, str]) -> dict[str, Any]:
         "sender": row["sender_name"] or row["sender_platform_id"],
         "sender_id": row["sender_platform_id"],
         "sent_at": row["sent_at"].isoformat(),
-        "local_time": f"{timezone.localtime(row['sent_at']):%Y-%m-%d %H:%M:%S}",  # China time, as shown
+        "local_time": f"{row['sent_at'].astimezone(tz):%Y-%m-%d %H:%M:%S}",  # the company's time, as shown
         "kind": row["kind"],
         "kind_label": kind_labels.get(row["kind"], row["kind"]),
         "recalled": row["recalled"],
@@ -482,6 +483,7 @@ def excerpts(fresh: list[Hit]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     order = {g: [(r["sent_at"], r["pk"]) for r in rows] for g, rows in around.items()}
     at = {r["pk"]: (r["sent_at"], r["pk"]) for rows in around.values() for r in rows}
     kind_labels = {value: str(label) for value, label in MessageKind.choices}
+    tz = company_tz()  # not timezone.localtime: its lookup of the active zone was 2/3 of a line's time
     lines: dict[int, dict[str, Any]] = {}  # one per message, shared by the hits showing it (a notice's)
     out = {}
     for hit in fresh:
@@ -500,7 +502,7 @@ def excerpts(fresh: list[Hit]) -> dict[tuple[str, str], list[dict[str, Any]]]:
         triggers = set(hit.message_ids)
         excerpt = []
         for r in chosen:
-            line = lines.get(r["pk"]) or lines.setdefault(r["pk"], _line(r, kind_labels))
+            line = lines.get(r["pk"]) or lines.setdefault(r["pk"], _line(r, kind_labels, tz))
             excerpt.append({**line, "trigger": r["pk"] in triggers})
         out[(hit.detector, hit.key)] = excerpt
     return out
