@@ -128,6 +128,29 @@ def _broker_state(monkeypatch):
     outbox._state.in_request = outbox._state.after_response = False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _single_threaded_live_server_on_sqlite():
+    """Browser tests on SQLite: the live server answers one request at a time.
+
+    Its threads share the test's in-memory database connection (Django's docs: simultaneous queries
+    over it "may sometimes randomly cause the tests to fail"): a page's XHR still running when the
+    form was submitted made the submit fail with "database table is locked: django_session". A
+    server that is not threaded closes each connection after its response (Django's ServerHandler),
+    so the browser's requests are served in turn. PostgreSQL's live server keeps its threads (each
+    has a connection of its own)."""
+    from django.core.servers.basehttp import WSGIServer
+    from django.db import connection
+    from django.test.testcases import LiveServerThread
+
+    class OneRequestAtATime(WSGIServer):
+        def __init__(self, *args, connections_override=None, **kwargs):
+            # the thread serving is the live server's own, which installs the shared connection
+            super().__init__(*args, **kwargs)
+
+    if connection.vendor == "sqlite":
+        LiveServerThread.server_class = OneRequestAtATime
+
+
 @pytest.fixture(autouse=True)
 def _live_server_work_in_request(request, monkeypatch):
     """Browser tests: work deferred past the response runs inside the request, as before issue #14.
