@@ -13,6 +13,31 @@ EVERYONE = {"所有人", "全体成员", "all", "All"}
 _MENTION_RE = re.compile(r"(?<![^\s\u2005])@([^\s@\u2005]{1,50})(?=[\s\u2005]|$)")
 
 
+# A URL written in a text: from ``http(s)://`` or ``www.`` up to the first character no URL holds
+# unescaped (CJK, full-width punctuation, spaces, quotes, ``<>``), less the punctuation that ends a
+# sentence or a bracket after it ("见 https://a.example/p/1。", "(https://a.example/p/1)").
+_URL_IN_TEXT = re.compile(r"(?:https?://|www\.)[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+", re.IGNORECASE)
+_URL_TAIL = ".,;:!?'"
+
+
+def _url_end(url: str) -> str:
+    while url:
+        url = url.rstrip(_URL_TAIL)
+        closing = url[-1:]
+        opening = {")": "(", "]": "["}.get(closing)
+        if opening is None or url.count(opening) >= url.count(closing):
+            return url
+        url = url[:-1]  # a bracket closed around the URL, not in it
+    return url
+
+
+def urls_in_text(text: str | None) -> list[str]:
+    """The URLs written out in a text, each cut where it ends (``_URL_IN_TEXT``)."""
+    if not text or not ("://" in text or "www." in text.lower()):
+        return []
+    return [url for m in _URL_IN_TEXT.finditer(text) if (url := _url_end(m.group(0))) and "." in url]
+
+
 def parse_mentions(text: str | None) -> tuple[list[str], bool]:
     """The @-mentioned display names in a text and whether it mentions everyone."""
     if not text or "@" not in text:

@@ -18,6 +18,9 @@ Set-based: one streamed pass over the window (the keyword scan, shared with the 
 recalled messages included), then,
 for the senders who posted an ad in the window, one query per chunk of groups for their earlier
 messages (``REPEAT_LOOKBACK`` back), so a repeat is numbered after the posts before the window.
+An earlier advertisement whose body the retention purge has emptied is known by its stored
+detection (its fingerprint and matched words are kept in ``details``): a repeat a year on is still a
+repeat, whatever the retention.
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ from django.utils.translation import gettext as _
 from groups.choices import MessageKind
 from groups.models import ChatMessage
 
+from ..models import Detection
 from ..models.lexicon import AD_RULE
 from .base import Detector, Hit, Window
 from .keywords import COLUMNS, Matcher, lexicon_matches, load_matcher, message_matches, reason
 from .text import normalise, normalise_url, urls_in
 
+NAME = "repeated_ad"
 REPEAT_LOOKBACK = datetime.timedelta(days=365)
 GROUP_CHUNK = 200
 EVIDENCE_EARLIER = 4  # earlier occurrences attached as evidence after the triggering message
@@ -102,6 +107,34 @@ def earlier_ads(matcher: Matcher, window: Window, senders: set[tuple[int, str]])
             ad = as_ad(row, message_matches(matcher, row[6], row[7], row[8]))
             if ad is not None and (ad.group_id, ad.sender) in senders:
                 yield ad
+        yield from _purged_ads(window, chunk, names, senders)
+
+
+def _purged_ads(window: Window, groups: list[int], names: list[str], senders: set[tuple[int, str]]) -> Iterator[Ad]:
+    """The earlier advertisements of these senders whose bodies were purged, from their detections."""
+    assert window.since is not None
+    stored = Detection.objects.filter(
+        detector=NAME,
+        group_id__in=groups,
+        sender_platform_id__in=names,
+        occurred_at__gte=window.since - REPEAT_LOOKBACK,
+        occurred_at__lt=window.since,
+    ).values_list("message_ids", "group_id", "occurred_at", "employee_id", "sender_platform_id", "details")
+    found = [row for row in stored if row[0] and (row[1], row[4]) in senders and row[5].get("fingerprint")]
+    if not found:
+        return
+    purged = set(
+        ChatMessage.objects.filter(pk__in=[row[0][0] for row in found], purged_at__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
+    for message_ids, group_id, occurred_at, employee_id, sender, details in found:
+        if message_ids[0] in purged:
+            matched = tuple(details.get("matched") or ())
+            yield Ad(
+                message_ids[0], group_id, "", occurred_at, employee_id, sender, details["fingerprint"], matched,
+                bool(details.get("recalled")), None,
+            )  # fmt: skip
 
 
 def _hit(ad: Ad, occurrence: int, earlier: list[Ad]) -> Hit:
@@ -152,4 +185,4 @@ def detect(window: Window) -> Iterator[Hit]:
                 yield _hit(ad, index + 1, posts[:index])
 
 
-DETECTOR = Detector(name="repeated_ad", rule_codes=(AD_RULE,), detect=detect, label="重复广告")
+DETECTOR = Detector(name=NAME, rule_codes=(AD_RULE,), detect=detect, label="重复广告")

@@ -9,6 +9,14 @@ bursts: flooding messages of one sender no more than M seconds apart are one bur
 by the burst's first message (the message N before its first flooding one), so a rerun finds the
 same key; it happened when the limit was crossed (the first flooding message).
 
+Windows: a burst belongs to the window its first flooding message lies in. The window reads 2·M
+seconds before its start, so that a message in the M seconds before the start is known to flood or
+not (its N predecessors lie within M before it): a burst going on across the start is seen to have
+begun earlier and is left to the window before. A flood already stored as a suspicion (any status:
+a dismissed one stays dismissed) is not suspected again under another key when messages imported
+later move its first message (an earlier export of the same chat): a burst that overlaps a stored
+one of the same sender, group and kind, within M seconds, is the same flood.
+
 The rule is about sending: recalled messages count; system lines and recall events do not. Images
 count twice: in the message count and, separately, in the image count (two detections at most for
 one burst: ``messages`` and ``images``).
@@ -26,18 +34,19 @@ from django.utils.translation import gettext as _
 
 from groups.choices import MessageKind
 
-from ..models import CompanySettings
+from ..models import CompanySettings, Detection
 from .base import Detector, Hit
 from .base import Window as DetectionWindow
 from .window_messages import hit, message_key, rows, sent
 
 NAME = "flooding"
 RULE = "C10"
+STORED_LOOKBACK = datetime.timedelta(days=1)  # no flood lasts longer
 
 
 def _flooding_rows(window: DetectionWindow, limit: int, seconds: int, *, images: bool) -> Iterator[dict[str, Any]]:
     span = datetime.timedelta(seconds=seconds)
-    qs = sent(window, before=span)
+    qs = sent(window, before=2 * span)  # the module doc: the M seconds before the start, and theirs
     if images:
         qs = qs.filter(kind=MessageKind.IMAGE)
     order = [F("sent_at").asc(), F("pk").asc()]
@@ -68,14 +77,46 @@ def _bursts(found: Iterator[dict[str, Any]], seconds: int) -> Iterator[tuple[dic
         yield current[0], current
 
 
+def _stored(since: datetime.datetime, until: datetime.datetime | None) -> dict[tuple, list[tuple]]:
+    """(group, sender, kind) → the (start, end, key) of the floods stored as detections in that time."""
+    qs = Detection.objects.filter(detector=NAME, occurred_at__gte=since)
+    if until is not None:
+        qs = qs.filter(occurred_at__lte=until)
+    out: dict[tuple, list[tuple]] = {}
+    for group_id, sender, key, details in qs.values_list("group_id", "sender_platform_id", "key", "details").iterator():
+        try:
+            end = datetime.datetime.fromisoformat(details["last_at"])
+            start = end - datetime.timedelta(seconds=float(details["duration_seconds"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        out.setdefault((group_id, sender, details.get("kind")), []).append((start, end, key))
+    return out
+
+
 def _hits(window: DetectionWindow, limit: int, seconds: int, *, images: bool) -> Iterator[Hit]:
     what = "images" if images else "messages"
+    span = datetime.timedelta(seconds=seconds)
+    bursts = []
     for first, burst in _bursts(_flooding_rows(window, limit, seconds, images=images), seconds):
+        if window.since is not None and first["sent_at"] < window.since:
+            continue  # begun before the window: the window before has it
+        bursts.append((first, burst))
+    if not bursts:
+        return
+    earliest = min(first["back_at"] for first, _burst in bursts)
+    latest = max(burst[-1]["sent_at"] for _first, burst in bursts)
+    stored = _stored(earliest - STORED_LOOKBACK, latest + span)
+    for first, burst in bursts:
         # occurred_at: when the flood crossed the limit (its first flooding message), so the hit lies
         # in exactly one of two adjacent windows; the key and the evidence start at the burst's first.
         start = {**first, "pk": first["back_id"], "natural_key": first["back_key"]}
         count = len(burst) + limit  # the N before the first flooding message, and every flooding one
         last_at = burst[-1]["sent_at"]
+        key = f"{what}:" + message_key(first["group_id"], first["platform"], first["back_key"])
+        floods = stored.get((first["group_id"], first["sender_platform_id"], what), ())
+        same = [k for begin, end, k in floods if begin - span <= last_at and first["back_at"] <= end + span]
+        if same and key not in same:
+            continue  # the same flood, stored under the key it had then
         if images:
             reason = _("%(s)s 秒内连续发送 %(n)s 张图片(超过 %(limit)s 张)")
         else:
@@ -90,7 +131,6 @@ def _hits(window: DetectionWindow, limit: int, seconds: int, *, images: bool) ->
             "last_at": last_at.isoformat(),
             "duration_seconds": (last_at - first["back_at"]).total_seconds(),
         }
-        key = f"{what}:" + message_key(first["group_id"], first["platform"], first["back_key"])
         yield hit(start, NAME, RULE, reason, details=details, message_ids=message_ids, key=key)
 
 

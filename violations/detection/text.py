@@ -24,8 +24,9 @@ import re
 import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from groups.chat.records import urls_in_text
+
 _SEPARATORS = re.compile(r"[\W_]+")
-URL_IN_TEXT = re.compile(r"(?:https?://|www\.)[^\s<>\"'，。！？、（）【】]+", re.IGNORECASE)
 TRACKING_PARAMS = frozenset(
     {"spm", "from", "isappinstalled", "scene", "clicktime", "enterid", "fbclid", "gclid", "ref", "source"}
 )
@@ -79,8 +80,9 @@ def url_host(url: str | None) -> str:
 
 
 def urls_in(text: str | None) -> list[str]:
-    """The URLs written out in a message's text."""
-    return URL_IN_TEXT.findall(text) if text else []
+    """The URLs written out in a message's text (where each ends: ``groups.chat.records.urls_in_text``,
+    the readers' rule)."""
+    return urls_in_text(text)
 
 
 def normalise_domain(value: str) -> str:

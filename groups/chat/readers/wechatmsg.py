@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from ...choices import MessageKind
 from ...importing.errors import ImportFileError
-from ..records import ChatRecord, parse_mentions
+from ..records import ChatRecord, parse_mentions, urls_in_text
 
 HEADER = [
     "localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime",
@@ -35,10 +35,6 @@ SYSTEM_TYPES = {TYPE_SYSTEM, TYPE_SYSTEM_XML}
 APP_KINDS = {5: MessageKind.LINK, 6: MessageKind.FILE, 57: MessageKind.TEXT, 2001: MessageKind.REDPACKET}
 OTHER_TYPES = {34: "voice", 43: "video", 47: "emoji", 48: "location", 42: "card", 50: "call"}
 MAX_EPOCH = 4102444800  # 2100-01-01
-# A URL in plain text ends at the first character no URL has unescaped (CJK, full-width punctuation,
-# spaces, quotes), less the punctuation that ends a sentence after it.
-_URL_RE = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+")
-_URL_TAIL = ".,;:!?)]"
 _XML_TAG = {
     name: re.compile(rf"<{name}>(<!\[CDATA\[)?(.*?)(?:\]\]>)?</{name}>", re.S)
     for name in ("title", "url", "replacemsg")
@@ -54,8 +50,7 @@ def _tag(content: str, name: str) -> str | None:
 
 
 def _url_in_text(content: str) -> str | None:
-    match = _URL_RE.search(content)
-    return match.group(0).rstrip(_URL_TAIL) if match else None
+    return next(iter(urls_in_text(content)), None)
 
 
 def _int(cells: dict[str, str], name: str, number: int) -> int:
