@@ -6,7 +6,8 @@ one of its admins, that contains an acknowledgement-request phrase. It addresses
 @-mentions and, for @所有人 or no @ at all, every member who is an employee, leaders excepted. An
 acknowledgement is a message of the person in the group after the notice that contains an
 acknowledgement phrase (a one-character or plain-ASCII phrase such as "1" or "OK" must be the whole
-message) — or any message, when ``any_reply_acknowledges``. The deadline is the end of work
+message, half- or full-width; a phrase right after a negation — "没收到", "不明白" — is none) — or
+any message, when ``any_reply_acknowledges``. The deadline is the end of work
 (``work_day_end``) of the notice's working day; a notice after work or on a day off is due at the
 end of the next working day. One hit per (notice, person); the hits of one notice share
 ``details['notice_key']``.
@@ -56,7 +57,7 @@ def acknowledgements(directive_settings: DirectiveSettings):
     """The filter that keeps a person's replies that acknowledge."""
     if directive_settings.any_reply_acknowledges:
         return lambda replies: replies
-    phrases = phrase_q(directive_settings.ack_phrases)
+    phrases = phrase_q(directive_settings.ack_phrases, denied=True)
     return lambda replies: with_trimmed(replies).filter(phrases)
 
 

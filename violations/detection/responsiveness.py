@@ -274,12 +274,29 @@ def is_exact_phrase(phrase: str) -> bool:
     return len(phrase) < 2 or phrase.isascii()
 
 
-def phrase_q(phrases: Iterable[str], text: str = "text", trimmed: str = "text_trimmed") -> Q:
-    """A message whose text contains a phrase (or, for an exact phrase, is it, trimmed, any case).
-    The queryset needs ``trimmed`` annotated as ``Trim(text)`` when any phrase is exact."""
+NEGATIONS = ("不", "没", "沒", "未", "无")  # "没收到", "不明白": the phrase denied, no acknowledgement
+
+
+def _full_width(phrase: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in phrase)
+
+
+def phrase_q(phrases: Iterable[str], text: str = "text", trimmed: str = "text_trimmed", *, denied: bool = False) -> Q:
+    """A message whose text contains a phrase (or, for an exact phrase, is it, trimmed, any case,
+    also in full-width letters and digits as Chinese input methods write them: "１", "ＯＫ").
+    ``denied``: a phrase right after a negation ("没收到", "不明白") does not count. The queryset
+    needs ``trimmed`` annotated as ``Trim(text)`` when any phrase is exact."""
     q = Q(pk__in=[])
     for phrase in phrases:
-        q |= Q(**{f"{trimmed}__iexact": phrase}) if is_exact_phrase(phrase) else Q(**{f"{text}__contains": phrase})
+        if is_exact_phrase(phrase):
+            for form in dict.fromkeys((phrase, _full_width(phrase.upper()), _full_width(phrase.lower()))):
+                q |= Q(**{f"{trimmed}__iexact": form})
+            continue
+        found = Q(**{f"{text}__contains": phrase})
+        if denied:
+            for negation in NEGATIONS:
+                found &= ~Q(**{f"{text}__contains": negation + phrase})
+        q |= found
     return q
 
 

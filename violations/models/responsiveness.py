@@ -24,7 +24,7 @@ DEFAULT_DIRECTIVE_PHRASES = ["请各位", "请大家", "务必", "今天下班�
 DEFAULT_ACK_REQUEST_PHRASES = [
     "收到请回复", "收到请回", "收到回复", "回复收到", "请回复", "请确认", "回复1", "收到请扣1", "请扣1",
 ]  # fmt: skip
-DEFAULT_ACK_PHRASES = ["收到", "好的", "已阅", "明白", "了解", "知道了", "执行", "马上执行", "1", "OK"]
+DEFAULT_ACK_PHRASES = ["收到", "好的", "好", "已阅", "明白", "了解", "知道了", "执行", "马上执行", "1", "OK"]
 
 
 def default_directive_phrases() -> list[str]:

@@ -185,3 +185,21 @@ def test_run_before_the_deadline_then_after(room):
     first = detect(at(2026, 11, 2, 19, 0))
     assert len(first) == 1
     assert [h.key for h in first] == [h.key for h in detect(at(2026, 11, 5, 9, 0))]
+
+
+def test_a_denied_acknowledgement_is_none(room):
+    """Replies "没收到" and "不明白" contain "收到" and "明白" but acknowledge nothing."""
+    say(room.leader, at(2026, 11, 2, 10, 0), NOTICE)
+    say(room.zhang, at(2026, 11, 2, 10, 5), "没收到附件")
+    say(room.wang, at(2026, 11, 2, 10, 6), "不明白,几楼?")
+    say(room.sun, at(2026, 11, 2, 10, 7), "收到,不明白的地方再问")  # an acknowledgement all the same
+    assert people(detect(at(2026, 11, 2, 18, 1))) == ["张三", "王五"]
+
+
+def test_full_width_and_one_character_acknowledgements(room):
+    """Chinese input methods write "１" and "ＯＫ" in full width; "好" alone acknowledges (a default)."""
+    say(room.leader, at(2026, 11, 2, 10, 0), NOTICE)
+    say(room.zhang, at(2026, 11, 2, 10, 5), "１")
+    say(room.wang, at(2026, 11, 2, 10, 6), "ｏｋ")
+    say(room.sun, at(2026, 11, 2, 10, 7), "好")
+    assert detect(at(2026, 11, 2, 18, 1)) == []
