@@ -153,6 +153,7 @@ def store(batch: list[Hit], progress: Progress) -> list[int]:
     snapshots = excerpts(fresh)
     rows = [_detection(hit, progress, snapshots.get((hit.detector, hit.key), [])) for hit in fresh]
     if connection.vendor == "postgresql":
+        _commit_without_waiting()
         try:
             with transaction.atomic(), connection.wrap_database_errors:
                 return _store_copied(rows, progress)
@@ -170,6 +171,15 @@ def store(batch: list[Hit], progress: Progress) -> list[int]:
     made = _suspect(new, progress)
     _link_messages(new)
     return made
+
+
+def _commit_without_waiting() -> None:
+    """This batch's commit does not wait for its WAL to reach the disk (``synchronous_commit = off``
+    for this transaction only): a server crash can lose the last fraction of a second of batches, and
+    they are found again, since a run stores what is not stored yet; the chunk's end (``finish_chunk``),
+    a normal commit, flushes every batch before it. Measured on the bench: the commits were 6–8% of a run."""
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL synchronous_commit = off")
 
 
 DETECTION_COLUMNS = (

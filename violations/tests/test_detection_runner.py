@@ -249,6 +249,29 @@ def test_postgresql_copies_the_batch_and_links_everything(night, monkeypatch):
     assert entry.additional_data["detections"] == [detection.pk]
 
 
+def test_postgresql_batches_commit_without_waiting_for_the_disk(night, monkeypatch):
+    """PostgreSQL: each batch's transaction runs with synchronous_commit off (a lost batch is found
+    again by the next run); SQLite has no such setting and is left alone."""
+    from django.db import connection
+
+    seen = []
+    if connection.vendor == "postgresql":
+        copied = runner._store_copied
+
+        def recording(rows, progress):
+            with connection.cursor() as cur:
+                cur.execute("SHOW synchronous_commit")
+                seen.append(cur.fetchone()[0])
+            return copied(rows, progress)
+
+        monkeypatch.setattr(runner, "_store_copied", recording)
+    else:
+        monkeypatch.setattr(runner, "_commit_without_waiting", lambda: seen.append("called"))
+    run()
+    assert seen == (["off"] if connection.vendor == "postgresql" else [])
+    assert Violation.objects.count() == 1
+
+
 def test_a_key_stored_meanwhile_by_another_run_is_not_stored_twice(night, monkeypatch):
     """A concurrent run stores one of the batch's keys between the lookup and the insert: the batch
     still stores the others once, the stored one is left alone, and no violation is left unlinked."""
