@@ -612,8 +612,10 @@ def child_matching() -> dict:
     return out
 
 
-def run_child(db: str, what: str, *extra: str) -> dict:
+def run_child(db: str, what: str, *extra: str, redis_url: str = "") -> dict:
     env = {**os.environ, "BENCH_DETECT_DB": db}
+    if redis_url:  # a build in this process set up Django without it (bench/data.py pops it)
+        env["REDIS_URL"] = redis_url
     command = [sys.executable, __file__, "--child", what, *extra]
     out = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True)  # its stderr: progress, errors
     if out.returncode:
@@ -706,7 +708,7 @@ def main() -> None:
     assert params is not None
     if args.only_celery:
         single = run_child(db, "run")
-        fanout = run_child(db, "celery", "--celery", str(args.celery or 2))
+        fanout = run_child(db, "celery", "--celery", str(args.celery or 2), redis_url=redis_url)
         print(f"whole run in one process: {single['seconds']:.2f} s, {single['new']:,} detections; over "
               f"{fanout['workers']} Celery workers: {fanout['seconds']:.2f} s "
               f"({single['seconds'] / fanout['seconds']:.2f}×), {fanout['new']:,} detections, chunks per worker "
@@ -727,7 +729,7 @@ def main() -> None:
               + ", ".join(f"{p['groups']} groups {p['seconds']:.1f} s" for p in split["parts"]))  # fmt: skip
     fanout = None
     if args.celery:
-        fanout = run_child(db, "celery", "--celery", str(args.celery))
+        fanout = run_child(db, "celery", "--celery", str(args.celery), redis_url=redis_url)
         one = detect["run"]["seconds"]
         print(f"whole run as the nightly task fans it out over {args.celery} Celery workers: "
               f"{fanout['seconds']:.2f} s wall ({one / fanout['seconds']:.2f}× the single process's {one:.2f} s), "

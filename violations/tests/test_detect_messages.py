@@ -49,6 +49,13 @@ def test_links_files_recalled_and_purged_texts_are_not_read(group):
     assert found(long_message.DETECTOR) == []
 
 
+def test_a_text_that_is_only_a_long_link_is_a_link(group):
+    url = "https://docs.example.com/d/" + "a1" * 150
+    msg(group, "wx_a", at(2026, 11, 3, 10), text=f"  {url}\n")
+    with_words = msg(group, "wx_a", at(2026, 11, 3, 10, 1), text=f"请看 {url}")
+    assert [h.message_ids[0] for h in found(long_message.DETECTOR)] == [with_words.pk]
+
+
 def test_two_identical_long_texts_from_two_people(group):
     msg(group, "wx_a", at(2026, 11, 3, 10), text="字" * 250)
     msg(group, "wx_b", at(2026, 11, 3, 10), text="字" * 250)
