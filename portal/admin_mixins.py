@@ -37,6 +37,22 @@ class ReadOnlyAdminMixin(_AdminBase):
         return False
 
 
+class UnfilterableFieldsMixin(_AdminBase):
+    """The list's URL cannot filter on ``unfilterable_fields`` (``?text__icontains=…``).
+
+    Django's admin accepts a lookup on any of the model's own fields in the query string. On a
+    message body that makes the list an oracle: a body can be recovered letter by letter, without
+    opening the message, so without the audited access a reading is (``docs/chat-formats.md``). A
+    refused lookup answers as Django's admin answers any disallowed one (400)."""
+
+    unfilterable_fields: tuple[str, ...] = ()
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if lookup.split("__", 1)[0] in self.unfilterable_fields:
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+
 class PickerChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj) -> str:
         return picker_label(obj)

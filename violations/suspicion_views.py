@@ -64,11 +64,16 @@ def suspicion_list(request):
 def suspicion_detail(request, pk: int):
     """One suspicion with its evidence (the excerpt kept at detection) and the two decisions."""
     violation = _decidable_or_404(request, pk)
+    return _detail(request, violation, ReasonForm())
+
+
+def _detail(request, violation: Violation, form: ReasonForm, status: int = 200):
+    """The suspicion page: showing its evidence is an audited access, whichever request shows it."""
     detection = getattr(violation, "detection", None)
     if detection is not None:
         log_access(request.user, detection, "view", detail="检测证据")
-    context = {"v": violation, "detection": detection, "form": ReasonForm()}
-    return render(request, "violations/suspicion_detail.html", context)
+    context = {"v": violation, "detection": detection, "form": form}
+    return render(request, "violations/suspicion_detail.html", context, status=status)
 
 
 def _decide(request, violation: Violation, call) -> bool:
@@ -99,9 +104,7 @@ def suspicion_dismiss(request, pk: int):
     violation = _decidable_or_404(request, pk)
     form = ReasonForm(request.POST)
     if not form.is_valid():
-        detection = getattr(violation, "detection", None)
-        return render(request, "violations/suspicion_detail.html", {"v": violation, "detection": detection,
-                      "form": form}, status=400)  # fmt: skip
+        return _detail(request, violation, form, status=400)  # the page again, its evidence audited again
     reason = form.cleaned_data["reason"]
     call = lambda: services.dismiss_violation(violation, reason, acting_user=request.user, channel=CHANNEL)  # noqa: E731
     if _decide(request, violation, call):

@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from portal.admin_mixins import ReadOnlyAdminMixin, ScopedAdminMixin
+from portal.admin_mixins import ReadOnlyAdminMixin, ScopedAdminMixin, UnfilterableFieldsMixin
 from portal.audit import log_access
 
 from .models import ChatImport, ChatMessage
@@ -42,7 +42,8 @@ class ChatImportAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 
 # Messages come from imports only and are kept as evidence; bodies are purged by the retention job.
 @admin.register(ChatMessage)
-class ChatMessageAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class ChatMessageAdmin(UnfilterableFieldsMixin, ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    unfilterable_fields = ("text", "link_title", "link_url", "mentions", "extra", "detections")
     list_display = ["sent_at", "group", "sender", "kind", "recalled", "purged_at"]
     list_filter = ["platform", "kind", "recalled"]
     list_select_related = ["group", "employee"]

@@ -197,14 +197,12 @@ def match_senders(group: ChatGroup, platform: str, ids: Iterable[str]) -> dict[s
 
 def _preview(group: ChatGroup, platform: str, result: Scan, accepted: set[str]) -> dict[str, Any]:
     matches = match_senders(group, platform, list(result.senders))
-    employee_ids = {e for _m, e in matches.values() if e}
-    labels = {
-        e.pk: str(e)
-        for e in Employee.objects.filter(pk__in=list(employee_ids)[: SENDERS_LISTED * 2]).only("name", "employee_no")
-    }
+    ordered = sorted(result.senders.items(), key=lambda item: (-item[1]["count"], item[0]))
+    listed = {matches.get(sender_id, (None, None))[1] for sender_id, _info in ordered[:SENDERS_LISTED]}
+    labels = {e.pk: str(e) for e in Employee.objects.filter(pk__in=listed - {None}).only("name", "employee_no")}
     senders = []
     matched = 0
-    for sender_id, info in sorted(result.senders.items(), key=lambda item: (-item[1]["count"], item[0])):
+    for sender_id, info in ordered:
         membership_id, employee_id = matches.get(sender_id, (None, None))
         is_matched = bool(membership_id or employee_id)
         matched += is_matched

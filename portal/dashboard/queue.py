@@ -66,7 +66,8 @@ class GroupWork:
 def groups_with_work(user):
     """The groups ``user`` administers (HR: all) that have open findings or violations, newest first."""
     findings = RosterFinding.objects.open().filter(group=OuterRef("pk"))
-    violations = Violation.objects.filter(group=OuterRef("pk"), status__in=OPEN_VIOLATION_STATUSES)
+    # the same violations as the group's list shows: a suspicion about the user is no sign of work
+    violations = open_violations(user).filter(group=OuterRef("pk")).select_related(None)
     latest_finding = findings.order_by("-first_seen_at").values("first_seen_at")[:1]
     latest_violation = violations.order_by("-occurred_at").values("occurred_at")[:1]
     epoch = Value(EPOCH, output_field=DateTimeField())

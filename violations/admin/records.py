@@ -18,9 +18,10 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from groups.admin_filters import subtree_filter
+from groups.models import ChatGroup
 from groups.people import DepartedHeaderMixin, employee_html, user_html
 from portal.admin_lists import EstimatedCountPaginator, IndexedSearchMixin, ListPaginator
-from portal.admin_mixins import ReadOnlyAdminMixin, ScopedAdminMixin
+from portal.admin_mixins import ReadOnlyAdminMixin, ScopedAdminMixin, UnfilterableFieldsMixin
 from portal.audit import audit_context, log_access
 from portal.choices import Channel
 from portal.months import month_bounds
@@ -346,7 +347,15 @@ class ViolationAdmin(IndexedSearchMixin, AdminChannelMixin, ScopedAdminMixin, De
         """The messages that fired the detection, with context, as saved when detected (kept after
         the bodies are purged); links to the live messages while they exist (opening one is audited)."""
         detection = Detection.objects.get(violation=obj)
+        viewer = getattr(obj, "_evidence_viewer", None)
+        readable = viewer is None or ChatGroup.objects.visible_to(viewer).filter(pk=detection.group_id).exists()
+        if not readable:
+            # A head sees their employee's violation in a group outside their scope: the employee's own
+            # lines only, not the other members' messages they may not read (the message scope).
+            detection.excerpt = [_own_line_or_masked(line, detection.sender_platform_id) for line in detection.excerpt]
         html = render_to_string("violations/_detection_evidence.html", {"detection": detection})
+        if not readable:
+            return mark_safe(html)  # the template escaped it; no links to messages they cannot open
         live = list(detection.messages.order_by("sent_at", "pk").values_list("pk", flat=True)[:20])
         links = format_html_join(
             " ",
@@ -356,6 +365,12 @@ class ViolationAdmin(IndexedSearchMixin, AdminChannelMixin, ScopedAdminMixin, De
         if live:
             html += format_html('<p class="small">{} {}</p>', _("原始消息:"), links)
         return mark_safe(html)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj._evidence_viewer = request.user  # whose message scope the evidence follows
+        return obj
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
@@ -853,9 +868,17 @@ class DetectionRunAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
         return format_html('<progress max="{}" value="{}"></progress> {} / {}', total, ended, ended, total)
 
 
+def _own_line_or_masked(line: dict, sender_id: str) -> dict:
+    if line.get("sender_id") == sender_id and sender_id:
+        return line
+    return {**line, "sender": str(_("其他成员")), "text": "", "kind_label": str(_("无权查看的消息")), "recalled": False}
+
+
 @admin.register(Detection)
-class DetectionAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class DetectionAdmin(UnfilterableFieldsMixin, ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     """Every hit, with or without a suspicion (an unmatched sender makes none): scoped, read-only."""
+
+    unfilterable_fields = ("excerpt", "details", "messages")
 
     list_display = ["occurred_at", "detector", "rule", "group", "sender", "violation_link"]
     list_filter = ["detector", "rule"]
