@@ -18,6 +18,12 @@ rosters_changed = Signal()
 chat_imported = Signal()
 
 
+# ``chat_bodies_purged``: the retention purge ran (``cutoff``: messages sent before it lost their bodies;
+# ``now``). Sent after its batches committed, every day, whether or not a row was due (the detections'
+# excerpts of messages before the cutoff follow; groups knows nothing of them).
+chat_bodies_purged = Signal()
+
+
 def send_rosters_changed(group_ids: list[int] | None = None) -> None:
     rosters_changed.send(sender=None, group_ids=group_ids)
 

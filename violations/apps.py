@@ -18,3 +18,9 @@ class ViolationsConfig(AppConfig):
         from .tasks import on_chat_imported
 
         chat_imported.connect(on_chat_imported, dispatch_uid="violations_detect_after_chat_import")
+
+        from groups.signals import chat_bodies_purged
+
+        from .services.detection import on_chat_bodies_purged
+
+        chat_bodies_purged.connect(on_chat_bodies_purged, dispatch_uid="violations_purge_undecided_excerpts")

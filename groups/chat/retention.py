@@ -3,7 +3,8 @@
 ``RosterSettings.chat_retention_days`` (default 180, HR edits it in 核查设置) decides; the daily beat
 task ``groups.tasks.purge_chat_bodies_task`` calls ``purge_chat_bodies``. The text, the link and the
 extra fields (a red packet's wish, a profile nickname) go; time, sender, kind, mentions and the recall
-facts stay for the counts. Purged in id batches so that one run never holds a long lock.
+facts stay for the counts. Purged in id batches so that one run never holds a long lock. Then
+``groups.signals.chat_bodies_purged`` lets the detections' excerpts follow (violations listens).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def purge_chat_bodies(*, now: datetime | None = None, acting_user=None) -> int:
             total += ChatMessage.objects.filter(pk__in=ids).update(
                 text=None, link_url=None, link_title=None, extra={}, purged_at=now
             )
+    from ..signals import chat_bodies_purged
+
+    chat_bodies_purged.send(sender=None, cutoff=cutoff, now=now, acting_user=acting_user)
     if total:
         log_summary(
             ChatMessage,

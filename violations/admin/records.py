@@ -885,7 +885,8 @@ class DetectionAdmin(UnfilterableFieldsMixin, ReadOnlyAdminMixin, ScopedAdminMix
     list_select_related = ["rule", "group", "employee", "violation"]
     search_fields = ["sender_platform_id", "sender_name", "employee__name"]
     readonly_fields = ["detector", "rule", "group", "employee", "sender_platform_id", "sender_name", "occurred_at",
-                       "reason", "details", "evidence", "violation_link", "run", "created_at"]  # fmt: skip
+                       "reason", "details", "evidence", "violation_link", "run", "created_at",
+                       "excerpt_purged_at"]  # fmt: skip
     fields = readonly_fields
 
     @admin.display(description=_("发送人"))

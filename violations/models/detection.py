@@ -174,6 +174,12 @@ class Detection(models.Model):
         DetectionRun, verbose_name=_("检测运行"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(_("检测时间"), auto_now_add=True)
+    excerpt_purged_at = models.DateTimeField(
+        _("摘录清除时间"),
+        null=True,
+        blank=True,
+        help_text=_("未成案(发送人未匹配)或不予处理的检测,其摘录中的消息内容按聊天记录保留期限清除"),
+    )
 
     objects = DetectionQuerySet.as_manager()
 

@@ -240,3 +240,53 @@ def plan_pending_deadlines(*, now: datetime.datetime | None = None) -> Detection
     if not ids or not detectors:
         return None
     return _plan(since, now, ids, acting_user=None, trigger=DEADLINES, detectors=detectors, now=now)
+
+
+EXCERPT_PURGE_BATCH = 1000
+
+
+def purge_undecided_excerpts(
+    cutoff: datetime.datetime, *, now: datetime.datetime | None = None, acting_user=None
+) -> int:
+    """The message texts in the excerpts of detections before ``cutoff`` that make no case: an
+    unmatched sender's (no violation) and a dismissed suspicion's. Their excerpts keep each line's
+    time, sender and kind, the text goes, as the messages' own bodies went at the retention purge; a
+    case (pending, confirmed, sanctioned, appealed, overturned) keeps its evidence. The key stays, so
+    a dismissed suspicion stays dismissed. Returns how many detections; one audit summary."""
+    from django.db.models import Q
+
+    from ..choices import ViolationStatus
+    from ..models import Detection
+
+    now = now or timezone.now()
+    due = Detection.objects.filter(occurred_at__lt=cutoff, excerpt_purged_at__isnull=True).filter(
+        Q(violation__isnull=True) | Q(violation__status=ViolationStatus.DISMISSED)
+    )
+    gone = str(_("内容已按保留期限清除"))
+    total = 0
+    while True:
+        with transaction.atomic():
+            batch = list(due.order_by("pk").only("pk", "excerpt")[:EXCERPT_PURGE_BATCH])
+            if not batch:
+                break
+            for detection in batch:
+                detection.excerpt = [{**line, "text": "", "kind_label": gone} for line in detection.excerpt or []]
+                detection.excerpt_purged_at = now
+            Detection.objects.bulk_update(batch, ["excerpt", "excerpt_purged_at"])
+            total += len(batch)
+    if total:
+        from portal.audit import log_summary
+
+        log_summary(
+            Detection,
+            label="检测摘录内容清除",
+            changes={"purged": [str(total), cutoff.isoformat()]},
+            data={"purged": total, "cutoff": cutoff.isoformat()},
+            actor=acting_user,
+        )
+    return total
+
+
+def on_chat_bodies_purged(sender, *, cutoff: datetime.datetime, now: datetime.datetime, acting_user=None, **kwargs):
+    """``groups.signals.chat_bodies_purged``: the excerpts that make no case follow the messages."""
+    purge_undecided_excerpts(cutoff, now=now, acting_user=acting_user)

@@ -82,6 +82,31 @@ def test_excerpt_has_context_and_survives_the_purge(night):
     assert detection.excerpt == lines
 
 
+def test_the_purge_clears_the_excerpts_that_make_no_case(night, hr):
+    """An unmatched sender's detection and a dismissed suspicion's lose their excerpt texts with the
+    messages' bodies; a case (here: pending, then confirmed) keeps its evidence."""
+    run()
+    case = Detection.objects.get(violation__isnull=False)
+    unmatched = Detection.objects.get(violation__isnull=True)
+    RosterSettings.objects.update(chat_retention_days=1)
+    purge_chat_bodies()
+    unmatched.refresh_from_db()
+    case.refresh_from_db()
+    assert len(unmatched.excerpt) == 3 and {line["text"] for line in unmatched.excerpt} == {""}
+    assert [line["sender"] for line in unmatched.excerpt] == ["wx_li", "wx_zhangsan", "wx_x"]  # who and when stay
+    assert unmatched.excerpt_purged_at is not None
+    assert unmatched.excerpt[0]["kind_label"] == "内容已按保留期限清除"
+    assert "还在加班" in [line["text"] for line in case.excerpt] and case.excerpt_purged_at is None
+    entry = LogEntry.objects.filter(additional_data__purged=1, content_type__model="detection").get()
+    assert entry.additional_data["cutoff"]
+    services.dismiss_violation(case.violation, "加班通知,非闲聊", acting_user=hr)
+    purge_chat_bodies()  # the next day's run
+    case.refresh_from_db()
+    assert {line["text"] for line in case.excerpt} == {""}
+    run()  # detection again: the dismissed suspicion stays dismissed, nothing new
+    assert Violation.objects.get().status == ViolationStatus.DISMISSED and Detection.objects.count() == 2
+
+
 def test_audit_summary_names_the_suspicions(night):
     result = run()
     entry = LogEntry.objects.filter(additional_data__run=result.pk).get()
