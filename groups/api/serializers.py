@@ -305,6 +305,14 @@ class ChatImportSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if isinstance(data.get("preview"), dict):
+            # every sender id of the file is the write's working list, not a response: its size grows
+            # with the file (the preview lists the busiest senders and says how many there are)
+            data["preview"] = {k: v for k, v in data["preview"].items() if k != "sender_ids"}
+        return data
+
 
 class ChatUploadSerializer(serializers.Serializer):
     """multipart/form-data: the export file and its group."""

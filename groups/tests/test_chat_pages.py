@@ -180,6 +180,8 @@ def test_api_dry_run_confirm(hr_client, org):
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["status"] == "previewed" and body["message_count"] == 9 and body["unmatched_senders"] == 5
+    # the busiest senders and their total, not the write's list of every sender id (it grows with the file)
+    assert body["preview"]["sender_total"] == len(body["preview"]["senders"]) and "sender_ids" not in body["preview"]
     assert not ChatMessage.objects.exists()
     confirmed = hr_client.post(reverse("api:chat-import-confirm", args=[body["id"]]))
     assert confirmed.status_code == 200 and confirmed.json()["created_count"] == 9
