@@ -77,9 +77,10 @@ def _bursts(found: Iterator[dict[str, Any]], seconds: int) -> Iterator[tuple[dic
         yield current[0], current
 
 
-def _stored(since: datetime.datetime, until: datetime.datetime | None) -> dict[tuple, list[tuple]]:
-    """(group, sender, kind) → the (start, end, key) of the floods stored as detections in that time."""
-    qs = Detection.objects.filter(detector=NAME, occurred_at__gte=since)
+def _stored(groups: set[int], since: datetime.datetime, until: datetime.datetime | None) -> dict[tuple, list[tuple]]:
+    """(group, sender, kind) → the (start, end, key) of the floods stored as detections of these
+    groups in that time (the ``(group, occurred_at)`` index)."""
+    qs = Detection.objects.filter(detector=NAME, group_id__in=groups, occurred_at__gte=since)
     if until is not None:
         qs = qs.filter(occurred_at__lte=until)
     out: dict[tuple, list[tuple]] = {}
@@ -105,7 +106,7 @@ def _hits(window: DetectionWindow, limit: int, seconds: int, *, images: bool) ->
         return
     earliest = min(first["back_at"] for first, _burst in bursts)
     latest = max(burst[-1]["sent_at"] for _first, burst in bursts)
-    stored = _stored(earliest - STORED_LOOKBACK, latest + span)
+    stored = _stored({first["group_id"] for first, _burst in bursts}, earliest - STORED_LOOKBACK, latest + span)
     for first, burst in bursts:
         # occurred_at: when the flood crossed the limit (its first flooding message), so the hit lies
         # in exactly one of two adjacent windows; the key and the evidence start at the burst's first.

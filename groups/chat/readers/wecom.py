@@ -50,6 +50,12 @@ def _text(value) -> str | None:
     return value if isinstance(value, str) and value != "" else None
 
 
+def _title(value) -> str | None:
+    """A link title as stored: text, at most 500 characters, None when empty."""
+    text = _text(value)
+    return text[:500] if text else None
+
+
 def _without_nul(value):
     if isinstance(value, str):
         return value.replace("\x00", "")
@@ -70,7 +76,7 @@ def _news(record: ChatRecord, body: dict) -> None:
     items = _items(body)
     first = items[0] if items else {}
     record.link_url = _text(first.get("url"))
-    record.link_title = (_text(first.get("title")) or "")[:500] or None
+    record.link_title = _title(first.get("title"))
     parts = [t for i in items for t in (_text(i.get("title")), _text(i.get("description"))) if t]
     record.text = "\n".join(parts) or None
 
@@ -177,12 +183,10 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord | Skipped]:
             _mixed(record, body)
         elif msgtype == "docmsg":
             record.link_url = _text(body.get("link_url"))
-            record.link_title = (_text(body.get("title")) or "")[:500] or None
+            record.link_title = _title(body.get("title"))
         elif msgtype in ("link", "weapp"):
             record.link_url = _text(body.get("link_url"))
-            record.link_title = _text(body.get("title"))
-            if record.link_title:
-                record.link_title = record.link_title[:500]
+            record.link_title = _title(body.get("title"))
             record.text = _text(body.get("description"))
         elif record.kind == MessageKind.REDPACKET:
             record.text = _text(body.get("wish"))
