@@ -123,7 +123,7 @@ def detect_encoding(path: Path) -> str:
 def _weak_utf8(data: bytes) -> bool:
     """Valid UTF-8 with no character from U+0800 on (no CJK): GBK bytes often read so by chance
     (two-byte GBK characters whose bytes fall in UTF-8's two-byte ranges)."""
-    return max(data.decode("utf-8")) < "\u0800"
+    return max(data.decode("utf-8"), default="") < "\u0800"  # a line of the BOM alone: empty
 
 
 def _decodes(data: bytes, encoding: str) -> bool:

@@ -64,8 +64,13 @@ def read_chat(path: str | Path, platform: str) -> tuple[str, Iterator[ChatRecord
     if platform not in READERS:
         raise ImportFileError(_("平台"), _("不支持此平台的聊天记录"))
     with path.open("rb") as fh:
-        if not fh.read(4096).strip():
-            raise ImportFileError(_("文件"), _("文件为空"))
+        head = fh.read(4096)
+    if head.startswith(codecs.BOM_UTF8):
+        head = head[len(codecs.BOM_UTF8) :]
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = head.decode("utf-16", "ignore").encode("utf-8")
+    if not head.strip():  # Notepad saves an empty file as its BOM alone
+        raise ImportFileError(_("文件"), _("文件为空"))
     # As the roster import decides it: one pass, every line in one encoding (a NUL or a mix refused).
     encoding = detect_encoding(path)
     return encoding, READERS[platform](path, encoding)

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import deque
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -40,6 +41,10 @@ _HEADER_RE = re.compile(
 _FIELD_RE = re.compile(r"^(消息分组|消息对象)[:：](.*)$")
 _TITLE_RE = re.compile(r"^【([^】]*)】\s*(.*)$")
 _ONLY_IMAGES = re.compile(r"^(\[图片\]\s*)+$")
+# The start of a header (a date, a space, a digit of the time): the file's last line, after a blank
+# line, that starts so but is no header is a header cut off (a truncated export), not content.
+_HEADER_START = re.compile(r"^\d{4}-\d{1,2}-\d{1,2} \d")
+REPEAT_WINDOW = timedelta(days=1)
 
 
 def _time(match: re.Match, number: int) -> datetime:
@@ -57,10 +62,38 @@ def _time(match: re.Match, number: int) -> datetime:
     return local.replace(tzinfo=ZoneInfo(settings.TIME_ZONE)).astimezone(UTC)
 
 
-def _key(sent_at: datetime, sender: str, text: str, seen: dict[str, int]) -> str:
+class _Repeats:
+    """How often each (time, sender, text) has come in the block so far: the key's sequence number.
+    An export is in time order, so only the messages within a day of the current one are kept:
+    memory stays flat however long the block (a dict of every message grew with the file)."""
+
+    __slots__ = ("counts", "order")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.order: deque[tuple[datetime, str]] = deque()
+
+    def next(self, digest: str, sent_at: datetime) -> int:
+        order, counts = self.order, self.counts
+        while order and abs(order[0][0] - sent_at) > REPEAT_WINDOW:
+            del counts[order.popleft()[1]]
+        count = counts.get(digest, 0) + 1
+        if count == 1:
+            order.append((sent_at, digest))
+        counts[digest] = count
+        return count
+
+
+def _key(sent_at: datetime, sender: str, text: str, seen: _Repeats) -> str:
     digest = hashlib.sha256(f"{sent_at.isoformat()}\x1f{sender}\x1f{text}".encode()).hexdigest()[:40]
-    seen[digest] = seen.get(digest, 0) + 1
-    return f"{digest}-{seen[digest]}"
+    return f"{digest}-{seen.next(digest, sent_at)}"
+
+
+def _ends_with_line_break(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 2))
+        tail = fh.read()
+    return tail.rstrip(b"\x00")[-1:] in (b"\n", b"\r")  # UTF-16: "\n\0" (LE) or "\0\n" (BE)
 
 
 def _sender(match: re.Match) -> str:
@@ -84,7 +117,7 @@ class _Message:
         self.line, self.match, self.sent_at, self.content = line, match, sent_at, []
 
 
-def _record(message: _Message, chat: str, seen: dict[str, int]) -> ChatRecord:
+def _record(message: _Message, chat: str, seen: _Repeats) -> ChatRecord:
     match = message.match
     while message.content and not message.content[-1].strip():
         message.content.pop()
@@ -130,7 +163,7 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
 
     chat = ""
     in_header = False  # between the first and the last separator of a block header
-    seen: dict[str, int] = {}
+    seen = _Repeats()
     message: _Message | None = None
     # A separator right after a message's content: a block header starts only if a 消息分组: /
     # 消息对象: line follows; else the separator (and the blank lines after it) were that message's.
@@ -144,7 +177,7 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
                 in_header = True
                 continue
             if not in_header:
-                in_header, chat, seen, senders = True, "", {}, set()
+                in_header, chat, seen, senders = True, "", _Repeats(), set()
                 blocks += 1
             continue
         if in_header:
@@ -153,7 +186,7 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
                 if message is not None:  # the separator opened a new block: the message has ended
                     yield _record(message, chat, seen)
                     message, held = None, []
-                    chat, seen, senders = "", {}, set()
+                    chat, seen, senders = "", _Repeats(), set()
                     blocks += 1
                 if field.group(1) == "消息对象":
                     chat = field.group(2).strip()
@@ -188,4 +221,17 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
             )
     if message is not None:
         message.content += held
+        content = message.content
+        if (
+            not held
+            and len(content) >= 2
+            and not content[-2].strip()
+            and _HEADER_START.match(content[-1])
+            and not _ends_with_line_break(path)
+        ):
+            raise ImportFileError(
+                _("消息头"),
+                _("最后一行是不完整的消息头“%(v)s”(文件可能被截断),请重新导出") % {"v": content[-1][:40]},
+                row=number,
+            )
         yield _record(message, chat, seen)

@@ -35,6 +35,9 @@ SYSTEM_TYPES = {TYPE_SYSTEM, TYPE_SYSTEM_XML}
 APP_KINDS = {5: MessageKind.LINK, 6: MessageKind.FILE, 57: MessageKind.TEXT, 2001: MessageKind.REDPACKET}
 OTHER_TYPES = {34: "voice", 43: "video", 47: "emoji", 48: "location", 42: "card", 50: "call"}
 MAX_EPOCH = 4102444800  # 2100-01-01
+# csv's default cell limit (131,072 characters) is below what a real StrContent holds (a forwarded
+# chat record's XML, a pasted document): a cell up to this size is read; a larger one is refused.
+MAX_CELL = 64 << 20
 _XML_TAG = {
     name: re.compile(rf"<{name}>(<!\[CDATA\[)?(.*?)(?:\]\]>)?</{name}>", re.S)
     for name in ("title", "url", "replacemsg")
@@ -76,7 +79,15 @@ def _app_message(record: ChatRecord, content: str, subtype: int) -> None:
         record.text = content or None
 
 
+def _csv_error(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return _("单元格过长(超过 %(n)s 个字符)") % {"n": f"{MAX_CELL:,}"}
+    return _("引号未闭合或 CSV 格式错误")
+
+
 def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
+    if csv.field_size_limit() < MAX_CELL:
+        csv.field_size_limit(MAX_CELL)
     with path.open(encoding=encoding, newline="") as fh:
         reader = csv.reader(fh, strict=True)
         try:
@@ -99,8 +110,8 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
                 row = next(reader)
             except StopIteration:
                 return
-            except csv.Error:
-                raise ImportFileError(_("文件"), _("引号未闭合或 CSV 格式错误"), row=start) from None
+            except csv.Error as exc:
+                raise ImportFileError(_("文件"), _csv_error(exc), row=start) from None
             number, start = start, reader.line_num + 1
             if not "".join(row).strip():
                 continue

@@ -16,6 +16,8 @@ however it was posted. A JSON ``\u0000`` is dropped from every string (PostgreSQ
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,13 +58,28 @@ def _title(value) -> str | None:
     return text[:500] if text else None
 
 
-def _without_nul(value):
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(value):
+    """A JSON value without ``\\u0000`` (dropped: PostgreSQL text holds none) and with a lone
+    surrogate escape (half an emoji cut by the archiver) as U+FFFD: neither can be stored."""
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        return _LONE_SURROGATE.sub("\ufffd", value.replace("\x00", ""))
     if isinstance(value, dict):
-        return {k: _without_nul(v) for k, v in value.items()}
+        return {_clean(k): _clean(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_nul(v) for v in value]
+        return [_clean(v) for v in value]
+    return value
+
+
+def _finite(text: str) -> float:
+    """A JSON number as json reads it, refusing ``NaN``, ``Infinity`` and ``1e999`` (no JSON number:
+    the database's JSON refuses them, and SQLite's INSERT OR IGNORE would drop the row silently)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
     return value
 
 
@@ -111,13 +128,13 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord | Skipped]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(line, parse_float=_finite, parse_constant=_finite)
         except ValueError:
             raise ImportFileError("JSON", _("不是有效的 JSON(每行应是一条解密后的消息)"), row=number) from None
         if not isinstance(row, dict):
             raise ImportFileError("JSON", _("不是 JSON 对象"), row=number)
-        if "\\u0000" in line:
-            row = _without_nul(row)
+        if "\\u" in line and ("\\u0000" in line or _ESCAPED_SURROGATE.search(line)):
+            row = _clean(row)
         msgid = row.get("msgid")
         if not isinstance(msgid, str) or not msgid.strip():
             raise ImportFileError("msgid", _("缺少消息ID"), row=number)
