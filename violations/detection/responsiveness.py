@@ -46,6 +46,7 @@ from django.db.models.functions import Coalesce, Trim, TruncDate
 
 from groups.choices import EmployeeStatus, MessageKind
 from groups.models import ChatGroup, ChatMessage, Department
+from portal.postgres import nested_loops
 
 from ..models import DirectiveSettings, GroupLeader
 from ..workdays import workday_flags
@@ -520,7 +521,8 @@ def unanswered_pairs(
             .values(*PAIR_FIELDS, "reply_by_platform", "reply_by_employee")
             .order_by("sent_at", "id", f"{MEMBER}__id")
         )
-        pairs = [_pair(row) for row in rows]
+        with nested_loops():  # 900 messages to their groups' members, not a merge over every membership
+            pairs = [_pair(row) for row in rows]
         if broadcast_scope is not None:
             pairs = [p for p in pairs if p.mentioned or broadcast_scope(p)]
         yield from _without_addressed_leaders(pairs, leaders, directive_settings)

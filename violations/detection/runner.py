@@ -55,6 +55,7 @@ CONTEXT_SPAN = datetime.timedelta(minutes=30)  # how far to look for them (bound
 EXCERPT_CHARS = 300
 EXCERPT_LINES = 30
 RANGES_PER_QUERY = 200
+KEY_CHARS = 255  # Detection.key's length: a longer key is stored (and looked up) cut to it
 
 
 @dataclass
@@ -121,18 +122,12 @@ def detect(windows: Iterable[Window], progress: Progress, detectors: list[Detect
 
 def _fresh(batch: list[Hit], progress: Progress) -> list[Hit]:
     """The batch's hits not stored yet (once each), of rules the catalog has switched on."""
-    by_detector: dict[str, set[str]] = defaultdict(set)
-    for hit in batch:
-        by_detector[hit.detector].add(hit.key)
-    stored = Q(pk__in=[])
-    for name, keys in by_detector.items():
-        stored |= Q(detector=name, key__in=keys)
-    known = set(Detection.objects.filter(stored).values_list("detector", "key"))
+    known = _stored_keys({(hit.detector, hit.key[:KEY_CHARS]) for hit in batch})
     fresh, seen = [], set()
     for hit in batch:
         counts = progress.counts.setdefault(hit.detector, Counts())
         counts.hits += 1
-        ident = (hit.detector, hit.key)
+        ident = (hit.detector, hit.key[:KEY_CHARS])
         if ident in known or ident in seen:
             continue
         seen.add(ident)
@@ -142,6 +137,32 @@ def _fresh(batch: list[Hit], progress: Progress) -> list[Hit]:
             continue
         fresh.append(hit)
     return fresh
+
+
+def _stored_keys(idents: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of the (detector, key) pairs are stored already. On PostgreSQL one index probe per pair
+    (the pairs as ``unnest`` arrays, semi-joined): as ``detector = … AND key IN (…)`` the planner,
+    whose statistics lag behind a table that a run fills as it goes, read every stored detection of
+    the detector and filtered the keys (75 ms a batch once 100,000 were stored; the probes: 2 ms)."""
+    if not idents:
+        return set()
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Detection._meta.db_table)
+        detectors, keys = zip(*idents, strict=True)
+        with connection.cursor() as cur:
+            sql = (
+                "SELECT k.detector, k.key FROM unnest(%s::text[], %s::text[]) AS k(detector, key) "  # noqa: S608  names are ours
+                f"WHERE EXISTS (SELECT 1 FROM {table} AS d WHERE d.detector = k.detector AND d.key = k.key)"
+            )
+            cur.execute(sql, [list(detectors), list(keys)])
+            return set(cur.fetchall())
+    by_detector: dict[str, set[str]] = defaultdict(set)
+    for detector, key in idents:
+        by_detector[detector].add(key)
+    stored = Q(pk__in=[])
+    for name, keys_of in by_detector.items():
+        stored |= Q(detector=name, key__in=keys_of)
+    return set(Detection.objects.filter(stored).values_list("detector", "key"))
 
 
 @transaction.atomic
@@ -314,7 +335,7 @@ def _detection(hit: Hit, progress: Progress, excerpt: list[dict[str, Any]]) -> D
     name = next((line["sender"] for line in excerpt if line["id"] == hit.message_ids[0]), "")
     return Detection(
         detector=hit.detector,
-        key=hit.key[:255],
+        key=hit.key[:KEY_CHARS],
         rule_id=progress.rules[hit.rule_code][0],
         group_id=hit.group_id,
         employee_id=hit.employee_id,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.db import connection
 from django.db.models import DecimalField, F
@@ -14,6 +13,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone, translation
 
 from portal.exports import FORMULA_PREFIXES, LEADING_SPACE
+from portal.postgres import jit_off
 
 from ..models import Sanction
 from .rows import SANCTION_ORDER, RowFormatter
@@ -186,25 +186,11 @@ def csv_copy_bytes(qs, codec: str, chunk_size: int) -> Iterator[tuple[int, bytes
         yield len(lines), body
 
 
-@contextmanager
-def long_read() -> Iterator[None]:
-    """Around one long report query: JIT off for it on PostgreSQL.
-
-    JIT compilation of these large plans cost seconds and saved nothing (bench/README.md). Session-level
-    SET/RESET rather than a transaction with SET LOCAL: the export task's progress updates must be
-    committed (visible to the progress page) while the cursor is still open. Outside a transaction
-    the server-side cursor is WITH HOLD: PostgreSQL keeps the result, the process only a chunk.
-    """
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET jit = off")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET jit")
+def long_read():
+    """Around one long report query: JIT off for it (``portal.postgres.jit_off``): JIT compilation
+    of these large plans cost seconds and saved nothing (bench/README.md). Outside a transaction the
+    server-side cursor is WITH HOLD: PostgreSQL keeps the result, the process only a chunk."""
+    return jit_off()
 
 
 def iter_raw_rows(qs, chunk_size: int = CHUNK_SIZE, *, as_text: bool = False) -> Iterator[list[tuple]]:
