@@ -1,0 +1,51 @@
+"""qungui_bigrams (portal.trigram): every character pair of a value, as the old aggregate gave them,
+and the two-character search still answered by the index (PostgreSQL)."""
+
+import pytest
+from django.db import connection
+
+from groups.models import Employee
+
+SAMPLES = [
+    "",
+    "王",
+    "王芳",
+    "华东区-王芳",
+    "ABCDE",
+    "ab\ncd\r\ne",
+    "领导 王芳 于 2026-11-02 10:00:00 的指令,李四 在 30 分钟内未回复",
+    "😀🎉a😀",
+    "  两个空格  ",
+    "%_\\'\"",
+]
+
+
+@pytest.mark.django_db
+def test_the_pairs_are_every_pair_of_the_value_and_nothing_of_two_characters_more():
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for text in SAMPLES:
+            cursor.execute("SELECT qungui_bigrams(%s)", [text])
+            entries = set(cursor.fetchone()[0])
+            expected = {text[i : i + 2] for i in range(len(text) - 1)}
+            assert {e for e in entries if len(e) == 2} == expected, text
+            assert all(len(e) < 2 for e in entries - expected), text  # the tails no search asks for
+        cursor.execute("SELECT qungui_bigrams(NULL)")
+        assert cursor.fetchone()[0] is None
+
+
+@pytest.mark.django_db
+def test_a_two_character_search_uses_the_pair_index_and_finds_the_row(org):
+    if connection.vendor != "postgresql":
+        return
+    Employee.objects.create(employee_no="E9001", name="华东区王芳", department=org["east"])
+    Employee.objects.create(employee_no="E9002", name="王五", department=org["east"])
+    found = Employee.objects.filter(name__qungui_bigrams="王芳", name__icontains="王芳")
+    assert list(found.values_list("name", flat=True)) == ["华东区王芳"]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = found.query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "employee_name_bigram" in plan, plan
