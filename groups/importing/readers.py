@@ -35,6 +35,7 @@ UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 RATIO_CHECKED_FROM = 1 << 20  # small members (styles, themes) may compress any way they like
 _DIMENSION_RE = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([^\"]*)\"")
 _CELL_RE = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 def max_rows() -> int:
@@ -83,8 +84,13 @@ def detect_encoding(path: Path) -> str:
     with path.open("rb") as fh:
         while True:
             chunk = fh.read(CHUNK)
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop() if chunk else b""
+            data, held = rest + chunk, b""
+            if chunk and data.endswith(b"\r"):  # maybe the first half of a CRLF
+                data, held = data[:-1], b"\r"
+            # Every line end Python's text mode knows: a file of lone CRs is lines too, not one
+            # line the size of the file held in memory (no GBK or UTF-8 sequence holds a CR byte).
+            lines = _LINE_END.split(data)
+            rest = lines.pop() + held if chunk else b""
             for line in lines:
                 number += 1
                 if line.isascii():

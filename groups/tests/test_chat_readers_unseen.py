@@ -14,6 +14,7 @@ from groups.chat import store
 from groups.chat.models import ChatMessage
 from groups.chat.readers import read_chat
 from groups.choices import ImportStatus
+from groups.importing.readers import detect_encoding
 
 from .chat_helpers import ROOM, qq_group, wecom_group
 from .test_chat_readers import error_of, messages, write
@@ -177,3 +178,46 @@ def test_qq_truncated_copy_then_the_full_export_adds_nothing_twice(org, tmp_path
     cut.write_bytes(full.read_bytes()[: full.read_bytes().index("李四".encode())])
     assert run(cut, group).status == ImportStatus.INVALID
     assert ChatMessage.objects.filter(group=group).count() == 2
+
+
+# --- encodings and line ends --------------------------------------------------------------------
+
+
+def test_wechat_excel_unicode_text_save_is_tab_separated(tmp_path):
+    """Excel's "Unicode text" save of the export: UTF-16 with BOM, tab-separated. Every column was
+    reported missing; the roster import reads such a file, and so does this reader now."""
+    header = "localId,TalkerId,Type,SubType,IsSender,CreateTime,Status,StrContent,StrTime,Remark,NickName,Sender"
+    row = ["1", "7", "1", "0", "0", "1793581205", "3", '"多行\r\n内容, ""引号"""', "2026-11-02 09:00:05", "王经理"]
+    text = "\t".join(header.split(",")) + "\r\n" + "\t".join([*row, "Wang", "wxid_a"]) + "\r\n"
+    path = write(tmp_path, "w.txt", text, "utf-16")
+    [record] = messages(path, "wechat")
+    assert (record.key, record.text, record.sender_id) == ("7:1", '多行\r\n内容, "引号"', "wxid_a")
+
+
+def _lone_cr_export(path, count: int) -> None:
+    with path.open("w", encoding="gb18030", newline="") as fh:
+        fh.write("\r".join(QQ_HEAD) + "\r")
+        for i in range(count):
+            fh.write(f"2026-11-02 9:{i // 60 % 60:02d}:{i % 60:02d} 张三{i % 50}({10000 + i % 50})\r消息 {i}\r\r")
+
+
+def test_lone_cr_file_checked_line_by_line_not_held_whole(tmp_path):
+    """The encoding check split lines on LF only: a file of lone CRs (old Mac line ends) was one
+    line, read into memory whole (three times its size at the peak)."""
+    path = tmp_path / "cr.txt"
+    _lone_cr_export(path, 200_000)  # about 9 MB
+    tracemalloc.start()
+    try:
+        assert detect_encoding(path) == "gb18030"
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < path.stat().st_size
+
+
+def test_lone_cr_file_mixed_encoding_names_its_line(tmp_path):
+    path = tmp_path / "cr.txt"
+    text = "\r".join([*QQ_HEAD, "2026-11-02 9:00:05 张三(10001)", "收到", ""])
+    path.write_bytes(text.encode("gb18030") + "\r2026-11-02 9:00:06 李四(10002)\r好的\r".encode())
+    error = error_of(path, "qq")
+    assert error.error.row == len(QQ_HEAD) + 4 and "混用" in str(error)  # the line of 李四

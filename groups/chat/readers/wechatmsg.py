@@ -89,7 +89,12 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
     if csv.field_size_limit() < MAX_CELL:
         csv.field_size_limit(MAX_CELL)
     with path.open(encoding=encoding, newline="") as fh:
-        reader = csv.reader(fh, strict=True)
+        # As the roster import reads a CSV: Excel's "Unicode text" (UTF-16) save of the export is
+        # tab-separated, detected from the header line.
+        sample = fh.readline()
+        fh.seek(0)
+        delimiter = "\t" if "\t" in sample and "," not in sample else ","
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
         try:
             header = next(reader, None)
         except csv.Error:
