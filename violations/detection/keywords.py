@@ -212,10 +212,23 @@ def _streamed(matcher: Matcher, window: Window) -> list[tuple[tuple, dict[str, l
 # whitelisted characters, so it returns a superset of the matches, which the automaton then checks
 # exactly; an entry with another character (Cyrillic, say) falls back to the streamed scan.
 # Measured (bench_detection.py, 5.3M messages, shared machine at load 8): prefilter 41 s, stream 80 s.
+# ``normalize(…, NFKC)`` was most of the prefilter's own cost; most messages are in NFKC already
+# (the quick check ``IS NFKC NORMALIZED`` is a third of its price), so only the others are normalised.
+# The domains' regex runs only on text that could hold one: a "." or a character NFKC may turn into
+# one. Together 2.5 s → 1.7 s for the 564,000 messages of 1,200 groups (bench data, JIT off).
 _KEPT = "0-9a-z\u3041-\u3096\u30a1-\u30fa\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7a3"
 _KEPT_CLASS = re.compile(f"^[{_KEPT}*?]+$")
-_PG_NORMAL = "regexp_replace(lower(normalize(coalesce(text, '') || coalesce(link_title, ''), NFKC)), %s, '', 'g')"
-_PG_LINKS = "lower(normalize(coalesce(link_url, '') || ' ' || coalesce(text, ''), NFKC))"
+
+
+def _nfkc(sql: str) -> str:
+    return f"(CASE WHEN {sql} IS NFKC NORMALIZED THEN {sql} ELSE normalize({sql}, NFKC) END)"
+
+
+_BODY = "(coalesce(text, '') || coalesce(link_title, ''))"
+_LINKED = "(coalesce(link_url, '') || ' ' || coalesce(text, ''))"
+_PG_NORMAL = f"regexp_replace(lower({_nfkc(_BODY)}), %s, '', 'g')"
+_PG_LINKS = f"lower({_nfkc(_LINKED)})"
+_PG_MAY_HOLD_A_DOMAIN = f"(strpos({_LINKED}, '.') > 0 OR NOT {_LINKED} IS NFKC NORMALIZED)"
 
 
 def _pg_regex(forms: list[tuple[str, str]]) -> str:
@@ -235,7 +248,8 @@ def _prefiltered(matcher: Matcher, window: Window) -> list[tuple[tuple, dict[str
         conditions.append(f"{_PG_NORMAL} ~ %s")
         params += [f"[^{_KEPT}]+", _pg_regex(matcher.forms)]
     if matcher.domains:
-        conditions.append(f"{_PG_LINKS} ~ %s")
+        guard = f"{_PG_MAY_HOLD_A_DOMAIN} AND " if all("." in d for _c, d in matcher.domains) else ""
+        conditions.append(f"({guard}{_PG_LINKS} ~ %s)")
         params.append("|".join(re.escape(d) for _c, d in matcher.domains))
     # the SQL is our constants; the lexicon goes in as parameters
     candidate = RawSQL("(" + " OR ".join(conditions) + ")", params, output_field=BooleanField())  # noqa: S611

@@ -81,7 +81,10 @@ def url_host(url: str | None) -> str:
 
 def urls_in(text: str | None) -> list[str]:
     """The URLs written out in a message's text (where each ends: ``groups.chat.records.urls_in_text``,
-    the readers' rule)."""
+    the readers' rule), read after NFKC, so that one written in full-width letters and dots
+    (``ｈｔｔｐｓ：／／ｕ．ｔｂ．ｃｎ``, a way round a filter) is the same URL."""
+    if text and not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
     return urls_in_text(text)
 
 

@@ -242,9 +242,13 @@ def test_postgresql_prefilter_finds_what_the_stream_finds(group):
     for i, text in enumerate(texts):
         msg(group, f"s{i}", text, at=i)
     msg(group, "x", kind="link", link_url="https://U.TB.CN/zz", link_title="看看", at=20)
+    # a domain in the text only, ASCII and with full-width letters and dots (NFKC: the same host)
+    msg(group, "y", "领券看这里 https://u.tb.cn/q1 快", at=21)
+    msg(group, "z", "领券 ｈｔｔｐｓ：／／ｕ．ｔｂ．ｃｎ/q2", at=22)
+    msg(group, "w", "没有网址。句号而已。", at=23)
     matcher = keywords.load_matcher(keywords.LEXICON_RULES)
     streamed = sorted((row[0], sorted(m)) for row, m in keywords._streamed(matcher, window()))
-    assert len(streamed) == 7
+    assert len(streamed) == 9
     prefiltered = keywords._prefiltered(matcher, window())
     if connection.vendor != "postgresql":
         assert prefiltered is None
