@@ -332,3 +332,38 @@ def test_each_triggering_message_brings_its_own_context(org):
     lines = runner.excerpts([hit])[("repeated_ad", "t:1")]
     assert [line["text"] for line in lines] == ["m8", "m9", "m10", "m11", "m12", "m88", "m89", "m90", "m91", "m92"]
     assert [line["text"] for line in lines if line["trigger"]] == ["m10", "m90"]
+
+
+def test_hits_showing_the_same_messages_share_one_excerpt_and_each_keeps_its_own_violation(org, hr):
+    """A directive's silent members show the same messages: one excerpt, built and written once, is
+    stored with each; each hit keeps its own person, key and violation (the COPY path on PostgreSQL,
+    the careful path on SQLite)."""
+    from violations.detection.base import Hit
+
+    group = org["sales_group"]
+    start = at(2026, 11, 3, 10, 0)
+    chat = [msg(group, "wx_li", start + datetime.timedelta(minutes=i), text=f"m{i}") for i in range(6)]
+    people = [org["east_rep"], org["tech_dev"], org["sales_head"]]
+    hits = [
+        Hit(detector="directive_unanswered", rule_code="R01", key=f"t:{n}", group_id=group.pk,
+            occurred_at=chat[2].sent_at, reason=f"未回复 {person.name}", employee_id=person.pk,
+            message_ids=(chat[2].pk,) if n < 2 else (chat[2].pk, chat[4].pk))
+        for n, person in enumerate(people)
+    ]  # fmt: skip
+    snapshots = runner.excerpts(hits)
+    assert snapshots[("directive_unanswered", "t:0")] is snapshots[("directive_unanswered", "t:1")]
+    assert snapshots[("directive_unanswered", "t:2")] is not snapshots[("directive_unanswered", "t:0")]
+    run_ = DetectionRun.objects.create(trigger="test")
+    made = runner.store(hits, runner.progress_for(run_))
+    assert len(made) == 3
+    stored = {d.key: d for d in Detection.objects.select_related("violation")}
+    for n, person in enumerate(people):
+        detection = stored[f"t:{n}"]
+        assert detection.employee == person and detection.violation.employee == person
+        assert detection.violation.description == f"未回复 {person.name}" and detection.violation.rule.code == "R01"
+        assert detection.violation.status == ViolationStatus.SUSPECTED and detection.violation.group == group
+    silent = [line["text"] for line in stored["t:0"].excerpt]
+    assert silent == ["m0", "m1", "m2", "m3", "m4"] == [line["text"] for line in stored["t:1"].excerpt]
+    assert [line["text"] for line in stored["t:2"].excerpt if line["trigger"]] == ["m2", "m4"]
+    assert [line["text"] for line in stored["t:0"].excerpt if line["trigger"]] == ["m2"]
+    assert len({v.pk for v in Violation.objects.all()}) == 3
