@@ -33,7 +33,6 @@ from typing import Any
 from auditlog.models import LogEntry
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
-from django.db.models.base import ModelState
 from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -217,7 +216,7 @@ def _store_copied(rows: list[Detection], progress: Progress) -> list[int]:
     violation from the start (no read-back, no update). Raises IntegrityError when a key is stored
     already (a concurrent run): the caller's savepoint undoes the batch and the careful path runs."""
     matched = [d for d in rows if d.employee_id is not None]
-    violations = _copies_of_violation(matched)
+    violations = [_violation(d) for d in matched]
     now = timezone.now()
     with connection.cursor() as cur:
         for obj, pk in zip(violations, _next_ids(cur, Violation, len(violations)), strict=True):
@@ -270,10 +269,9 @@ def _copy(cur, model, objs: list) -> None:
         return
     fields = model._meta.concrete_fields
     getters = []
-    written: dict[int, tuple[Any, str | None]] = {}  # a value shared by several rows (an excerpt): dumped once
     for f in fields:
         if isinstance(f, models.JSONField):
-            getters.append(lambda obj, a=f.attname, null=f.null: _json_once(getattr(obj, a), null, written))
+            getters.append(lambda obj, a=f.attname, null=f.null: _json(getattr(obj, a), null))
         elif getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
             getters.append(lambda obj, f=f: f.pre_save(obj, True))
         else:
@@ -287,17 +285,6 @@ def _copy(cur, model, objs: list) -> None:
 
 def _json(value: Any, null: bool) -> str | None:
     return None if value is None and null else json.dumps(value, ensure_ascii=False)
-
-
-def _json_once(value: Any, null: bool, written: dict[int, tuple[Any, str | None]]) -> str | None:
-    """``_json``, remembered by the value's identity for this COPY (the value is kept with its text,
-    so its id cannot be reused by another object meanwhile); only lists and dicts, which rows share."""
-    if not isinstance(value, list | dict):
-        return _json(value, null)
-    kept = written.get(id(value))
-    if kept is None or kept[0] is not value:
-        kept = written[id(value)] = (value, _json(value, null))
-    return kept[1]
 
 
 def _plain(value: Any) -> Any:
@@ -376,29 +363,6 @@ def _suspect(new: list[Detection], progress: Progress) -> list[int]:
     ids = [v.pk for v in violations]
     _audit(ids, [d.pk for d in matched], progress)
     return ids
-
-
-def _copies_of_violation(matched: list[Detection]) -> list[Violation]:
-    """``_violation`` of each detection, for the COPY only: one instance made through the model, the
-    rest as copies of its attributes with the detection's own (a model's ``__init__`` was 12 µs of
-    each suspicion's Python; these objects only give the COPY their values and take their ids)."""
-    if not matched:
-        return []
-    template = _violation(matched[0]).__dict__
-    out = []
-    for d in matched:
-        obj = Violation.__new__(Violation)
-        obj.__dict__ = {
-            **template,
-            "employee_id": d.employee_id,
-            "group_id": d.group_id,
-            "rule_id": d.rule_id,
-            "occurred_at": d.occurred_at,
-            "description": d.reason,
-            "_state": ModelState(),  # its own: a shared one would share a cache of related objects
-        }
-        out.append(obj)
-    return out
 
 
 def _violation(d: Detection) -> Violation:
@@ -552,15 +516,8 @@ def excerpts(fresh: list[Hit]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     kind_labels = {value: str(label) for value, label in MessageKind.choices}
     tz = company_tz()  # not timezone.localtime: its lookup of the active zone was 2/3 of a line's time
     lines: dict[int, dict[str, Any]] = {}  # one per message, shared by the hits showing it (a notice's)
-    # One excerpt per set of triggering messages, shared by the hits that show the same ones (each
-    # silent member of a directive to everyone): built once, and written as JSON once (``_copy``).
-    made: dict[tuple[int, frozenset[int]], list[dict[str, Any]]] = {}
     out = {}
     for hit in fresh:
-        shown = (hit.group_id, frozenset(hit.message_ids))
-        if shown in made:
-            out[(hit.detector, hit.key)] = made[shown]
-            continue
         rows, keys = around.get(hit.group_id, []), order.get(hit.group_id, [])
         positions = sorted({bisect.bisect_left(keys, at[m]) for m in hit.message_ids if m in at})
         chosen_at: set[int] = set()
@@ -578,5 +535,5 @@ def excerpts(fresh: list[Hit]) -> dict[tuple[str, str], list[dict[str, Any]]]:
         for r in chosen:
             line = lines.get(r["pk"]) or lines.setdefault(r["pk"], _line(r, kind_labels, tz))
             excerpt.append({**line, "trigger": r["pk"] in triggers})
-        out[(hit.detector, hit.key)] = made[shown] = excerpt
+        out[(hit.detector, hit.key)] = excerpt
     return out

@@ -334,10 +334,9 @@ def test_each_triggering_message_brings_its_own_context(org):
     assert [line["text"] for line in lines if line["trigger"]] == ["m10", "m90"]
 
 
-def test_hits_showing_the_same_messages_share_one_excerpt_and_each_keeps_its_own_violation(org, hr):
-    """A directive's silent members show the same messages: one excerpt, built and written once, is
-    stored with each; each hit keeps its own person, key and violation (the COPY path on PostgreSQL,
-    the careful path on SQLite)."""
+def test_hits_showing_the_same_messages_each_store_it_and_keep_their_own_violation(org, hr):
+    """A directive's silent members show the same messages: each stores that excerpt, and each hit
+    keeps its own person, key and violation (the COPY path on PostgreSQL, the careful path on SQLite)."""
     from violations.detection.base import Hit
 
     group = org["sales_group"]
@@ -350,9 +349,6 @@ def test_hits_showing_the_same_messages_share_one_excerpt_and_each_keeps_its_own
             message_ids=(chat[2].pk,) if n < 2 else (chat[2].pk, chat[4].pk))
         for n, person in enumerate(people)
     ]  # fmt: skip
-    snapshots = runner.excerpts(hits)
-    assert snapshots[("directive_unanswered", "t:0")] is snapshots[("directive_unanswered", "t:1")]
-    assert snapshots[("directive_unanswered", "t:2")] is not snapshots[("directive_unanswered", "t:0")]
     run_ = DetectionRun.objects.create(trigger="test")
     made = runner.store(hits, runner.progress_for(run_))
     assert len(made) == 3
