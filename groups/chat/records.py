@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+MAX_ID = 200  # ChatMessage.natural_key / sender_platform_id: a longer id is refused, not cut
+
 # "@所有人" (WeChat, WeCom), "@全体成员" (QQ), "@all". A mention ends at whitespace: WeChat and
 # WeCom put U+2005 (four-per-em space) after the name, QQ an ordinary space.
 EVERYONE = {"所有人", "全体成员", "all", "All"}

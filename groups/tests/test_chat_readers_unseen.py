@@ -221,3 +221,25 @@ def test_lone_cr_file_mixed_encoding_names_its_line(tmp_path):
     path.write_bytes(text.encode("gb18030") + "\r2026-11-02 9:00:06 李四(10002)\r好的\r".encode())
     error = error_of(path, "qq")
     assert error.error.row == len(QQ_HEAD) + 4 and "混用" in str(error)  # the line of 李四
+
+
+# --- ids longer than the message store holds --------------------------------------------------------
+
+
+def test_an_id_longer_than_the_store_holds_is_refused_with_its_line_and_field(tmp_path):
+    """A sender id or a message key over 200 characters: PostgreSQL refused the write with a
+    traceback (SQLite, which keeps no lengths, stored it). Each reader names the line and field."""
+    long = "x" * 201
+    path = wechat(tmp_path, f"1,7,1,0,0,1793581205,3,早,2026-11-02 09:00:05,王经理,Wang,{long}")
+    error = error_of(path, "wechat")
+    assert (error.error.row, error.error.column) == (2, "Sender") and "200" in str(error)
+    path = wechat(tmp_path, f"1,{'w' * 195}@chatroom,1,0,0,1793581205,3,早,2026-11-02 09:00:05,王经理,Wang,wxid_a")
+    error = error_of(path, "wechat")
+    assert (error.error.row, error.error.column) == (2, "TalkerId")
+    ok = wechat(tmp_path, f"1,{'w' * 189}@chatroom,1,0,0,1793581205,3,早,2026-11-02 09:00:05,王经理,Wang,{'y' * 200}")
+    [record] = messages(ok, "wechat")
+    assert len(record.key) == 200 and len(record.sender_id) == 200
+    path = write(tmp_path, "c.jsonl", _wecom_line("m1", '"msgtype":"text","text":{"content":"早"}').replace(
+        '"from":"ZhangSan"', f'"from":"{long}"') + "\n")  # fmt: skip
+    error = error_of(path, "wecom")
+    assert (error.error.row, error.error.column) == (1, "from")

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from ...choices import MessageKind
 from ...importing.errors import ImportFileError
-from ..records import ChatRecord, parse_mentions, urls_in_text
+from ..records import MAX_ID, ChatRecord, parse_mentions, urls_in_text
 
 HEADER = [
     "localId", "TalkerId", "Type", "SubType", "IsSender", "CreateTime",
@@ -139,6 +139,11 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
             sender = cells["Sender"].strip()
             if not sender and msg_type not in SYSTEM_TYPES:
                 raise ImportFileError("Sender", _("缺少发送人微信ID(wxid)"), row=number)
+            if len(sender) > MAX_ID:
+                raise ImportFileError("Sender", _("发送人ID过长(超过 %(n)s 个字符)") % {"n": MAX_ID}, row=number)
+            if len(talker) + 1 + len(str(local_id)) > MAX_ID:  # the message's key: TalkerId:localId
+                too_long = _("会话ID过长(与 localId 合计超过 %(n)s 个字符)") % {"n": MAX_ID}
+                raise ImportFileError("TalkerId", too_long, row=number)
             content = cells["StrContent"]
             record = ChatRecord(
                 line=number,

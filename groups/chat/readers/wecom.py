@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from ...choices import MessageKind
 from ...importing.errors import ImportFileError
-from ..records import ChatRecord, Skipped, parse_mentions
+from ..records import MAX_ID, ChatRecord, Skipped, parse_mentions
 
 KINDS = {
     "text": MessageKind.TEXT,
@@ -138,7 +138,7 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord | Skipped]:
         msgid = row.get("msgid")
         if not isinstance(msgid, str) or not msgid.strip():
             raise ImportFileError("msgid", _("缺少消息ID"), row=number)
-        if len(msgid) > 200:
+        if len(msgid) > MAX_ID:
             raise ImportFileError("msgid", _("消息ID过长"), row=number)
         action = row.get("action")
         if action == "switch":
@@ -155,6 +155,8 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord | Skipped]:
         sender = row.get("from")
         if not isinstance(sender, str) or not sender.strip():
             raise ImportFileError("from", _("缺少发送人"), row=number)
+        if len(sender.strip()) > MAX_ID:
+            raise ImportFileError("from", _("发送人ID过长(超过 %(n)s 个字符)") % {"n": MAX_ID}, row=number)
         msgtime = row.get("msgtime")
         if type(msgtime) is not int or not 0 < msgtime < MAX_MS:
             raise ImportFileError("msgtime", _("应为毫秒时间戳(UTC)"), row=number)
