@@ -65,8 +65,19 @@ def _too_many_columns() -> str:
     return _("列数超过上限 %(n)s 列") % {"n": max_columns()}
 
 
-def _nul(line: int) -> ImportFileError:
+def _nul(line: int, data: bytes = b"") -> ImportFileError:
+    if _looks_utf16(data):
+        return ImportFileError(_("文件"), _("文件似乎是不带 BOM 的 UTF-16 编码,请另存为 UTF-8 后再导入"), row=line)
     return ImportFileError(_("文件"), _("包含空字符(NUL),文件已损坏或不是文本文件"), row=line)
+
+
+def _looks_utf16(data: bytes) -> bool:
+    """A line of UTF-16 text without its BOM: a NUL in every other byte (ASCII letters and digits,
+    in little- or big-endian order), not a stray NUL in a text file."""
+    if len(data) < 8:
+        return False
+    even, odd = data[0::2], data[1::2]
+    return max(even.count(0) / len(even), odd.count(0) / len(odd)) >= 0.6
 
 
 def detect_encoding(path: Path) -> str:
@@ -95,10 +106,10 @@ def detect_encoding(path: Path) -> str:
                 number += 1
                 if line.isascii():
                     if b"\x00" in line:
-                        raise _nul(number)
+                        raise _nul(number, line)
                     continue
                 if b"\x00" in line:
-                    raise _nul(number)
+                    raise _nul(number, line)
                 if number == 1 and line.startswith(codecs.BOM_UTF8):
                     line = line[3:]
                 if _decodes(line, "utf-8"):

@@ -18,7 +18,7 @@ from groups.importing.readers import detect_encoding
 
 from .chat_helpers import ROOM, qq_group, wecom_group
 from .test_chat_readers import error_of, messages, write
-from .test_chat_readers_variants import QQ_HEAD, qq, wechat
+from .test_chat_readers_variants import QQ_HEAD, WECHAT_HEADER, qq, wechat
 
 
 def run(path, group, platform=""):
@@ -243,3 +243,20 @@ def test_an_id_longer_than_the_store_holds_is_refused_with_its_line_and_field(tm
         '"from":"ZhangSan"', f'"from":"{long}"') + "\n")  # fmt: skip
     error = error_of(path, "wecom")
     assert (error.error.row, error.error.column) == (1, "from")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_its_bom_is_named_as_such(tmp_path, encoding):
+    """A file saved as UTF-16 without a BOM: every other byte of its ASCII lines is NUL. It was
+    refused as "包含空字符(NUL),文件已损坏或不是文本文件"; the message now says what it is."""
+    from groups.importing.errors import ImportFileError
+
+    path = write(
+        tmp_path, "w.csv", "\r\n".join([WECHAT_HEADER, "1,7,1,0,0,1793581205,3,早,x,王经理,Wang,wxid_a", ""]), encoding
+    )
+    with pytest.raises(ImportFileError, match="不带 BOM 的 UTF-16") as caught:
+        detect_encoding(path)
+    assert caught.value.error.row == 1
+    stray = write(tmp_path, "s.csv", "name,no\r\n张三,E1\x00\r\n", "utf-8")  # one NUL in a text file
+    with pytest.raises(ImportFileError, match="包含空字符"):
+        detect_encoding(stray)
