@@ -49,8 +49,11 @@ def escape(value: str | None) -> str:
     return value
 
 
+_encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder: json.dumps with options makes one per call
+
+
 def _json(value: Any, empty: str) -> str:
-    return escape(json.dumps(value, ensure_ascii=False)) if value else empty
+    return escape(_encode(value)) if value else empty
 
 
 def line(r: ChatRecord) -> str:

