@@ -55,7 +55,7 @@ CONTEXT_SPAN = datetime.timedelta(minutes=30)  # how far to look for them (bound
 EXCERPT_CHARS = 300
 EXCERPT_LINES = 30
 RANGES_PER_QUERY = 200
-KEY_CHARS = 255  # Detection.key's length: a longer key is stored (and looked up) cut to it
+KEY_CHARS = Detection._meta.get_field("key").max_length  # a longer key is stored (and looked up) cut to it
 
 
 @dataclass

@@ -158,7 +158,7 @@ def _copy_chunks(qs, chunk_size: int) -> Iterator[list[bytes]]:
     goes into Django's query log like any other (CaptureQueriesContext sees it).
     """
     sql, params = copy_query(qs)
-    with long_read(), connection.cursor() as cursor:
+    with jit_off(), connection.cursor() as cursor:
         logged = cursor.debug_sql(sql, params) if hasattr(cursor, "debug_sql") else contextlib.nullcontext()
         # COPY takes no bind parameters: merge them client-side (escaped by psycopg), whatever
         # binding mode the connection uses.
@@ -186,20 +186,13 @@ def csv_copy_bytes(qs, codec: str, chunk_size: int) -> Iterator[tuple[int, bytes
         yield len(lines), body
 
 
-def long_read():
-    """Around one long report query: JIT off for it (``portal.postgres.jit_off``): JIT compilation
-    of these large plans cost seconds and saved nothing (bench/README.md). Outside a transaction the
-    server-side cursor is WITH HOLD: PostgreSQL keeps the result, the process only a chunk."""
-    return jit_off()
-
-
 def iter_raw_rows(qs, chunk_size: int = CHUNK_SIZE, *, as_text: bool = False) -> Iterator[list[tuple]]:
     """Raw detail rows in lists of ``chunk_size``, through a server-side cursor on PostgreSQL."""
     return fetch_chunks(*detail_query(qs, as_text=as_text), chunk_size)
 
 
 def fetch_chunks(sql: str, params: tuple, chunk_size: int = CHUNK_SIZE) -> Iterator[list[tuple]]:
-    with long_read(), connection.chunked_cursor() as cursor:
+    with jit_off(), connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(chunk_size):
             yield batch

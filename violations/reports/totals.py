@@ -15,9 +15,10 @@ from django.utils.translation import gettext_lazy
 
 from groups.choices import Platform
 from portal.exports import neutralize
+from portal.postgres import jit_off
 
 from ..choices import VOID_STATUSES, DeductionKind, RuleCategory, SanctionKind
-from .sql import CHUNK_SIZE, MONEY, long_read
+from .sql import CHUNK_SIZE, MONEY
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def totals(qs, fields: Iterable[str]) -> Iterator[tuple]:
         .order_by(*fields)
         .values_list(*fields, "n", "n_standing", "fines", "points", "demerits")
     )
-    with long_read():
+    with jit_off():  # the report's long read (portal.postgres)
         yield from grouped.iterator(chunk_size=CHUNK_SIZE)
 
 
