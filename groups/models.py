@@ -387,6 +387,8 @@ class Membership(models.Model):
             models.Index(fields=["employee", "left_at"], name="membership_employee_open"),
             # The API's default order (and its keyset cursor): a page is one index range read.
             models.Index(fields=["group", "nickname", "id"], name="membership_group_nickname"),
+            # R01/R03: the members a message @-mentions by platform id (by 群昵称: the index above)
+            models.Index(fields=["group", "platform_id"], name="membership_group_platform"),
             # the admin list's order by nickname; trigram indexes on nickname and platform_id: migration
             # 0011 (PostgreSQL)
             models.Index(fields=["nickname", "-id"], name="membership_nickname"),

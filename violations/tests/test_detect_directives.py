@@ -142,6 +142,21 @@ def test_mention_by_platform_id(room):
     assert people(detect(at(2026, 11, 2, 12, 0))) == ["王五"]
 
 
+def test_a_mention_resolves_only_in_the_group_of_its_message(room):
+    """A batch holds the directives of many groups, and its pair query looks members up by every name
+    the batch mentions: each name still counts only in the group whose message mentions it."""
+    GroupLeader.objects.create(group=None, employee=room.leader.employee)  # a leader in every group
+    lead_there = member(room.other, "wx_li", "技术部-李销售", room.leader.employee)
+    say(room.leader, at(2026, 11, 2, 10, 0), "@ZhangSan 报表")  # 张三's id in the other group, not here
+    say(lead_there, at(2026, 11, 2, 10, 1), "@华东区-张三 报表")  # his 群昵称 here, not there
+    say(room.leader, at(2026, 11, 2, 10, 2), "@销售部-王五 报表")
+    say(lead_there, at(2026, 11, 2, 10, 3), "@ZhangSan 报表")
+    found = detect(at(2026, 11, 2, 12, 0))
+    assert sorted((h.group_id, people([h])[0]) for h in found) == sorted(
+        [(room.group.pk, "王五"), (room.other.pk, "张三")]
+    )
+
+
 def test_a_member_who_left_before_the_directive_is_not_responsible(room):
     room.wang.left_at = at(2026, 11, 2, 9, 0)
     room.wang.save()
@@ -290,8 +305,10 @@ def test_answer_matching_is_one_query_per_day(room, django_assert_max_num_querie
     for day in (2, 3, 4):
         say(room.leader, at(2026, 11, day, 10, 0), "@所有人 今天下班前把周报发群里")
         say(room.leader, at(2026, 11, day, 11, 0), "@华东区-张三 回一下")
-    # settings ×2, the scan for directives, the calendar, 3 days × 1, reply times, leaders
-    with django_assert_max_num_queries(10):
+    # settings ×2, the departments, the scan for directives, the calendar, the batch's pairs (its
+    # broadcasts, its @-mentions: two queries whatever the number of days, planner settings set and
+    # reset around them on PostgreSQL), leaders ×2
+    with django_assert_max_num_queries(11):
         assert len(detect(at(2026, 11, 5, 12, 0), since=at(2026, 11, 2, 0, 0), until=at(2026, 11, 5, 0, 0))) == 9
 
 
