@@ -61,6 +61,20 @@ BIGRAM_COLUMNS = {
     ("groups_membership", "platform_id"),
     ("violations_violation", "description"),
 }
+# Columns whose pair index answers every term of two or more characters (all its pairs, then the
+# LIKE rechecks), with no trigram index beside it: the violations' description, written for every
+# suspicion a detection run stores (250,000 a month at 50,000 people), where the trigram index cost
+# a quarter of the insert (violations 0020, bench/README.md).
+BIGRAM_ONLY_COLUMNS = {
+    ("violations_violation", "description"),
+}
+
+
+def bigrams(term: str) -> list[str]:
+    """The character pairs a value must hold to contain ``term`` (upper-cased, each once)."""
+    upper = term.upper()
+    return list(dict.fromkeys(upper[i : i + 2] for i in range(len(upper) - 1)))
+
 
 # Every character pair of ``t``: the pairs starting at odd positions and those at even ones, each
 # by one regexp_replace (a \x01 after each pair), split on \x01. The one-character tails and empty
@@ -113,14 +127,19 @@ def bigram_indexes(columns: list[tuple[str, str]], *, drop_function: bool = Fals
 
 
 class BigramContains(Lookup):
-    """``field__qungui_bigrams="王芳"``: the row's character pairs include the term's (PostgreSQL;
-    two-character terms; used together with ``icontains``, which does the exact check)."""
+    """``field__qungui_bigrams="王芳"``: the row's character pairs include every pair of the term
+    (PostgreSQL; terms of two characters or more; used together with ``icontains``, which does the
+    exact check)."""
 
     lookup_name = "qungui_bigrams"
 
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"qungui_bigrams(UPPER({lhs}::text)) @> ARRAY[%s]::text[]", [*lhs_params, str(self.rhs).upper()]
+        pairs = bigrams(str(self.rhs))
+        if not pairs:
+            raise ValueError("qungui_bigrams needs a term of two characters or more")
+        placeholders = ", ".join(["%s"] * len(pairs))
+        return f"qungui_bigrams(UPPER({lhs}::text)) @> ARRAY[{placeholders}]::text[]", [*lhs_params, *pairs]
 
 
 CharField.register_lookup(BigramContains)

@@ -233,8 +233,7 @@ TRIGRAM = {
     "groups_employee": ["employee_name_trgm", "employee_employee_no_trgm"],
     "groups_membership": ["membership_nickname_trgm", "membership_platform_id_trgm"],
     "groups_rosterfinding": ["rosterfinding_detail_trgm"],
-    "violations_violation": ["violation_description_trgm"],
-}
+}  # the violations' description: its pair index alone (violations 0020)
 BIGRAM = {
     "groups_employee": ["employee_name_bigram", "employee_employee_no_bigram", "employee_wechat_id_bigram"],
     "groups_membership": ["membership_nickname_bigram", "membership_platform_id_bigram"],

@@ -3,6 +3,7 @@ and the two-character search still answered by the index (PostgreSQL)."""
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from groups.models import Employee
 
@@ -49,3 +50,40 @@ def test_a_two_character_search_uses_the_pair_index_and_finds_the_row(org):
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "employee_name_bigram" in plan, plan
+
+
+@pytest.mark.django_db
+def test_a_longer_search_of_the_description_uses_its_pair_index(org):
+    """The violations' description has no trigram index (violations 0020): a term of three characters
+    or more asks for all its pairs, and the LIKE keeps only the rows holding the term itself."""
+    from portal.admin_lists import union_search
+    from violations.models import Rule, Violation
+
+    rule = Rule.objects.first()
+    employee = Employee.objects.create(employee_no="E9003", name="赵六", department=org["east"])
+    for text in ("在群内发布兼职刷单广告", "兼职与刷单都不行", "刷单兼职"):
+        Violation.objects.create(employee=employee, rule=rule, occurred_at=timezone.now(), description=text)
+    found = union_search(Violation.objects.all(), ["兼职刷单"], ["description"])
+    assert list(found.values_list("description", flat=True)) == ["在群内发布兼职刷单广告"]
+    assert list(
+        union_search(Violation.objects.all(), ["刷单兼职"], ["description"]).values_list("description", flat=True)
+    ) == ["刷单兼职"]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'violations_violation'")
+        assert "violation_description_trgm" not in {name for (name,) in cursor.fetchall()}
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        query = Violation.objects.filter(description__qungui_bigrams="兼职刷单", description__icontains="兼职刷单")
+        sql, params = query.query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "violation_description_bigram" in plan, plan
+
+
+def test_the_pairs_of_a_term():
+    from portal.trigram import bigrams
+
+    assert bigrams("兼职刷单") == ["兼职", "职刷", "刷单"]
+    assert bigrams("abab") == ["AB", "BA"]
+    assert bigrams("王") == []
