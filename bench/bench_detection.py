@@ -314,7 +314,7 @@ def forget_detections() -> None:
     from violations.models import Detection, Violation
 
     with connection.cursor() as cur:
-        tables = [Detection.messages.through._meta.db_table, Detection._meta.db_table, Violation._meta.db_table]
+        tables = [Detection._meta.db_table, Violation._meta.db_table]
         cur.execute("TRUNCATE " + ", ".join(connection.ops.quote_name(t) for t in tables) + " CASCADE")
 
 

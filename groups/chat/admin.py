@@ -43,7 +43,7 @@ class ChatImportAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 # Messages come from imports only and are kept as evidence; bodies are purged by the retention job.
 @admin.register(ChatMessage)
 class ChatMessageAdmin(UnfilterableFieldsMixin, ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
-    unfilterable_fields = ("text", "link_title", "link_url", "mentions", "extra", "detections")
+    unfilterable_fields = ("text", "link_title", "link_url", "mentions", "extra")
     list_display = ["sent_at", "group", "sender", "kind", "recalled", "purged_at"]
     list_filter = ["platform", "kind", "recalled"]
     list_select_related = ["group", "employee"]

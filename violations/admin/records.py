@@ -18,7 +18,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from groups.admin_filters import subtree_filter
-from groups.models import ChatGroup
+from groups.models import ChatGroup, ChatMessage
 from groups.people import DepartedHeaderMixin, employee_html, user_html
 from portal.admin_lists import EstimatedCountPaginator, IndexedSearchMixin, ListPaginator
 from portal.admin_mixins import ReadOnlyAdminMixin, ScopedAdminMixin, UnfilterableFieldsMixin
@@ -356,7 +356,11 @@ class ViolationAdmin(IndexedSearchMixin, AdminChannelMixin, ScopedAdminMixin, De
         html = render_to_string("violations/_detection_evidence.html", {"detection": detection})
         if not readable:
             return mark_safe(html)  # the template escaped it; no links to messages they cannot open
-        live = list(detection.messages.order_by("sent_at", "pk").values_list("pk", flat=True)[:20])
+        live = list(
+            ChatMessage.objects.filter(pk__in=detection.message_ids)
+            .order_by("sent_at", "pk")
+            .values_list("pk", flat=True)[:20]
+        )
         links = format_html_join(
             " ",
             '<a href="{}">#{}</a>',

@@ -5,8 +5,8 @@ Per detector, the hits are taken in batches of ``BATCH``; each batch is one tran
 1. the keys already stored are read (one query) and left out — a rerun costs one lookup per batch;
 2. the evidence of the rest is snapshotted with its context (``excerpts``: on PostgreSQL one query of
    each triggering message's neighbours, on SQLite a few range queries);
-3. on PostgreSQL (``_store_copied``) the batch's violations (待核实, channel 系统检测, no recorder),
-   detections and message links are COPYed into their tables with ids drawn first, in a savepoint;
+3. on PostgreSQL (``_store_copied``) the batch's violations (待核实, channel 系统检测, no recorder)
+   and detections are COPYed into their tables with ids drawn first, in a savepoint;
    a key another run stored meanwhile makes the COPY fail and the batch takes the careful path:
 4. the detections go in with ``bulk_create(ignore_conflicts=True)`` (``ON CONFLICT DO NOTHING`` on
    ``(detector, key)``), the ones this run wrote are read back, one suspected violation per new
@@ -189,9 +189,7 @@ def store(batch: list[Hit], progress: Progress) -> list[int]:
         written = Detection.objects.filter(mine, run=progress.run, violation__isnull=True).order_by("pk")
         new = list(written.defer("excerpt", "details"))
     _count_new(new, progress)
-    made = _suspect(new, progress)
-    _link_messages(new)
-    return made
+    return _suspect(new, progress)
 
 
 def _commit_without_waiting() -> None:
@@ -211,10 +209,10 @@ JSON_COLUMNS = {"details", "message_ids", "excerpt"}
 
 
 def _store_copied(rows: list[Detection], progress: Progress) -> list[int]:
-    """PostgreSQL: the batch's violations, detections and message links COPYed straight into their
-    tables, with ids drawn from the tables' sequences first, so that each detection carries its
-    violation from the start (no read-back, no update). Raises IntegrityError when a key is stored
-    already (a concurrent run): the caller's savepoint undoes the batch and the careful path runs."""
+    """PostgreSQL: the batch's violations and detections COPYed straight into their tables, with ids
+    drawn from the tables' sequences first, so that each detection carries its violation from the
+    start (no read-back, no update). Raises IntegrityError when a key is stored already (a concurrent
+    run): the caller's savepoint undoes the batch and the careful path runs."""
     matched = [d for d in rows if d.employee_id is not None]
     violations = [_violation(d) for d in matched]
     now = timezone.now()
@@ -228,12 +226,6 @@ def _store_copied(rows: list[Detection], progress: Progress) -> list[int]:
             obj.created_at = now
         _copy(cur, Violation, violations)
         _copy(cur, Detection, rows)
-        through = Detection.messages.through
-        links = [(d.pk, m) for d in rows for m in dict.fromkeys(d.message_ids)]
-        table = connection.ops.quote_name(through._meta.db_table)
-        with cur.cursor.copy(f"COPY {table} (detection_id, chatmessage_id) FROM STDIN") as copy:
-            for link in links:
-                copy.write_row(link)
     _count_new(rows, progress)
     for detection in matched:
         progress.counts[detection.detector].suspected += 1
@@ -404,12 +396,6 @@ def _set_violations(matched: list[Detection]) -> None:
                 + ") AS v(detection, violation) WHERE d.id = v.detection",
                 [x for d in chunk for x in (d.pk, d.violation_id)],
             )
-
-
-def _link_messages(new: list[Detection]) -> None:
-    through = Detection.messages.through
-    links = [through(detection_id=d.pk, chatmessage_id=m) for d in new for m in dict.fromkeys(d.message_ids)]
-    through.objects.bulk_create(links, ignore_conflicts=True, batch_size=2000)
 
 
 # --- evidence excerpts ------------------------------------------------------------------------------

@@ -103,6 +103,8 @@ def test_evidence_in_a_group_outside_the_heads_scope_shows_only_her_employees_li
     # in her own department's group the evidence is whole
     page = client.get(reverse("admin:violations_violation_change", args=[world["sales_susp"].pk])).content.decode()
     assert "前一条" in page and "无权查看的消息" not in page
+    # with a link to the triggering message while it exists (from the detection's message ids)
+    assert reverse("admin:groups_chatmessage_change", args=[world["late_sales"].pk]) in page
 
 
 def test_a_refused_dismissal_shows_the_evidence_audited(client, org, world, group_admin):
