@@ -8,7 +8,12 @@ from the company's own list (admin → 词库条目, or the CSV import).
 # (rule code, kind, text, note)
 LEXICON = [
     # C06 unrelated commercial advertising
-    ("C06", "word", "代理", "招代理"),
+    # "代理" alone is no advertisement: a sales team's 代理商, a manager signing as 代理 (violations 0022)
+    ("C06", "word", "招代理", ""),
+    ("C06", "word", "诚招代理", ""),
+    ("C06", "word", "代理招募", ""),
+    ("C06", "word", "招募代理", ""),
+    ("C06", "word", "代理加盟", ""),
     ("C06", "word", "加微信", ""),
     ("C06", "word", "加我微信", ""),
     ("C06", "word", "兼职刷单", ""),

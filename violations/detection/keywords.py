@@ -130,11 +130,13 @@ def window_messages(window: Window, *, include_recalled: bool, columns: tuple[st
 
 
 def message_matches(matcher: Matcher, text: str | None, link_url: str | None, link_title: str | None):
-    """{rule: [matched entries]} for one message's text, link title and link/text URLs."""
-    body = f"{text}\n{link_title}" if text and link_title else (text or link_title or "")
-    found = matcher.match(normalise(body))
+    """{rule: [matched entries]} for one message's text, link title and link/text URLs. The text and
+    the title are matched apart: a word is not made of the end of one and the start of the other."""
+    found = matcher.match(normalise(text))
+    for code, entries in matcher.match(normalise(link_title)).items():
+        found.setdefault(code, []).extend(e for e in entries if e not in found.get(code, []))
     if matcher.domains:
-        hosts = [url_host(u) for u in ([link_url] if link_url else []) + urls_in(body)]
+        hosts = [url_host(u) for u in ([link_url] if link_url else []) + urls_in(text) + urls_in(link_title)]
         for code, domains in matcher.match_hosts(h for h in hosts if h).items():
             found.setdefault(code, []).extend(d for d in domains if d not in found.get(code, []))
     return found

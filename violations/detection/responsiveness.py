@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,10 +40,11 @@ from django.db.models import (
     OuterRef,
     Q,
     Subquery,
+    TextField,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Trim, TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 
 from groups.choices import EmployeeStatus, MessageKind
 from groups.models import ChatGroup, ChatMessage, Department
@@ -275,34 +277,81 @@ def is_exact_phrase(phrase: str) -> bool:
     return len(phrase) < 2 or phrase.isascii()
 
 
-NEGATIONS = ("不", "没", "沒", "未", "无")  # "没收到", "不明白": the phrase denied, no acknowledgement
+# A phrase right after a negation is denied ("没收到", "没有收到", "不明白"): no acknowledgement.
+NEGATIONS = ("不", "没", "沒", "未", "无")
+NEGATION_WORDS = ("没有", "沒有")  # two characters: each its own look-behind (fixed width)
+QUESTIONS = "?？吗嗎么"  # right after the phrase: it is asked ("收到吗?"), not said
+# What an exact phrase is trimmed of: spaces as any input method types them (U+3000 in full-width
+# mode, no-break spaces pasted from documents), tabs and line ends.
+TRIMMED = " \t\r\n\u3000\u00a0"
 
 
 def _full_width(phrase: str) -> str:
     return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in phrase)
 
 
+def _cases(phrase: str) -> list[str]:
+    """Every upper/lower mix of a short phrase's letters ("ok" → ok, oK, Ok, OK); a longer one as
+    written, upper and lower."""
+    letters = [i for i, c in enumerate(phrase) if c.isalpha()]
+    if len(letters) > 4:
+        return list(dict.fromkeys((phrase, phrase.upper(), phrase.lower())))
+    forms = []
+    for mask in range(2 ** len(letters)):
+        chars = list(phrase.lower())
+        for bit, i in enumerate(letters):
+            if mask >> bit & 1:
+                chars[i] = chars[i].upper()
+        forms.append("".join(chars))
+    return forms
+
+
+def _not_denied(phrases: list[str]) -> str:
+    """A regex (PostgreSQL's and Python's alike) for a phrase at a place not right after a negation
+    nor asked as a question: "收到,但附件没收到" holds a 收到 that stands alone and acknowledges;
+    "没有收到附件" and "收到?不对,是没收到" do not."""
+    behind = "".join(f"(?<!{re.escape(word)})" for word in NEGATION_WORDS)
+    alternatives = "|".join(re.escape(p) for p in phrases)
+    return f"(?<![{''.join(NEGATIONS)}]){behind}(?:{alternatives})(?![{QUESTIONS}])"
+
+
 def phrase_q(phrases: Iterable[str], text: str = "text", trimmed: str = "text_trimmed", *, denied: bool = False) -> Q:
-    """A message whose text contains a phrase (or, for an exact phrase, is it, trimmed, any case,
-    also in full-width letters and digits as Chinese input methods write them: "１", "ＯＫ").
-    ``denied``: a phrase right after a negation ("没收到", "不明白") does not count. The queryset
-    needs ``trimmed`` annotated as ``Trim(text)`` when any phrase is exact."""
+    """A message whose text contains a phrase (or, for an exact phrase, is it, trimmed, in any case,
+    also in full-width letters and digits as Chinese input methods write them: "１", "ＯＫ", "Ｏｋ").
+    ``denied``: a phrase right after a negation ("没收到", "没有收到", "不明白") does not count,
+    unless the phrase stands alone elsewhere in the message. The queryset needs ``trimmed``
+    annotated (``with_trimmed``) when any phrase is exact."""
     q = Q(pk__in=[])
+    contained = []
     for phrase in phrases:
         if is_exact_phrase(phrase):
-            for form in dict.fromkeys((phrase, _full_width(phrase.upper()), _full_width(phrase.lower()))):
+            forms = [phrase] + [_full_width(form) for form in _cases(phrase)]
+            for form in dict.fromkeys(forms):
                 q |= Q(**{f"{trimmed}__iexact": form})
-            continue
-        found = Q(**{f"{text}__contains": phrase})
-        if denied:
-            for negation in NEGATIONS:
-                found &= ~Q(**{f"{text}__contains": negation + phrase})
-        q |= found
-    return q
+        else:
+            contained.append(phrase)
+    holds = Q(pk__in=[])
+    for phrase in contained:
+        holds |= Q(**{f"{text}__contains": phrase})
+    if contained and denied:  # the LIKEs first: the regex runs only on a message holding a phrase
+        holds &= Q(**{f"{text}__regex": _not_denied(contained)})
+    return q | holds if contained else q
+
+
+class TrimSpace(Func):
+    """``text`` without leading and trailing ``TRIMMED`` characters (``BTRIM`` / SQLite ``TRIM``)."""
+
+    arity = 1
+    output_field = TextField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.get_source_expressions()[0])
+        function = "BTRIM" if connection.vendor == "postgresql" else "TRIM"
+        return f"{function}({sql}, %s)", (*params, TRIMMED)
 
 
 def with_trimmed(queryset, text: str = "text"):
-    return queryset.annotate(text_trimmed=Trim(text))
+    return queryset.annotate(text_trimmed=TrimSpace(text))
 
 
 def leader_q(directive_settings: DirectiveSettings) -> Q:

@@ -8,7 +8,8 @@ a lexicon entry and for a message:
 2. case folded (``WeChat`` → ``wechat``);
 3. every character that is not a letter, digit or CJK character removed: spaces, punctuation,
    symbols, emoji and zero-width characters that posters insert between characters to dodge a
-   filter (``加 微 信``, ``加.微.信``, ``加❤微❤信``) — so ``加 微 信`` matches the entry ``加微信``.
+   filter (``加 微 信``, ``加.微.信``, ``加❤微❤信``) — so ``加 微 信`` matches the entry ``加微信`` —
+   and the Hangul fillers, letters that render blank (``客\u3164户``).
 
 Step 3 also joins words across a removed space ("代 理解" contains "代理"); entries are therefore
 kept to phrases of two or more characters (see ``LexiconEntry.clean``).
@@ -26,7 +27,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from groups.chat.records import urls_in_text
 
-_SEPARATORS = re.compile(r"[\W_]+")
+# Not letters, digits or CJK: removed. Also the Hangul fillers, letters by Unicode's classes that
+# render blank (U+3164 and its half-width form, U+115F/U+1160, which NFKC makes of them): the
+# "invisible character" posters put between the characters of a word.
+_SEPARATORS = re.compile(r"[\W_\u115f\u1160\u3164\uffa0]+")
 TRACKING_PARAMS = frozenset(
     {"spm", "from", "isappinstalled", "scene", "clicktime", "enterid", "fbclid", "gclid", "ref", "source"}
 )
@@ -58,7 +62,7 @@ def normalise_url(url: str | None) -> str:
         port = parts.port
     except ValueError:
         return url.lower()
-    host = host.removeprefix("www.")
+    host = host.rstrip(".").removeprefix("www.")  # "u.tb.cn." (a fully qualified name) is u.tb.cn
     scheme = parts.scheme.lower()
     if scheme == "https":
         scheme = "http"  # the same page over either scheme is the same advertisement
