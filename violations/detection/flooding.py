@@ -25,10 +25,11 @@ one burst: ``messages`` and ``images``).
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import F, Window
+from django.db.models import F, Q, Window
 from django.db.models.functions import Lag
 from django.utils.translation import gettext as _
 
@@ -37,11 +38,12 @@ from groups.choices import MessageKind
 from ..models import CompanySettings, Detection
 from .base import Detector, Hit
 from .base import Window as DetectionWindow
-from .window_messages import hit, message_key, rows, sent
+from .window_messages import CHUNK, hit, message_key, rows, sent
 
 NAME = "flooding"
 RULE = "C10"
 STORED_LOOKBACK = datetime.timedelta(days=1)  # no flood lasts longer
+EVIDENCE = 50  # a long burst's evidence: its first and its last messages
 
 
 def _flooding_rows(window: DetectionWindow, limit: int, seconds: int, *, images: bool) -> Iterator[dict[str, Any]]:
@@ -77,6 +79,37 @@ def _bursts(found: Iterator[dict[str, Any]], seconds: int) -> Iterator[tuple[dic
         yield current[0], current
 
 
+SPANS_PER_QUERY = 200
+
+
+def _members(window: DetectionWindow, bursts: list[tuple[dict[str, Any], list[dict[str, Any]]]], *, images: bool):
+    """Per burst (by index), the ids of every message it spans, in time order: from the message N
+    before its first flooding one to its last, by its sender — those between two flooding runs
+    (not flooding on their own) included. A few queries for all the window's bursts, not one each."""
+    wanted: dict[tuple[int, str], list[tuple[datetime.datetime, datetime.datetime, int]]] = {}
+    for index, (first, burst) in enumerate(bursts):
+        wanted.setdefault((first["group_id"], first["sender_platform_id"]), []).append(
+            (first["back_at"], burst[-1]["sent_at"], index)
+        )
+    spans = [(g, s, lo, hi) for (g, s), ranges in wanted.items() for lo, hi, _i in ranges]
+    base = sent(DetectionWindow(since=None, until=None, now=window.now))
+    if images:
+        base = base.filter(kind=MessageKind.IMAGE)
+    out: dict[int, list[int]] = {index: [] for index in range(len(bursts))}
+    for start in range(0, len(spans), SPANS_PER_QUERY):
+        where = Q(pk__in=[])
+        for group_id, sender, lo, hi in spans[start : start + SPANS_PER_QUERY]:
+            where |= Q(group_id=group_id, sender_platform_id=sender, sent_at__gte=lo, sent_at__lte=hi)
+        found = (
+            base.filter(where).order_by("sent_at", "pk").values_list("group_id", "sender_platform_id", "sent_at", "pk")
+        )
+        for group_id, sender, sent_at, pk in found.iterator(chunk_size=CHUNK):
+            for lo, hi, index in wanted[(group_id, sender)]:
+                if lo <= sent_at <= hi:
+                    out[index].append(pk)
+    return out
+
+
 def _stored(groups: set[int], since: datetime.datetime, until: datetime.datetime | None) -> dict[tuple, list[tuple]]:
     """(group, sender, kind) → the (start, end, key) of the floods stored as detections of these
     groups in that time (the ``(group, occurred_at)`` index)."""
@@ -107,23 +140,34 @@ def _hits(window: DetectionWindow, limit: int, seconds: int, *, images: bool) ->
     earliest = min(first["back_at"] for first, _burst in bursts)
     latest = max(burst[-1]["sent_at"] for _first, burst in bursts)
     stored = _stored({first["group_id"] for first, _burst in bursts}, earliest - STORED_LOOKBACK, latest + span)
-    for first, burst in bursts:
+    spanned = _members(window, bursts, images=images)
+    for index, (first, burst) in enumerate(bursts):
         # occurred_at: when the flood crossed the limit (its first flooding message), so the hit lies
         # in exactly one of two adjacent windows; the key and the evidence start at the burst's first.
         start = {**first, "pk": first["back_id"], "natural_key": first["back_key"]}
-        count = len(burst) + limit  # the N before the first flooding message, and every flooding one
+        members = spanned[index] or [first["back_id"], *(row["pk"] for row in burst)]
+        count = len(members)  # every message from the N before the first flooding one to the last
         last_at = burst[-1]["sent_at"]
         key = f"{what}:" + message_key(first["group_id"], first["platform"], first["back_key"])
         floods = stored.get((first["group_id"], first["sender_platform_id"], what), ())
-        same = [k for begin, end, k in floods if begin - span <= last_at and first["back_at"] <= end + span]
+        # overlapping in time: an earlier export that moved a burst's first message keeps its span;
+        # a flood that starts after another ended (63 s after, with M = 60) is a flood of its own
+        same = [k for begin, end, k in floods if begin <= last_at and first["back_at"] <= end]
         if same and key not in same:
             continue  # the same flood, stored under the key it had then
-        if images:
-            reason = _("%(s)s 秒内连续发送 %(n)s 张图片(超过 %(limit)s 张)")
+        lasted = math.ceil((last_at - first["back_at"]).total_seconds())
+        if lasted <= seconds:
+            if images:
+                reason = _("%(s)s 秒内连续发送 %(n)s 张图片(超过 %(limit)s 张)")
+            else:
+                reason = _("%(s)s 秒内连续发送 %(n)s 条消息(超过 %(limit)s 条)")
+        elif images:
+            reason = _("%(d)s 秒内连续发送 %(n)s 张图片(任意 %(s)s 秒内超过 %(limit)s 张)")
         else:
-            reason = _("%(s)s 秒内连续发送 %(n)s 条消息(超过 %(limit)s 条)")
-        reason = reason % {"s": seconds, "n": count, "limit": limit}
-        message_ids = (first["back_id"], *(row["pk"] for row in burst[:50]))
+            reason = _("%(d)s 秒内连续发送 %(n)s 条消息(任意 %(s)s 秒内超过 %(limit)s 条)")
+        reason = reason % {"s": seconds, "n": count, "limit": limit, "d": lasted}
+        message_ids = tuple(members[:EVIDENCE]) + (tuple(members[-EVIDENCE:]) if len(members) > EVIDENCE else ())
+        message_ids = tuple(dict.fromkeys(message_ids))
         details = {
             "kind": what,
             "count": count,
