@@ -10,9 +10,12 @@ from typing import Any
 MAX_ID = 200  # ChatMessage.natural_key / sender_platform_id: a longer id is refused, not cut
 
 # "@所有人" (WeChat, WeCom), "@全体成员" (QQ), "@all". A mention ends at whitespace: WeChat and
-# WeCom put U+2005 (four-per-em space) after the name, QQ an ordinary space.
+# WeCom put U+2005 (four-per-em space) after the name, QQ an ordinary space. An @ at the start or
+# after whitespace is a mention; one typed inside a sentence ("麻烦@销售部-王五\u2005把合同发我") only
+# when U+2005 ends it, as the apps write a mention picked from the list — so an e-mail address
+# ("wang@example.com") is none.
 EVERYONE = {"所有人", "全体成员", "all", "All"}
-_MENTION_RE = re.compile(r"(?<![^\s\u2005])@([^\s@\u2005]{1,50})(?=[\s\u2005]|$)")
+_MENTION_RE = re.compile(r"(?<![^\s\u2005])@([^\s@\u2005]{1,50})(?=[\s\u2005]|$)|@([^\s@\u2005]{1,50})\u2005")
 
 
 # A URL written in a text: from ``http(s)://`` or ``www.`` up to the first character no URL holds
@@ -46,7 +49,8 @@ def parse_mentions(text: str | None) -> tuple[list[str], bool]:
         return [], False
     names: list[str] = []
     everyone = False
-    for name in _MENTION_RE.findall(text):
+    for match in _MENTION_RE.finditer(text):
+        name = match.group(1) or match.group(2)
         if name in EVERYONE:
             everyone = True
         elif name not in names:

@@ -258,3 +258,8 @@ def test_parse_mentions():
     assert parse_mentions("邮箱 a@b.com 已发") == ([], False)
     assert parse_mentions("@张三 @张三\u2005@李四") == (["张三", "李四"], False)
     assert parse_mentions(None) == ([], False)
+    # typed inside a sentence: a mention when the apps' U+2005 ends it, never an e-mail address
+    assert parse_mentions("麻烦@销售部-王五\u2005把合同发我") == (["销售部-王五"], False)
+    assert parse_mentions("通知@所有人\u2005明天开会") == ([], True)
+    assert parse_mentions("发到 wang@example.com 谢谢") == ([], False)
+    assert parse_mentions("价格@100元 已报") == ([], False)
