@@ -684,3 +684,41 @@ def pair_hit(pair: Pair, *, detector: str, rule_code: str, reason: str, details:
             **details,
         },
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Answers that arrive in a later import
+
+RECHECK_PER_QUERY = 200
+
+
+def answered_in_time(detections: Sequence, answers_for: dict[str, Callable]) -> set[int]:
+    """The ids of R01/R03 ``detections`` whose person has, in the messages stored now, the answer
+    ``answers_for[detector]`` keeps in the group between the message and the hit's deadline: an
+    export that ended before the deadline left it out, a later one brought it. A few queries for
+    all of them (``RECHECK_PER_QUERY`` hits each), none per hit."""
+    found: set[int] = set()
+    for detector, answers in answers_for.items():
+        mine = [d for d in detections if d.detector == detector and (d.details or {}).get("deadline")]
+        for start in range(0, len(mine), RECHECK_PER_QUERY):
+            part = mine[start : start + RECHECK_PER_QUERY]
+            spans = []
+            where = Q(pk__in=[])
+            for d in part:
+                deadline = datetime.datetime.fromisoformat(d.details["deadline"])
+                person = Q(employee_id=d.employee_id) if d.employee_id else Q(pk__in=[])
+                if d.sender_platform_id:
+                    person |= Q(sender_platform_id=d.sender_platform_id)
+                where |= person & Q(group_id=d.group_id, sent_at__gt=d.occurred_at, sent_at__lte=deadline)
+                spans.append((d, deadline))
+            replies = answers(ChatMessage.objects.exclude(kind__in=NOT_ANSWERS).filter(where))
+            rows = list(replies.values_list("group_id", "employee_id", "sender_platform_id", "sent_at"))
+            for d, deadline in spans:
+                for group_id, employee_id, platform_id, sent_at in rows:
+                    same = (d.employee_id and employee_id == d.employee_id) or (
+                        d.sender_platform_id and platform_id == d.sender_platform_id
+                    )
+                    if group_id == d.group_id and same and d.occurred_at < sent_at <= deadline:
+                        found.add(d.pk)
+                        break
+    return found

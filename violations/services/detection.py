@@ -17,6 +17,7 @@ not run again; one left 运行中 by a killed worker is run again by its redeliv
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -35,6 +36,7 @@ from ..detection import runner
 from ..detection.base import Detector, Window, all_detectors
 from ..models import ChunkStatus, DetectionChunk, DetectionRun, RunStatus
 
+logger = logging.getLogger(__name__)
 GROUPS_PER_CHUNK = settings.DETECTION_GROUPS_PER_CHUNK
 NIGHTLY = "nightly"
 DEADLINES = "deadlines"
@@ -145,8 +147,15 @@ def run_chunk(chunk_id: int, *, detectors: list[Detector] | None = None, worker:
         since=chunk.since, until=run.until, now=run.as_of or run.started_at, group_ids=tuple(chunk.group_ids)
     )
     progress = runner.progress_for(run, target=chunk, counts=chunk.counts)
+    chosen = detectors if detectors is not None else _detectors(run)
     with audit_context(run.created_by, Channel.DETECTION), jit_off():  # JIT: ~60 ms a batch query, nothing saved
-        errors = runner.detect([window], progress, detectors if detectors is not None else _detectors(run))
+        errors = runner.detect([window], progress, chosen)
+        if any(d.name in DEADLINE_DETECTORS for d in chosen):
+            try:
+                withdraw_answered_later(window, run)
+            except Exception as exc:  # recorded on the run, like a detector's failure
+                logger.exception("withdrawing answered suspicions failed")
+                errors.append(f"withdraw: {exc}")
     return finish_chunk(chunk, {name: c.as_dict() for name, c in progress.counts.items()}, errors)
 
 
@@ -177,6 +186,54 @@ def finish_chunk(chunk: DetectionChunk, counts: dict, errors: list[str]) -> Dete
         fields += ["status", "errors", "finished_at"]
     run.save(update_fields=fields)
     return chunk
+
+
+def withdraw_answered_later(window: Window, run: DetectionRun) -> int:
+    """The 待核实 R01/R03 suspicions of the window's groups, made by an earlier run for a message of
+    the ``DEADLINE_LOOKBACK`` before the window up to its end, that the messages stored now show
+    answered in time (an export that ended before the deadline, then the next one with the answer):
+    dismissed with that reason, in one audit entry. A suspicion HR or the group admin has decided
+    stays as decided; the detection's key stays, so the hit is not made again."""
+    from ..choices import ViolationStatus
+    from ..detection import acknowledgements
+    from ..detection.responsiveness import answered_in_time
+    from ..models import Detection, DirectiveSettings, Violation
+
+    qs = Detection.objects.filter(detector__in=DEADLINE_DETECTORS, violation__status=ViolationStatus.SUSPECTED).exclude(
+        run=run
+    )
+    if window.group_ids is not None:
+        qs = qs.filter(group_id__in=window.group_ids)
+    if window.since is not None:
+        qs = qs.filter(occurred_at__gte=window.since - DEADLINE_LOOKBACK)
+    if window.until is not None:
+        qs = qs.filter(occurred_at__lt=window.until)
+    pending = list(qs.only("pk", "detector", "group_id", "employee_id", "sender_platform_id", "occurred_at",
+                           "details", "violation_id"))  # fmt: skip
+    if not pending:
+        return 0
+    answers_for = {
+        "directive_unanswered": lambda replies: replies,
+        "ack_missing": acknowledgements.acknowledgements(DirectiveSettings.load()),
+    }
+    answered = answered_in_time(pending, answers_for)
+    ids = [d.violation_id for d in pending if d.pk in answered]
+    if not ids:
+        return 0
+    reason = _("后续导入的聊天记录显示其已在时限内回复,系统撤销此待核实记录")
+    with transaction.atomic():
+        done = Violation.objects.filter(pk__in=ids, status=ViolationStatus.SUSPECTED).update(
+            status=ViolationStatus.DISMISSED, dismissed_reason=reason, updated_at=timezone.now()
+        )
+        from portal.audit import log_summary
+
+        log_summary(
+            Violation,
+            label=str(_("系统检测:撤销已按时回复的待核实记录")),
+            changes={"status": [str(_("待核实")), str(_("不予处理"))]},
+            data={"run": run.pk, "violations": ids, "reason": str(reason)},
+        )
+    return done
 
 
 def detect_import(job_id: int) -> DetectionRun | None:
