@@ -43,7 +43,7 @@ from ..models.lexicon import (
     pattern_regex,
 )
 from .base import Detector, Hit, Window
-from .text import host_matches, normalise, url_host, urls_in
+from .text import bare_hosts, host_matches, normalise, url_host, urls_in
 
 CHUNK = 5000
 REASON_WORDS = 5  # the reason names at most this many matched entries per rule
@@ -137,6 +137,7 @@ def message_matches(matcher: Matcher, text: str | None, link_url: str | None, li
         found.setdefault(code, []).extend(e for e in entries if e not in found.get(code, []))
     if matcher.domains:
         hosts = [url_host(u) for u in ([link_url] if link_url else []) + urls_in(text) + urls_in(link_title)]
+        hosts += bare_hosts(text) + bare_hosts(link_title)
         for code, domains in matcher.match_hosts(h for h in hosts if h).items():
             found.setdefault(code, []).extend(d for d in domains if d not in found.get(code, []))
     return found

@@ -5,7 +5,7 @@ a lexicon entry and for a message:
 
 1. Unicode NFKC: full-width letters, digits and punctuation become half-width (``ＶＸ１２３`` → ``VX123``),
    compatibility forms (circled digits, ``㈠``) their plain characters;
-2. case folded (``WeChat`` → ``wechat``);
+2. lower-cased (``WeChat`` → ``wechat``; as PostgreSQL's ``lower`` does, so its prefilter agrees);
 3. every character that is not a letter, digit or CJK character removed: spaces, punctuation,
    symbols, emoji and zero-width characters that posters insert between characters to dodge a
    filter (``加 微 信``, ``加.微.信``, ``加❤微❤信``) — so ``加 微 信`` matches the entry ``加微信`` —
@@ -30,7 +30,7 @@ from groups.chat.records import urls_in_text
 # Not letters, digits or CJK: removed. Also the Hangul fillers, letters by Unicode's classes that
 # render blank (U+3164 and its half-width form, U+115F/U+1160, which NFKC makes of them): the
 # "invisible character" posters put between the characters of a word.
-_SEPARATORS = re.compile(r"[\W_\u115f\u1160\u3164\uffa0]+")
+_SEPARATORS = re.compile(r"[\W_\u115f\u1160\u3164\uffa0\u30fc]+")  # and ー, a dash that is a letter
 TRACKING_PARAMS = frozenset(
     {"spm", "from", "isappinstalled", "scene", "clicktime", "enterid", "fbclid", "gclid", "ref", "source"}
 )
@@ -41,7 +41,8 @@ def normalise(text: str | None) -> str:
     """The match form of ``text``: NFKC, case-folded, separators removed (module docstring)."""
     if not text:
         return ""
-    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", text).casefold())
+    # lower(), not casefold(): PostgreSQL's prefilter lower-cases too, so both paths agree ("ß")
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
 def _is_tracking(name: str) -> bool:
@@ -90,6 +91,17 @@ def urls_in(text: str | None) -> list[str]:
     if text and not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     return urls_in_text(text)
+
+
+_BARE_HOST = re.compile(r"(?<![A-Za-z0-9.@_-])((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})(?![A-Za-z0-9-])")
+
+
+def bare_hosts(text: str | None) -> list[str]:
+    """Host names written without ``http(s)://`` or ``www.`` ("领券 u.tb.cn/abc"), lower case, read
+    after NFKC: a domain entry matches them too (an e-mail address's domain is none)."""
+    if not text or "." not in unicodedata.normalize("NFKC", text):
+        return []
+    return [m.group(1).lower() for m in _BARE_HOST.finditer(unicodedata.normalize("NFKC", text))]
 
 
 def normalise_domain(value: str) -> str:

@@ -256,3 +256,18 @@ def test_postgresql_prefilter_finds_what_the_stream_finds(group):
     assert sorted((row[0], sorted(m)) for row, m in prefiltered) == streamed
     LexiconEntry.objects.create(rule=Rule.objects.get(code="B02"), kind="word", text="дурак")
     assert keywords._prefiltered(keywords.load_matcher(keywords.LEXICON_RULES), window()) is None  # streamed
+
+
+def test_a_domain_written_without_a_scheme_matches_and_an_email_address_does_not():
+    """ "u.tb.cn/abc" (no http://, no www.) is the seeded shopping short link, an easy way round the
+    filter otherwise; "me@u.tb.cn" is an e-mail address; Python's normal form lower-cases as
+    PostgreSQL's prefilter does (ß stays ß)."""
+    from violations.detection.keywords import load_matcher, message_matches
+    from violations.detection.text import bare_hosts, normalise
+
+    matcher = load_matcher(["C06"])
+    assert message_matches(matcher, "领券 u.tb.cn/abc", None, None).get("C06") == ["u.tb.cn"]
+    assert message_matches(matcher, "领券 ＵＡ．ｕ．ｔｂ．ｃｎ", None, None).get("C06") == ["u.tb.cn"]
+    assert "C06" not in message_matches(matcher, "发到 me@u.tb.cn", None, None)
+    assert bare_hosts("见 report.xlsx 和 a.example.com/x") == ["report.xlsx", "a.example.com"]
+    assert normalise("STRAßE") == "straße" and normalise("加ー微ー信") == "加微信"
