@@ -34,7 +34,7 @@ from django.utils.translation import gettext_lazy
 from portal import outbox
 
 from ..choices import ImportStatus
-from ..importing.readers import count_rows
+from ..importing.readers import count_lines
 from . import store
 from .models import ChatImport
 
@@ -95,7 +95,9 @@ def preview_job(job_id: int, *, detect: bool = False) -> ChatImport | None:
     if job.attempts > settings.CHAT_IMPORT_MAX_ATTEMPTS:
         return _fail(job, mine, GAVE_UP_MESSAGE)
     try:
-        job.total_lines = count_rows(job.file.path) + 1 if job.file else 0
+        # the lines as the reader numbers them (every line-end style), uncapped: the progress reports
+        # the line reached (the roster's row cap is no chat file's)
+        job.total_lines = count_lines(job.file.path) if job.file else 0
         ChatImport.objects.filter(mine).update(total_lines=job.total_lines)
         result = store.preview_chat_import(job, detect=detect, progress=_progress(job), save=False)
     except Exception:

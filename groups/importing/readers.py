@@ -7,6 +7,11 @@ together from two exports) is refused naming the first line that does not fit, i
 importing garbled names (张三 read as GB18030 gives 寮犱笁). UTF-16 with a BOM is what Excel writes
 as "Unicode text" (tab-separated). A NUL byte anywhere is refused with its line.
 
+A line ends at an LF, a CRLF, a lone CR (old Mac, some exporters) or CRs before an LF (CR CR LF:
+a Windows tool that doubled the CR), one line end however many CRs: the encoding check, the line
+count of progress bars (``count_lines``) and the text readers (``text_lines``, shared with the
+chat readers) number the lines alike.
+
 Hostile files are refused before they are parsed (``check_xlsx``): an XLSX is a zip, and its
 declared uncompressed sizes (which ``zipfile`` enforces while decompressing) and compression
 ratios are checked against settings, then the sheet's ``<dimension>``; while streaming, rows and
@@ -19,10 +24,12 @@ import codecs
 import csv
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -35,7 +42,8 @@ UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 RATIO_CHECKED_FROM = 1 << 20  # small members (styles, themes) may compress any way they like
 _DIMENSION_RE = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([^\"]*)\"")
 _CELL_RE = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
-_LINE_END = re.compile(rb"\r\n|\r|\n")
+# CRs before an LF are one line end (CR CR LF); a CR before anything else ends a line of its own.
+_LINE_END = re.compile(rb"\r*\n|\r")
 
 
 def max_rows() -> int:
@@ -80,6 +88,112 @@ def _looks_utf16(data: bytes) -> bool:
     return max(even.count(0) / len(even), odd.count(0) / len(odd)) >= 0.6
 
 
+def _whole_line_ends(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """``chunks`` again, never cut inside a run of CRs: what follows the run decides whether it is
+    one line end (CRs before an LF) or a line end per CR. No piece is empty; memory stays flat
+    however long the run (a file of nothing but CRs)."""
+    crs = 0  # the CRs that ended the pieces so far, held until what follows them is known
+    for chunk in chunks:
+        if crs:
+            body = chunk.lstrip(b"\r")
+            crs += len(chunk) - len(body)
+            if not body:
+                continue
+            if body[:1] == b"\n":
+                yield b"\r\n"  # CRs before an LF: one line end
+                body = body[1:]
+            else:
+                yield from _lone_crs(crs)
+            crs, chunk = 0, body
+        kept = chunk.rstrip(b"\r")
+        crs = len(chunk) - len(kept)
+        if kept:
+            yield kept
+    if crs:
+        yield from _lone_crs(crs)
+
+
+def _lone_crs(count: int) -> Iterator[bytes]:
+    while count > 0:
+        yield b"\r" * min(count, CHUNK)
+        count -= CHUNK
+
+
+def _count_line_ends(piece: bytes) -> int:
+    """The line ends in a piece of ``_whole_line_ends`` (no run of CRs cut off at its end)."""
+    crs = piece.count(b"\r")
+    if not crs:
+        return piece.count(b"\n")
+    lfs = piece.count(b"\n")
+    if not lfs:
+        return crs
+    if crs == piece.count(b"\r\n"):  # CRLF only
+        return lfs
+    return len(_LINE_END.findall(piece))
+
+
+def _chunks(fh: IO[bytes]) -> Iterator[bytes]:
+    return iter(partial(fh.read, CHUNK), b"")
+
+
+def _utf16_as_utf8(chunks: Iterable[bytes], errors: str = "strict") -> Iterator[bytes]:
+    """UTF-16 (its BOM read) as UTF-8, so that its lines are split as any other file's."""
+    decoder = codecs.getincrementaldecoder("utf-16")(errors=errors)
+    for chunk in chunks:
+        yield decoder.decode(chunk).encode()
+    yield decoder.decode(b"", final=True).encode()
+
+
+def text_lines(fh: IO[str]) -> Iterator[str]:
+    """The lines of a text file opened with ``newline=""``, each with its line end, as Python reads
+    them (LF, CRLF, a lone CR) except that CRs before an LF are one line end: ``"a\\r\\r\\n"`` is the
+    line ``"a\\r\\n"``, not ``"a\\r"`` and a blank ``"\\r\\n"``. For csv too (a quoted cell keeps
+    its line ends as the CRLF file has them)."""
+    held, crs = None, 0  # a line ended by a CR and the blank CR lines after it: maybe CRs before an LF
+    for line in fh:
+        if held is not None:
+            if line == "\r":
+                crs += 1
+                continue
+            if line == "\r\n":
+                yield held + "\n"
+                held, crs = None, 0
+                continue
+            yield held
+            for _blank in range(crs):
+                yield "\r"
+            held, crs = None, 0
+        if line[-1:] == "\r":
+            held = line
+        else:
+            yield line
+    if held is not None:
+        yield held
+        for _blank in range(crs):
+            yield "\r"
+
+
+def count_lines(path: str | Path) -> int:
+    """The lines of a text file, numbered as the readers number them (a last line without its line
+    end counts): the total of a progress bar of lines read. UTF-16 (BOM) is decoded; any other
+    encoding is counted in bytes (no UTF-8 or GBK sequence holds a CR or LF byte)."""
+    path = Path(path)
+    with path.open("rb") as fh:
+        utf16 = fh.read(2) in UTF16_BOMS
+        fh.seek(0)
+        return _counted(_utf16_as_utf8(_chunks(fh), "replace") if utf16 else _chunks(fh))
+
+
+def _counted(chunks: Iterable[bytes]) -> int:
+    lines, last = 0, None
+    for piece in _whole_line_ends(chunks):
+        lines += _count_line_ends(piece)
+        last = piece
+    if last is not None and last[-1:] not in (b"\r", b"\n"):
+        lines += 1  # the last line, without its line end
+    return lines
+
+
 def detect_encoding(path: Path) -> str:
     """The one encoding every line decodes in: UTF-8 (BOM noted), GB18030 or UTF-16 (BOM).
 
@@ -93,15 +207,12 @@ def detect_encoding(path: Path) -> str:
     utf8_line = gbk_line = 0  # the first line that only UTF-8 / only GB18030 decodes
     number, rest = 0, b""
     with path.open("rb") as fh:
-        while True:
-            chunk = fh.read(CHUNK)
-            data, held = rest + chunk, b""
-            if chunk and data.endswith(b"\r"):  # maybe the first half of a CRLF
-                data, held = data[:-1], b"\r"
-            # Every line end Python's text mode knows: a file of lone CRs is lines too, not one
-            # line the size of the file held in memory (no GBK or UTF-8 sequence holds a CR byte).
-            lines = _LINE_END.split(data)
-            rest = lines.pop() + held if chunk else b""
+        # Every line end (see the module): a file of lone CRs is lines too, not one line the size of
+        # the file held in memory (no GBK or UTF-8 sequence holds a CR or LF byte). The empty piece
+        # at the end reads the last line (one without its line end).
+        for piece in chain(_whole_line_ends(_chunks(fh)), [b""]):
+            lines = _LINE_END.split(rest + piece)
+            rest = lines.pop() if piece else b""
             for line in lines:
                 number += 1
                 if line.isascii():
@@ -131,8 +242,6 @@ def detect_encoding(path: Path) -> str:
                         % {"a": utf8_line, "b": gbk_line},
                         row=max(utf8_line, gbk_line),
                     )
-            if not chunk:
-                break
     if gbk_line:
         return "gb18030"
     with path.open("rb") as fh:
@@ -154,16 +263,13 @@ def _decodes(data: bytes, encoding: str) -> bool:
 
 
 def _check_utf16(path: Path) -> str:
-    decoder = codecs.getincrementaldecoder("utf-16")(errors="strict")
     number = 1
     try:
         with path.open("rb") as fh:
-            while chunk := fh.read(CHUNK):
-                text = decoder.decode(chunk)
-                if "\x00" in text:
-                    raise _nul(number + text[: text.index("\x00")].count("\n"))
-                number += text.count("\n")
-            decoder.decode(b"", final=True)
+            for piece in _whole_line_ends(_utf16_as_utf8(_chunks(fh))):
+                if b"\x00" in piece:
+                    raise _nul(number + _count_line_ends(piece[: piece.index(b"\x00")]))
+                number += _count_line_ends(piece)
     except UnicodeDecodeError:
         raise ImportFileError(_("文件"), _("UTF-16 文件无法解码(文件可能已损坏)"), row=number) from None
     return "utf-16"
@@ -250,7 +356,7 @@ class Table:
             fh.seek(0)
             delimiter = "\t" if "\t" in sample and "," not in sample else ","
             # strict: an unterminated or stray quote is an error, not a field that swallows the file
-            reader = csv.reader(fh, delimiter=delimiter, strict=True)
+            reader = csv.reader(text_lines(fh), delimiter=delimiter, strict=True)
             number, width = 0, max_columns()
             while True:
                 number += 1
@@ -348,7 +454,7 @@ def open_table(path: str | Path) -> Table:
 
 
 def count_rows(path: str | Path) -> int:
-    """A cheap estimate of the data rows (lines minus the header) for progress bars.
+    """A cheap estimate of the data rows (lines minus the header, ``count_lines``) for progress bars.
 
     Never parses more than the caps allow: an XLSX is checked (check_xlsx) and its rows counted
     from the sheet's dimension, or streamed up to ROSTER_MAX_ROWS; an unreadable file counts 0
@@ -356,20 +462,9 @@ def count_rows(path: str | Path) -> int:
     """
     path = Path(path)
     with path.open("rb") as fh:
-        head = fh.read(4)
-        if head.startswith(XLSX_MAGIC):
+        if fh.read(4).startswith(XLSX_MAGIC):
             return _xlsx_row_count(path)
-        fh.seek(0)
-        newline = "\n".encode("utf-16-le") if head.startswith(codecs.BOM_UTF16_LE) else b"\n"
-        if head.startswith(codecs.BOM_UTF16_BE):
-            newline = "\n".encode("utf-16-be")
-        lines, last = 0, b""
-        while chunk := fh.read(CHUNK):
-            lines += chunk.count(newline)
-            last = chunk
-    if last and not last.endswith(newline):
-        lines += 1
-    return min(max(lines - 1, 0), max_rows() + 1)
+    return min(max(count_lines(path) - 1, 0), max_rows() + 1)
 
 
 def _xlsx_row_count(path: Path) -> int:

@@ -3,11 +3,14 @@
 ``read_chat(path, platform)`` picks the reader; ``detect_platform(path)`` recognises a format from its
 first bytes (a JSON object → WeCom; the WeChatMsg CSV header → WeChat; the QQ title line → QQ).
 Errors are ``groups.importing.errors.ImportFileError`` naming the line and the field, in Chinese.
+Lines end as the roster import's do (``groups.importing.readers``): LF, CRLF, a lone CR, or CRs
+before an LF (CR CR LF), one line end however many CRs.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,14 +18,14 @@ from django.utils.translation import gettext as _
 
 from ...choices import Platform
 from ...importing.errors import ImportFileError
-from ...importing.readers import detect_encoding
+from ...importing.readers import detect_encoding, text_lines
 from ..records import ChatRecord, Skipped
 
 
 def numbered_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
     """Numbered lines (1-based) without their line ends or the BOM, streamed."""
     with path.open(encoding=encoding, newline="") as fh:
-        for number, line in enumerate(fh, start=1):
+        for number, line in enumerate(text_lines(fh), start=1):
             if number == 1:
                 line = line.lstrip("\ufeff")
             yield number, line.rstrip("\r\n")
@@ -50,7 +53,7 @@ def detect_platform(path: str | Path) -> str | None:
     text = text.lstrip()
     if text.startswith("{"):
         return Platform.WECOM
-    first = text.split("\n", 1)[0]
+    first = re.split("[\r\n]", text, maxsplit=1)[0]
     if text.startswith("localId,") or all(name in first for name in ("localId", "TalkerId", "StrContent")):
         return Platform.WECHAT  # the WeChatMsg header, its columns in any order
     if text.startswith(("消息记录", "=" * 16)):

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from ...choices import MessageKind
 from ...importing.errors import ImportFileError
+from ...importing.readers import text_lines
 from ..records import MAX_ID, ChatRecord, parse_mentions, urls_in_text
 
 HEADER = [
@@ -94,7 +95,8 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord]:
         sample = fh.readline()
         fh.seek(0)
         delimiter = "\t" if "\t" in sample and "," not in sample else ","
-        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        # CR CR LF is one line end (text_lines): line_num counts the file's lines, not a blank one after each
+        reader = csv.reader(text_lines(fh), delimiter=delimiter, strict=True)
         try:
             header = next(reader, None)
         except csv.Error:

@@ -2,8 +2,9 @@
 
 ``{msgid, action: send|recall|switch, from, tolist[], roomid, msgtime (UTC ms), msgtype, <msgtype>: {…}}``;
 ``roomid`` "" is a one-to-one chat (not a group: skipped); ``switch`` (``{msgid, action, time, user}``)
-is a device switch, no message (skipped); a line without ``roomid`` at all is one-to-one too (Go
-re-serialisers drop empty fields). A recall is ``action: recall, msgtype: revoke, revoke.pre_msgid``:
+is a device switch, no message (skipped); a line without ``roomid`` at all, or with ``"roomid": null``,
+is one-to-one too (Go re-serialisers drop empty fields, others write nil as null); a roomid of
+another type (a number, a list) is refused. A recall is ``action: recall, msgtype: revoke, revoke.pre_msgid``:
 stored as its own row (kind recall) and the recalled message is flagged.
 
 The body is keyed by the msgtype except where the archive names it otherwise (``BODY_KEYS``: a
@@ -151,9 +152,14 @@ def read(path: Path, encoding: str) -> Iterator[ChatRecord | Skipped]:
             continue
         if action not in ("send", "recall"):
             raise ImportFileError("action", _("应为 send、recall 或 switch"), row=number)
-        roomid = row.get("roomid", "")
+        roomid = row.get("roomid")
+        if roomid is None:  # no roomid, or null: one-to-one, as ""
+            roomid = ""
         if not isinstance(roomid, str):
-            raise ImportFileError("roomid", _("缺少群ID(单聊应为空字符串)"), row=number)
+            shown = json.dumps(roomid, ensure_ascii=False)[:30]
+            raise ImportFileError(
+                "roomid", _("群ID应为字符串(单聊为空字符串),实际为“%(v)s”") % {"v": shown}, row=number
+            )
         if roomid == "":
             yield Skipped(number, "one_to_one")
             continue
