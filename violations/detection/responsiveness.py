@@ -44,7 +44,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate, Upper
 
 from groups.choices import EmployeeStatus, MessageKind
 from groups.models import ChatGroup, ChatMessage, Department
@@ -315,6 +315,15 @@ def _not_denied(phrases: list[str]) -> str:
     return f"(?<![{''.join(NEGATIONS)}]){behind}(?:{alternatives})(?![{QUESTIONS}])"
 
 
+def _maybe_denied(phrases: list[str]) -> str:
+    """A regex without look-arounds (PostgreSQL matches it by its fast automaton) for a phrase right
+    after a negation or right before a question mark: only a message it matches can be one where
+    ``_not_denied`` fails, so the look-around regex runs on those alone."""
+    alternatives = "|".join(re.escape(p) for p in phrases)
+    words = "|".join(re.escape(w) for w in NEGATION_WORDS)
+    return f"(?:[{''.join(NEGATIONS)}]|{words})(?:{alternatives})|(?:{alternatives})[{QUESTIONS}]"
+
+
 def phrase_q(phrases: Iterable[str], text: str = "text", trimmed: str = "text_trimmed", *, denied: bool = False) -> Q:
     """A message whose text contains a phrase (or, for an exact phrase, is it, trimmed, in any case,
     also in full-width letters and digits as Chinese input methods write them: "１", "ＯＫ", "Ｏｋ").
@@ -322,19 +331,24 @@ def phrase_q(phrases: Iterable[str], text: str = "text", trimmed: str = "text_tr
     unless the phrase stands alone elsewhere in the message. The queryset needs ``trimmed``
     annotated (``with_trimmed``) when any phrase is exact."""
     q = Q(pk__in=[])
-    contained = []
+    contained, exact = [], []
     for phrase in phrases:
         if is_exact_phrase(phrase):
-            forms = [phrase] + [_full_width(form) for form in _cases(phrase)]
-            for form in dict.fromkeys(forms):
-                q |= Q(**{f"{trimmed}__iexact": form})
+            # ``trimmed`` is upper-cased by the database: PostgreSQL's UPPER folds full-width letters
+            # too, SQLite's only ASCII, so the list holds each form upper-cased and as written
+            for form in [phrase] + [_full_width(form) for form in _cases(phrase)]:
+                exact += [form.upper(), form]
         else:
             contained.append(phrase)
+    if exact:  # one trimmed, upper-cased text per message and one IN, not a comparison per form
+        q |= Q(**{f"{trimmed}__in": sorted(set(exact))})
     holds = Q(pk__in=[])
     for phrase in contained:
         holds |= Q(**{f"{text}__contains": phrase})
-    if contained and denied:  # the LIKEs first: the regex runs only on a message holding a phrase
-        holds &= Q(**{f"{text}__regex": _not_denied(contained)})
+    if contained and denied:
+        # the LIKEs first; the look-around regex only where a negation or a question mark touches a
+        # phrase (most replies hold neither: "收到", "好的,马上办")
+        holds &= ~Q(**{f"{text}__regex": _maybe_denied(contained)}) | Q(**{f"{text}__regex": _not_denied(contained)})
     return q | holds if contained else q
 
 
@@ -351,7 +365,8 @@ class TrimSpace(Func):
 
 
 def with_trimmed(queryset, text: str = "text"):
-    return queryset.annotate(text_trimmed=TrimSpace(text))
+    """``text_trimmed``: the text trimmed (``TRIMMED``) and upper-cased, what exact phrases compare."""
+    return queryset.annotate(text_trimmed=Upper(TrimSpace(text)))
 
 
 def leader_q(directive_settings: DirectiveSettings) -> Q:

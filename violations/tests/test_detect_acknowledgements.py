@@ -203,3 +203,27 @@ def test_full_width_and_one_character_acknowledgements(room):
     say(room.wang, at(2026, 11, 2, 10, 6), "ｏｋ")
     say(room.sun, at(2026, 11, 2, 10, 7), "好")
     assert detect(at(2026, 11, 2, 18, 1)) == []
+
+
+def test_the_look_around_regex_runs_only_where_it_can_fail():
+    """phrase_q skips the look-around regex where the plain one finds no negation or question mark
+    at a phrase: over every short text of phrases, negations, question marks and filler, that
+    shortcut gives what the look-around regex alone gives."""
+    import itertools
+    import re
+
+    from violations.detection.responsiveness import _maybe_denied, _not_denied
+
+    phrases = ["收到", "执行", "马上执行", "知道了"]
+    full, plain = re.compile(_not_denied(phrases)), re.compile(_maybe_denied(phrases))
+    pieces = ["收到", "执行", "马上", "知道了", "没", "有", "不", "?", "吗", ",", "好"]
+    checked = 0
+    for size in range(1, 5):
+        for parts in itertools.product(pieces, repeat=size):
+            text = "".join(parts)
+            if not any(p in text for p in phrases):
+                continue
+            checked += 1
+            shortcut = not plain.search(text) or bool(full.search(text))
+            assert shortcut == bool(full.search(text)), text
+    assert checked > 5000
