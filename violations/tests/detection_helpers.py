@@ -42,3 +42,8 @@ def window(since=None, until=None, groups=None) -> Window:
 
 def found(detector, win: Window | None = None) -> list:
     return sorted(hits(detector, win or window()), key=lambda h: (h.occurred_at, h.key))
+
+
+def ids(hits) -> list[int]:
+    """The triggering message of each hit."""
+    return [h.message_ids[0] for h in hits]

@@ -11,7 +11,7 @@ from violations.detection import flooding, long_message, redpacket
 from violations.models import CompanySettings, Detection
 from violations.services.detection import detect_chat
 
-from .detection_helpers import at, found, msg, window
+from .detection_helpers import at, found, ids, msg, window
 
 pytestmark = pytest.mark.django_db
 
@@ -19,10 +19,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def group(org):
     return org["sales_group"]
-
-
-def ids(hits):
-    return [h.message_ids[0] for h in hits]
 
 
 # --- C09 ------------------------------------------------------------------------------------------

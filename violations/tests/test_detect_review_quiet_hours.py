@@ -9,7 +9,7 @@ import pytest
 from violations.detection.quiet_hours import DETECTOR
 from violations.models import CompanySettings, GroupDetectionSettings
 
-from .detection_helpers import at, found, msg, window
+from .detection_helpers import at, found, ids, msg, window
 
 pytestmark = pytest.mark.django_db
 
@@ -17,10 +17,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def group(org):
     return org["sales_group"]
-
-
-def ids(hits):
-    return [h.message_ids[0] for h in hits]
 
 
 def test_a_window_starting_after_midnight_sees_the_night_begun_the_day_before(group):
