@@ -172,16 +172,15 @@ def store(batch: list[Hit], progress: Progress) -> list[int]:
     if not fresh:
         return []
     snapshots = excerpts(fresh)
-    rows = [_detection(hit, progress, snapshots.get((hit.detector, hit.key), [])) for hit in fresh]
+    values = [_detection(hit, progress, snapshots.get((hit.detector, hit.key), [])) for hit in fresh]
     if connection.vendor == "postgresql":
         _commit_without_waiting()
         try:
             with transaction.atomic(), connection.wrap_database_errors:
-                return _store_copied(rows, progress)
+                return _store_copied(values, progress)
         except IntegrityError:  # another run stored some of these keys since ``_fresh``: the careful path
-            for row in rows:  # the ids drawn for the undone COPY are not theirs
-                row.pk = row.id = row.violation_id = None
-    new = _insert_detections(rows)
+            pass  # the ids drawn for the undone COPY went into the copies of the rows, not ``values``
+    new = _insert_detections([Detection(**row) for row in values])
     if new is None:  # the ones this run wrote, read back
         mine = Q(pk__in=[])
         for name in {hit.detector for hit in fresh}:
@@ -208,39 +207,45 @@ DETECTION_COLUMNS = (
 JSON_COLUMNS = {"details", "message_ids", "excerpt"}
 
 
-def _store_copied(rows: list[Detection], progress: Progress) -> list[int]:
+def _store_copied(values: list[dict[str, Any]], progress: Progress) -> list[int]:
     """PostgreSQL: the batch's violations and detections COPYed straight into their tables, with ids
     drawn from the tables' sequences first, so that each detection carries its violation from the
-    start (no read-back, no update). Raises IntegrityError when a key is stored already (a concurrent
-    run): the caller's savepoint undoes the batch and the careful path runs."""
-    matched = [d for d in rows if d.employee_id is not None]
+    start (no read-back, no update). Rows are plain dicts, no model instances (building those was a
+    tenth of a run). Raises IntegrityError when a key is stored already (a concurrent run): the
+    caller's savepoint undoes the batch and the careful path runs."""
+    # copies: the ids drawn here are undone with the batch on a conflict; every row names the same fields
+    rows = [dict(row, violation_id=None) for row in values]
+    matched = [d for d in rows if d["employee_id"] is not None]
     violations = [_violation(d) for d in matched]
-    now = timezone.now()
     with connection.cursor() as cur:
         for obj, pk in zip(violations, _next_ids(cur, Violation, len(violations)), strict=True):
-            obj.pk = obj.id = pk
+            obj["id"] = pk
         for detection, violation in zip(matched, violations, strict=True):
-            detection.violation_id = violation.pk
+            detection["violation_id"] = violation["id"]
         for obj, pk in zip(rows, _next_ids(cur, Detection, len(rows)), strict=True):
-            obj.pk = obj.id = pk
-            obj.created_at = now
-        _copy(cur, Violation, violations)
+            obj["id"] = pk
+        _copy(cur, Violation, violations, **VIOLATION_CONSTANTS)
         _copy(cur, Detection, rows)
-    _count_new(rows, progress)
+    for row in rows:
+        _count(progress, row["detector"], row["employee_id"])
     for detection in matched:
-        progress.counts[detection.detector].suspected += 1
-    ids = [v.pk for v in violations]
+        progress.counts[detection["detector"]].suspected += 1
+    ids = [v["id"] for v in violations]
     if ids:
-        _audit(ids, [d.pk for d in matched], progress)
+        _audit(ids, [d["id"] for d in matched], progress)
     return ids
 
 
 def _count_new(new: list[Detection], progress: Progress) -> None:
     for detection in new:
-        counts = progress.counts[detection.detector]
-        counts.new += 1
-        if detection.employee_id is None:
-            counts.unmatched += 1
+        _count(progress, detection.detector, detection.employee_id)
+
+
+def _count(progress: Progress, detector: str, employee_id: int | None) -> None:
+    counts = progress.counts[detector]
+    counts.new += 1
+    if employee_id is None:
+        counts.unmatched += 1
 
 
 def _next_ids(cur, model, n: int) -> list[int]:
@@ -253,26 +258,39 @@ def _next_ids(cur, model, n: int) -> list[int]:
     return sorted(pk for (pk,) in cur.fetchall())
 
 
-def _copy(cur, model, objs: list) -> None:
-    """COPY ``objs`` (ids set) into ``model``'s table, every concrete column: JSON as its text, the
-    automatic times from ``pre_save``, enum members as their values, the rest as they are (what
+def _copy(cur, model, rows: list[dict[str, Any]], **constants: Any) -> None:
+    """COPY ``rows`` (dicts of field attname → value, ids set, every row with the same names) into
+    ``model``'s table, every concrete column: a column no row names takes the value of a new
+    instance made with ``constants`` (its defaults; the automatic times from ``pre_save``), once for
+    all rows. JSON as its text, enum members as their values, the rest as they are (what
     ``bulk_create`` would send; Django's per-value preparation was most of the batch's Python)."""
-    if not objs:
+    if not rows:
         return
+    named = rows[0].keys()
+    blank = model(**constants)
     fields = model._meta.concrete_fields
-    getters = []
+    # per column: (the row's name, its null, True for JSON), or (None, the constant's text, False)
+    plan: list[tuple[str | None, Any, bool]] = []
     for f in fields:
-        if isinstance(f, models.JSONField):
-            getters.append(lambda obj, a=f.attname, null=f.null: _json(getattr(obj, a), null))
-        elif getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            getters.append(lambda obj, f=f: f.pre_save(obj, True))
+        is_json = isinstance(f, models.JSONField)
+        if f.attname in named:
+            plan.append((f.attname, f.null, is_json))
+            continue
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            value = f.pre_save(blank, True)
         else:
-            getters.append(lambda obj, a=f.attname: _plain(getattr(obj, a)))
+            value = getattr(blank, f.attname)
+        plan.append((None, _json(value, f.null) if is_json else _plain(value), False))
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     with cur.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for obj in objs:
-            copy.write_row([get(obj) for get in getters])
+        for row in rows:
+            copy.write_row(
+                [
+                    value if name is None else _json(row[name], value) if is_json else row[name]
+                    for name, value, is_json in plan
+                ]
+            )
 
 
 def _json(value: Any, null: bool) -> str | None:
@@ -323,23 +341,24 @@ def _insert_detections(rows: list[Detection]) -> list[Detection] | None:
     return written
 
 
-def _detection(hit: Hit, progress: Progress, excerpt: list[dict[str, Any]]) -> Detection:
+def _detection(hit: Hit, progress: Progress, excerpt: list[dict[str, Any]]) -> dict[str, Any]:
+    """A detection's values by attname (``Detection(**…)`` on the careful path)."""
     name = next((line["sender"] for line in excerpt if line["id"] == hit.message_ids[0]), "")
-    return Detection(
-        detector=hit.detector,
-        key=hit.key[:KEY_CHARS],
-        rule_id=progress.rules[hit.rule_code][0],
-        group_id=hit.group_id,
-        employee_id=hit.employee_id,
-        sender_platform_id=hit.sender_platform_id[:200],
-        sender_name=name[:200],
-        occurred_at=hit.occurred_at,
-        reason=hit.reason,
-        details=hit.details,
-        message_ids=list(hit.message_ids),
-        excerpt=excerpt,
-        run=progress.run,
-    )
+    return {
+        "detector": hit.detector,
+        "key": hit.key[:KEY_CHARS],
+        "rule_id": progress.rules[hit.rule_code][0],
+        "group_id": hit.group_id,
+        "employee_id": hit.employee_id,
+        "sender_platform_id": hit.sender_platform_id[:200],
+        "sender_name": name[:200],
+        "occurred_at": hit.occurred_at,
+        "reason": hit.reason,
+        "details": hit.details,
+        "message_ids": list(hit.message_ids),
+        "excerpt": excerpt,
+        "run_id": progress.run.pk,
+    }
 
 
 def _suspect(new: list[Detection], progress: Progress) -> list[int]:
@@ -347,7 +366,15 @@ def _suspect(new: list[Detection], progress: Progress) -> list[int]:
     matched = [d for d in new if d.employee_id is not None]
     if not matched:
         return []
-    violations = Violation.objects.bulk_create([_violation(d) for d in matched])
+    violations = Violation.objects.bulk_create(
+        [
+            Violation(
+                employee_id=d.employee_id, group_id=d.group_id, rule_id=d.rule_id, occurred_at=d.occurred_at,
+                description=d.reason, **VIOLATION_CONSTANTS,
+            )
+            for d in matched
+        ]
+    )  # fmt: skip
     for detection, violation in zip(matched, violations, strict=True):
         detection.violation_id = violation.pk
         progress.counts[detection.detector].suspected += 1
@@ -357,17 +384,19 @@ def _suspect(new: list[Detection], progress: Progress) -> list[int]:
     return ids
 
 
-def _violation(d: Detection) -> Violation:
-    return Violation(
-        employee_id=d.employee_id,
-        group_id=d.group_id,
-        rule_id=d.rule_id,
-        occurred_at=d.occurred_at,
-        description=d.reason,
-        recorded_by=None,
-        channel=Channel.DETECTION,
-        status=ViolationStatus.SUSPECTED,
-    )
+# What every suspicion the runner makes has: 待核实, channel 系统检测, no recorder.
+VIOLATION_CONSTANTS = {"recorded_by": None, "channel": Channel.DETECTION, "status": ViolationStatus.SUSPECTED}
+
+
+def _violation(d: dict[str, Any]) -> dict[str, Any]:
+    """The suspected violation of a detection (``VIOLATION_CONSTANTS`` for the rest), by attname."""
+    return {
+        "employee_id": d["employee_id"],
+        "group_id": d["group_id"],
+        "rule_id": d["rule_id"],
+        "occurred_at": d["occurred_at"],
+        "description": d["reason"],
+    }
 
 
 def _audit(ids: list[int], detections: list[int], progress: Progress) -> None:

@@ -274,6 +274,35 @@ def test_postgresql_copies_the_batch_and_keeps_everything(night, monkeypatch):
     assert entry.additional_data["detections"] == [detection.pk]
 
 
+@pytest.mark.postgres
+def test_the_copied_rows_are_those_the_careful_path_writes(night, monkeypatch):
+    """PostgreSQL: every column of the COPYed detections and violations (defaults included) is what
+    the careful path (bulk inserts, read back, linked) writes for the same hits."""
+    from django.db import IntegrityError
+
+    def stored():
+        skip = {"id", "run_id", "violation_id", "created_at", "updated_at"}
+        rows = []
+        for model in (Detection, Violation):
+            names = [f.attname for f in model._meta.concrete_fields if f.attname not in skip]
+            rows.append(sorted(model.objects.values_list(*names), key=repr))
+        linked = sorted(Detection.objects.filter(violation__isnull=False).values_list("key", "violation__description"))
+        return rows, linked, Violation.objects.filter(created_at__isnull=True).count()
+
+    run()
+    copied = stored()
+    Detection.objects.all().delete()
+    Violation.objects.all().delete()
+
+    def conflict(rows, progress):
+        raise IntegrityError("as if another run had stored a key meanwhile")
+
+    monkeypatch.setattr(runner, "_store_copied", conflict)
+    run()
+    assert stored() == copied
+    assert copied[0][0] and copied[0][1] and copied[1] and copied[2] == 0
+
+
 def test_postgresql_batches_commit_without_waiting_for_the_disk(night, monkeypatch):
     """PostgreSQL: each batch's transaction runs with synchronous_commit off (a lost batch is found
     again by the next run); SQLite has no such setting and is left alone."""
