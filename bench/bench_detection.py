@@ -262,34 +262,28 @@ def window():
     return Window(since=MONTH_START, until=MONTH_END, now=timezone.now())
 
 
-def forget_scans() -> None:
-    """Drop the lexicon scan kept for the next detector (keywords.py), so a run pays for it."""
-    from violations.detection import keywords
-
-    keywords._last_scan = None
-
-
 def child_detectors(whole: bool = True) -> dict:
     """(1) each detector (the lexicon scan is paid by the first of keyword / repeated_ad and
     reused by the other, as in a real run), then (2) the whole run from a cold scan."""
     from violations.detection.base import all_detectors, hits
+    from violations.detection.keywords import shared_scan
 
     out: dict = {"detectors": []}
-    forget_scans()
-    for detector in all_detectors():
-        reset_peak()
-        started = time.perf_counter()
-        count = sum(1 for _hit in hits(detector, window()))
-        out["detectors"].append(
-            {"name": detector.name, "rules": detector.rule_codes, "hits": count,
-             "seconds": time.perf_counter() - started, "peak_mib": peak_mib()}
-        )  # fmt: skip
-        seconds = out["detectors"][-1]["seconds"]
-        print(f"  {detector.name}: {count:,} hits, {seconds:.1f} s", file=sys.stderr, flush=True)
+    the_month = window()
+    with shared_scan():  # as the runner does for a window
+        for detector in all_detectors():
+            reset_peak()
+            started = time.perf_counter()
+            count = sum(1 for _hit in hits(detector, the_month))
+            out["detectors"].append(
+                {"name": detector.name, "rules": detector.rule_codes, "hits": count,
+                 "seconds": time.perf_counter() - started, "peak_mib": peak_mib()}
+            )  # fmt: skip
+            seconds = out["detectors"][-1]["seconds"]
+            print(f"  {detector.name}: {count:,} hits, {seconds:.1f} s", file=sys.stderr, flush=True)
     if not whole:
         out["run"] = {"how": "not run (--no-whole-run)", "seconds": float("nan"), "peak_mib": float("nan")}
         return out
-    forget_scans()
     reset_peak()
     started = time.perf_counter()
     out["run"] = whole_run()
@@ -299,7 +293,6 @@ def child_detectors(whole: bool = True) -> dict:
 
 def child_run() -> dict:
     """(2) alone: the whole run from a cold scan."""
-    forget_scans()
     reset_peak()
     started = time.perf_counter()
     out = whole_run()

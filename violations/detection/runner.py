@@ -45,6 +45,7 @@ from portal.choices import Channel
 from ..choices import ViolationStatus
 from ..models import Detection, DetectionRun, Rule, Violation
 from .base import Detector, Hit, Window, hits
+from .keywords import shared_scan
 from .responsiveness import company_tz
 
 logger = logging.getLogger(__name__)
@@ -108,15 +109,16 @@ def detect(windows: Iterable[Window], progress: Progress, detectors: list[Detect
     returns the errors. A detector that fails is recorded and the others go on."""
     errors: list[str] = []
     for window in windows:
-        for detector in detectors:
-            progress.counts.setdefault(detector.name, Counts())
-            try:
-                for batch in _batches(hits(detector, window), BATCH):
-                    store(batch, progress)
-                    progress.save()
-            except Exception as exc:  # recorded on the run; the other detectors still run
-                logger.exception("detector %s failed", detector.name)
-                errors.append(f"{detector.name}: {exc}")
+        with shared_scan():  # the lexicon detectors share one scan of the window
+            for detector in detectors:
+                progress.counts.setdefault(detector.name, Counts())
+                try:
+                    for batch in _batches(hits(detector, window), BATCH):
+                        store(batch, progress)
+                        progress.save()
+                except Exception as exc:  # recorded on the run; the other detectors still run
+                    logger.exception("detector %s failed", detector.name)
+                    errors.append(f"{detector.name}: {exc}")
     return errors
 
 

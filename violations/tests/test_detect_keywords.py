@@ -221,18 +221,40 @@ def test_all_detectors_finds_both():
     assert {"keyword", "repeated_ad"} <= names
 
 
-def test_shared_scan_sees_new_messages_and_lexicon_changes(group):
+def test_one_scan_serves_both_lexicon_detectors_inside_a_shared_scan(group, monkeypatch):
+    """Inside ``shared_scan()`` (the runner opens one per window) the keyword and advertisement
+    detectors share one scan of a window; a new scope, or a call outside one, scans again and sees
+    new messages and lexicon changes."""
+    scans = []
+    real = keywords.load_matcher
+    monkeypatch.setattr(keywords, "load_matcher", lambda codes: scans.append(1) or real(codes))
     msg(group, "a", "客户名单")
-    assert len(run(keywords)) == 1 and len(run(advertising)) == 0  # the second call reuses the scan
+    with keywords.shared_scan():
+        assert len(run(keywords)) == 1 and len(run(advertising)) == 0
+        assert len(run(keywords, window(since=T0))) == 1  # another window: its own scan
+    assert len(scans) == 2
     msg(group, "a", "加微信领券", at=5)
-    assert len(run(advertising)) == 1  # a new message: scanned again
-    LexiconEntry.objects.filter(text="客户名单").update(active=False)  # no signal, no updated_at
-    assert run(keywords) == []
-    entry = LexiconEntry.objects.get(text="客户名单")
-    entry.active = True
-    entry.save()
+    assert len(run(advertising)) == 1 and len(scans) == 3  # outside a scope: scanned again
+    LexiconEntry.objects.filter(text="客户名单").update(active=False)
+    with keywords.shared_scan():
+        assert run(keywords) == [] and len(run(advertising)) == 1
+    assert len(scans) == 4
+    LexiconEntry.objects.filter(text="客户名单").update(active=True)
     Rule.objects.filter(code="S01").update(is_active=False)
     assert run(keywords) == []
+
+
+def test_the_runner_scans_the_lexicon_once_per_chunk(group, monkeypatch):
+    from violations.services.detection import detect_chat
+
+    scans = []
+    real = keywords.load_matcher
+    monkeypatch.setattr(keywords, "load_matcher", lambda codes: scans.append(1) or real(codes))
+    msg(group, "a", "客户名单")
+    msg(group, "a", "加微信领券", at=5)
+    result = detect_chat(trigger="test")
+    assert result.counts["keyword"]["new"] == 1 and result.counts["repeated_ad"]["new"] == 1
+    assert len(scans) == 1
 
 
 def test_postgresql_prefilter_finds_what_the_stream_finds(group):
