@@ -13,7 +13,16 @@ class PortalConfig(AppConfig):
         from .outbox import connect_signals
 
         connect_signals()  # work deferred past the response (outbox.send_after_response)
+        self._read_timestamps_fast()
         self._audit_wecom_connection()
+
+    @staticmethod
+    def _read_timestamps_fast() -> None:
+        from django.db.backends.signals import connection_created
+
+        from .postgres import iso_timestamps
+
+        connection_created.connect(iso_timestamps, dispatch_uid="portal.iso_timestamps")
 
     @staticmethod
     def _audit_wecom_connection() -> None:

@@ -45,3 +45,41 @@ def test_a_name_that_is_not_a_setting_name_is_refused_before_any_sql():
         return
     with pytest.raises(ValueError, match="not a setting name"), session_settings(**{"jit; DROP TABLE x": "off"}):
         pass
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_timestamps_are_read_by_fromisoformat_as_django_reads_them():
+    """Every timestamptz PostgreSQL sends comes back as Django's own loader gives it (or with its
+    error), through the faster loader the portal registers on each connection."""
+    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+
+    from portal.postgres import _iso_loader
+
+    connection.ensure_connection()
+    loader = connection.connection.adapters.get_loader(1184, 0)  # timestamptz, text
+    assert loader is _iso_loader(connection.timezone)
+    with connection.cursor() as cursor:
+        assert cursor.cursor.adapters.get_loader(1184, 0) is loader  # Django's cursor keeps it
+        values = [
+            "2026-11-03 10:00:00+08", "2026-11-03 10:00:00.000001+00", "2026-12-31 23:59:59.999999-05:30",
+            "0001-01-01 00:00:00+00", "9999-12-31 23:59:59+00", "2024-02-29 12:00:00.5+00",
+        ]  # fmt: skip
+        cursor.execute("SELECT v::timestamptz::text, v::timestamptz FROM unnest(%s::text[]) AS v", [values])
+        rows = cursor.fetchall()
+
+    class DjangosOwn(BaseTzLoader):
+        timezone = connection.timezone
+
+    django_loader = DjangosOwn(1184, connection.connection)
+    assert [value for _text, value in rows] == [django_loader.load(text.encode()) for text, _value in rows]
+    assert all(value.tzinfo is connection.timezone for _text, value in rows)
+    for text in ("infinity", "-infinity", "0044-03-15 00:00:00+00 BC"):
+        ours = loader(1184, connection.connection)
+        try:
+            expected = django_loader.load(text.encode())
+        except Exception as exc:  # the same error, whatever it is
+            with pytest.raises(type(exc)):
+                ours.load(text.encode())
+        else:
+            assert ours.load(text.encode()) == expected
