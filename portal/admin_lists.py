@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce
 from django.utils.functional import cached_property
 from django.utils.text import smart_split, unescape_string_literal
 
-from portal.trigram import BIGRAM_COLUMNS, BIGRAM_ONLY_COLUMNS
+from portal.trigram import BIGRAM_COLUMNS, BIGRAM_ONLY_COLUMNS, SEPARATED_COLUMNS, bigrams
 
 
 class EstimatedCountPaginator(Paginator):
@@ -135,7 +135,10 @@ def union_search(queryset: QuerySet, terms, fields: list[str]) -> QuerySet:
         for field in fields:
             lookups = {f"{field}__icontains": term}
             column = _column(queryset.model, field) if postgres else None
-            if column in BIGRAM_COLUMNS and (len(term) == 2 or (len(term) > 2 and column in BIGRAM_ONLY_COLUMNS)):
+            if column in SEPARATED_COLUMNS:  # its index holds the pairs without separators: a term's, if any
+                if bigrams(term, without_separators=True):
+                    lookups[f"{field}__qungui_bigrams"] = term
+            elif column in BIGRAM_COLUMNS and (len(term) == 2 or (len(term) > 2 and column in BIGRAM_ONLY_COLUMNS)):
                 lookups[f"{field}__qungui_bigrams"] = term  # the index for what pg_trgm cannot answer
             parts.append(manager.filter(**lookups).order_by().values("pk"))
         ids = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]

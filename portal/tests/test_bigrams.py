@@ -97,3 +97,41 @@ def test_the_pairs_of_a_term():
     assert bigrams("兼职刷单") == ["兼职", "职刷", "刷单"]
     assert bigrams("abab") == ["AB", "BA"]
     assert bigrams("王") == []
+
+
+@pytest.mark.django_db
+def test_the_description_found_by_the_pairs_without_separators_as_by_a_plain_search(org):
+    """The description's index holds the pairs of its text without digits, spaces and punctuation
+    (violations 0023): any term — with separators, all separators, full-width, any case — finds what
+    a plain substring search finds, no more and no fewer."""
+    import random
+
+    from portal.admin_lists import union_search
+    from portal.trigram import bigrams
+    from violations.models import Rule, Violation
+
+    rule = Rule.objects.first()
+    employee = Employee.objects.create(employee_no="E9004", name="孙七", department=org["east"])
+    texts = [
+        "领导 李浩 于 2026-11-20 12:09:57 的指令,何建桐 80 分钟后才回复(时限 30 分钟,按工作时间计)",
+        "领导 李浩于 2026-11-21 09:00:00 的指令,何建桐 在 30 分钟内(至 09:30:00)未回复",
+        "休息时间(23:30–07:30)内发送消息:2026-11-16 00:17:18",
+        "命中词库:VX:ab_12、加微信「领券」",
+        "3 分钟内连续发送 12 条消息",
+    ]
+    for text in texts:
+        Violation.objects.create(employee=employee, rule=rule, occurred_at=timezone.now(), description=text)
+    rng = random.Random(16)
+    terms = ["12:09", "30 分钟", "李浩 于", "李浩于", "（时限", "分钟内", "vx:AB", "「领券」", "ab_12", "–07"]
+    terms += ["浩于2026", "(时限"]
+    for _ in range(60):
+        text = rng.choice(texts)
+        start = rng.randrange(len(text) - 2)
+        terms.append(text[start : start + rng.randint(2, 8)])
+    for term in terms:
+        found = set(
+            union_search(Violation.objects.all(), [term], ["description"]).values_list("description", flat=True)
+        )
+        assert found == {t for t in texts if term.upper() in t.upper()}, term
+    assert bigrams("12:09", without_separators=True) == []
+    assert bigrams("李浩 于", without_separators=True) == ["李浩", "浩于"]
