@@ -392,3 +392,18 @@ def test_hits_showing_the_same_messages_each_store_it_and_keep_their_own_violati
     assert [line["text"] for line in stored["t:2"].excerpt if line["trigger"]] == ["m2", "m4"]
     assert [line["text"] for line in stored["t:0"].excerpt if line["trigger"]] == ["m2"]
     assert len({v.pk for v in Violation.objects.all()}) == 3
+
+
+@pytest.mark.postgres
+def test_excerpts_are_compressed_with_lz4_where_the_server_has_it():
+    """violations 0024: the excerpt column's compression is lz4 on a server built with it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+        has_lz4 = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT attcompression FROM pg_attribute WHERE attrelid = 'violations_detection'::regclass "
+            "AND attname = 'excerpt'"
+        )
+        assert cursor.fetchone()[0] == ("l" if has_lz4 else "")
