@@ -142,26 +142,26 @@ def pair_source(table: str, column: str, sql: str) -> tuple[str, list[str]]:
 def separated_pair_index(table: str, column: str) -> migrations.RunPython:
     """The column's pair index rebuilt over its text without separators; the reverse puts the plain
     one back (PostgreSQL only)."""
+    # a literal, not a parameter: an index expression holds no placeholders
+    pattern = "'" + f"[{SEPARATORS}]+".replace("'", "''") + "'"
+    without = f"regexp_replace(UPPER(\"{column}\"::text), {pattern}, '', 'g')"
+
+    def rebuild(source: str):
+        def run(apps, schema_editor):
+            if schema_editor.connection.vendor != "postgresql":
+                return
+            schema_editor.execute(f'DROP INDEX IF EXISTS "{bigram_index_name(table, column)}"')
+            _create_pair_index(schema_editor, table, column, source)
+
+        return run
+
+    return migrations.RunPython(rebuild(without), rebuild(f'UPPER("{column}"::text)'), elidable=False)
+
+
+def _create_pair_index(schema_editor, table: str, column: str, source: str, *, if_not_exists: bool = False) -> None:
+    exists = "IF NOT EXISTS " if if_not_exists else ""
     name = bigram_index_name(table, column)
-
-    def forwards(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
-        # a literal, not a parameter: an index expression holds no placeholders
-        pattern = "'" + f"[{SEPARATORS}]+".replace("'", "''") + "'"
-        schema_editor.execute(
-            f'CREATE INDEX "{name}" ON "{table}" '
-            f"USING gin (qungui_bigrams(regexp_replace(UPPER(\"{column}\"::text), {pattern}, '', 'g')))"
-        )
-
-    def backwards(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
-        schema_editor.execute(f'CREATE INDEX "{name}" ON "{table}" USING gin (qungui_bigrams(UPPER("{column}"::text)))')
-
-    return migrations.RunPython(forwards, backwards, elidable=False)
+    schema_editor.execute(f'CREATE INDEX {exists}"{name}" ON "{table}" USING gin (qungui_bigrams({source}))')
 
 
 def bigram_indexes(columns: list[tuple[str, str]], *, drop_function: bool = False) -> migrations.RunPython:
@@ -170,10 +170,7 @@ def bigram_indexes(columns: list[tuple[str, str]], *, drop_function: bool = Fals
             return
         schema_editor.execute(BIGRAM_FUNCTION)
         for table, column in columns:
-            schema_editor.execute(
-                f'CREATE INDEX IF NOT EXISTS "{bigram_index_name(table, column)}" ON "{table}" '
-                f'USING gin (qungui_bigrams(UPPER("{column}"::text)))'
-            )
+            _create_pair_index(schema_editor, table, column, f'UPPER("{column}"::text)', if_not_exists=True)
 
     def backwards(apps, schema_editor):
         if schema_editor.connection.vendor != "postgresql":
