@@ -11,7 +11,7 @@ Per detector, the hits are taken in batches of ``BATCH``; each batch is one tran
 4. the detections go in with ``bulk_create(ignore_conflicts=True)`` (``ON CONFLICT DO NOTHING`` on
    ``(detector, key)``), the ones this run wrote are read back, one suspected violation per new
    detection of a matched employee is made in bulk and linked back, the message links in bulk;
-5. one audit summary entry.
+5. one audit summary entry, and the run's (or chunk's) counts, committed with the batch.
 
 Killed half-way, the batches written stay and the rest is found again by the next run; a dismissed
 suspicion stays dismissed because its detection's key is stored. No query per hit.
@@ -115,7 +115,6 @@ def detect(windows: Iterable[Window], progress: Progress, detectors: list[Detect
                 try:
                     for batch in _batches(hits(detector, window), BATCH):
                         store(batch, progress)
-                        progress.save()
                 except Exception as exc:  # recorded on the run; the other detectors still run
                     logger.exception("detector %s failed", detector.name)
                     errors.append(f"{detector.name}: {exc}")
@@ -169,7 +168,15 @@ def _stored_keys(idents: set[tuple[str, str]]) -> set[tuple[str, str]]:
 
 @transaction.atomic
 def store(batch: list[Hit], progress: Progress) -> list[int]:
-    """Store a batch of hits (module doc). Returns the ids of the suspected violations made."""
+    """Store a batch of hits (module doc) and the counts with it, in one transaction: a batch written
+    is a batch counted, however the worker dies (and no commit of its own for the counts). Returns
+    the ids of the suspected violations made."""
+    made = _store(batch, progress)
+    progress.save()
+    return made
+
+
+def _store(batch: list[Hit], progress: Progress) -> list[int]:
     fresh = _fresh(batch, progress)
     if not fresh:
         return []

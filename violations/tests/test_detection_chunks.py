@@ -149,3 +149,27 @@ def test_the_run_page_shows_its_chunks_progress(two_groups, client, hr):
     assert '<progress max="2" value="1"></progress> 1 / 2' in listing
     page = client.get(reverse("admin:violations_detectionrun_change", args=[run.pk])).content.decode()
     assert "celery@host-a" in page and "排队中" in page and "已完成" in page
+
+
+def test_a_batch_and_its_counts_commit_together(two_groups, monkeypatch):
+    """A worker killed while the counts of its second batch are written leaves that batch unwritten
+    too: what the chunk says it stored is what it stored, and the rerun counts the rest once."""
+    monkeypatch.setattr(runner, "BATCH", 2)
+    run = plan()
+    first, _second = service.pending_chunks(run)
+    real_save, calls = runner.Progress.save, {"n": 0}
+
+    def save_then_die(progress):
+        calls["n"] += 1
+        real_save(progress)
+        if calls["n"] == 2:
+            raise Killed  # after the counts' UPDATE, before the batch's commit
+
+    monkeypatch.setattr(runner.Progress, "save", save_then_die)
+    with pytest.raises(Killed):
+        service.run_chunk(first)
+    chunk = DetectionChunk.objects.get(pk=first)
+    assert chunk.counts["quiet_hours"]["new"] == Detection.objects.count() == 2
+    monkeypatch.setattr(runner.Progress, "save", real_save)
+    chunk = service.run_chunk(first)
+    assert chunk.counts["quiet_hours"]["new"] == Detection.objects.count() == 3
