@@ -311,17 +311,19 @@ def _not_denied(phrases: list[str]) -> str:
     nor asked as a question: "收到,但附件没收到" holds a 收到 that stands alone and acknowledges;
     "没有收到附件" and "收到?不对,是没收到" do not."""
     behind = "".join(f"(?<!{re.escape(word)})" for word in NEGATION_WORDS)
-    alternatives = "|".join(re.escape(p) for p in phrases)
-    return f"(?<![{''.join(NEGATIONS)}]){behind}(?:{alternatives})(?![{QUESTIONS}])"
+    return f"(?<![{''.join(NEGATIONS)}]){behind}(?:{_alternatives(phrases)})(?![{QUESTIONS}])"
 
 
 def _maybe_denied(phrases: list[str]) -> str:
     """A regex without look-arounds (PostgreSQL matches it by its fast automaton) for a phrase right
     after a negation or right before a question mark: only a message it matches can be one where
     ``_not_denied`` fails, so the look-around regex runs on those alone."""
-    alternatives = "|".join(re.escape(p) for p in phrases)
-    words = "|".join(re.escape(w) for w in NEGATION_WORDS)
+    alternatives, words = _alternatives(phrases), _alternatives(NEGATION_WORDS)
     return f"(?:[{''.join(NEGATIONS)}]|{words})(?:{alternatives})|(?:{alternatives})[{QUESTIONS}]"
+
+
+def _alternatives(phrases: Iterable[str]) -> str:
+    return "|".join(re.escape(p) for p in phrases)
 
 
 def phrase_q(phrases: Iterable[str], text: str = "text", trimmed: str = "text_trimmed", *, denied: bool = False) -> Q:

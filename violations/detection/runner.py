@@ -10,7 +10,7 @@ Per detector, the hits are taken in batches of ``BATCH``; each batch is one tran
    a key another run stored meanwhile makes the COPY fail and the batch takes the careful path:
 4. the detections go in with ``bulk_create(ignore_conflicts=True)`` (``ON CONFLICT DO NOTHING`` on
    ``(detector, key)``), the ones this run wrote are read back, one suspected violation per new
-   detection of a matched employee is made in bulk and linked back, the message links in bulk;
+   detection of a matched employee is made in bulk and linked back;
 5. one audit summary entry, and the run's (or chunk's) counts, committed with the batch.
 
 Killed half-way, the batches written stay and the rest is found again by the next run; a dismissed
@@ -278,26 +278,26 @@ def _copy(cur, model, rows: list[dict[str, Any]], **constants: Any) -> None:
     named = rows[0].keys()
     blank = model(**constants)
     fields = model._meta.concrete_fields
-    # per column: (the row's name, its null, True for JSON), or (None, the constant's text, False)
-    plan: list[tuple[str | None, Any, bool]] = []
+    # per column: (the row's name, None) or (None, the constant as written); JSON columns: their null
+    plan: list[tuple[str | None, Any, bool | None]] = []
     for f in fields:
-        is_json = isinstance(f, models.JSONField)
+        json_null = f.null if isinstance(f, models.JSONField) else None
         if f.attname in named:
-            plan.append((f.attname, f.null, is_json))
+            plan.append((f.attname, None, json_null))
             continue
         if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
             value = f.pre_save(blank, True)
         else:
             value = getattr(blank, f.attname)
-        plan.append((None, _json(value, f.null) if is_json else _plain(value), False))
+        plan.append((None, _plain(value) if json_null is None else _json(value, json_null), None))
     table = connection.ops.quote_name(model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     with cur.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(
                 [
-                    value if name is None else _json(row[name], value) if is_json else row[name]
-                    for name, value, is_json in plan
+                    constant if name is None else row[name] if json_null is None else _json(row[name], json_null)
+                    for name, constant, json_null in plan
                 ]
             )
 
@@ -376,14 +376,8 @@ def _suspect(new: list[Detection], progress: Progress) -> list[int]:
     if not matched:
         return []
     violations = Violation.objects.bulk_create(
-        [
-            Violation(
-                employee_id=d.employee_id, group_id=d.group_id, rule_id=d.rule_id, occurred_at=d.occurred_at,
-                description=d.reason, **VIOLATION_CONSTANTS,
-            )
-            for d in matched
-        ]
-    )  # fmt: skip
+        [Violation(**_violation(vars(d)), **VIOLATION_CONSTANTS) for d in matched]
+    )
     for detection, violation in zip(matched, violations, strict=True):
         detection.violation_id = violation.pk
         progress.counts[detection.detector].suspected += 1
@@ -398,7 +392,8 @@ VIOLATION_CONSTANTS = {"recorded_by": None, "channel": Channel.DETECTION, "statu
 
 
 def _violation(d: dict[str, Any]) -> dict[str, Any]:
-    """The suspected violation of a detection (``VIOLATION_CONSTANTS`` for the rest), by attname."""
+    """A detection's suspected violation, both as values by attname (``VIOLATION_CONSTANTS`` for
+    the rest)."""
     return {
         "employee_id": d["employee_id"],
         "group_id": d["group_id"],
